@@ -1,0 +1,199 @@
+"""Validated, typed configuration: the only place defaults live.
+
+Configs are YAML files validated by pydantic. Unknown keys are rejected and every error names the
+key, what was wrong and what is allowed. A YAML file may ``extends:`` another (path relative to
+itself); values are merged key by key, the extending file winning.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MICRO = 1_000_000
+"""Micro-units of the quote currency per unit (1 USDT = 1,000,000)."""
+
+BACKSTOPS = (
+    "insurance_fund",
+    "backstop_vault",
+    "adl",
+    "socialized_loss",
+    "exchange_absorbs",
+    "trader_debt",
+)
+Backstop = Literal[
+    "insurance_fund",
+    "backstop_vault",
+    "adl",
+    "socialized_loss",
+    "exchange_absorbs",
+    "trader_debt",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key and what is allowed."""
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _is_whole(value: float, scale: int) -> bool:
+    scaled = value * scale
+    return abs(scaled - round(scaled)) < 1e-6
+
+
+class Bracket(StrictModel):
+    """One maintenance-margin tier: positions up to ``notional_cap`` USDT."""
+
+    notional_cap: float = Field(gt=0, description="upper notional bound in USDT (inf allowed)")
+    max_leverage: float = Field(ge=1, le=1000)
+    mmr: float = Field(gt=0, lt=1, description="maintenance margin rate")
+
+    @field_validator("mmr")
+    @classmethod
+    def _mmr_in_ppm(cls, v: float) -> float:
+        if not _is_whole(v, MICRO):
+            raise ValueError(f"mmr {v} must be a whole number of parts per million")
+        return v
+
+
+class MarkPriceRules(StrictModel):
+    mode: Literal["last", "index_basis", "binance_median"] = "binance_median"
+    basis_window_ticks: int = Field(default=60, ge=1, le=86_400)
+
+
+class FundingRules(StrictModel):
+    interval_ticks: int = Field(default=28_800, ge=1, description="8 h at 1-second ticks")
+    sample_interval_ticks: int = Field(default=5, ge=1)
+    interest_rate: float = Field(default=0.0001, ge=-0.01, le=0.01, description="per interval")
+    premium_clamp: float = Field(default=0.0005, ge=0, le=0.01)
+    rate_cap: float = Field(default=0.0075, gt=0, le=0.05)
+    impact_notional: float = Field(default=25_000.0, gt=0, description="USDT")
+
+
+class LiquidationRules(StrictModel):
+    order: Literal["ioc_bankruptcy", "market"] = "ioc_bankruptcy"
+    slippage: float = Field(
+        default=0.05, gt=0, lt=1, description="bound for market liquidation orders"
+    )
+    partial: bool = False
+    partial_fraction: float = Field(default=0.2, gt=0, le=1)
+    partial_min_notional: float = Field(default=100_000.0, ge=0, description="USDT")
+    clearance_fee: float = Field(default=0.005, ge=0, lt=0.2)
+    clearance_fee_to: Literal["insurance_fund", "exchange"] = "insurance_fund"
+    surplus_to_insurance: bool = True
+    max_rounds_per_tick: int = Field(default=10, ge=1, le=1000)
+    adl_ranking: Literal["bitmex", "binance", "random"] = "bitmex"
+    insurance_unwind_slippage: float = Field(default=0.1, gt=0, lt=1)
+
+
+class Rulebook(StrictModel):
+    """The exchange's rules, every one a parameter; presets live in ``configs/exchanges``."""
+
+    name: str = "custom"
+    tick_size: float = Field(default=0.1, gt=0, description="USDT per price tick")
+    lot_size: float = Field(default=0.001, gt=0, description="BTC per quantity lot")
+    brackets: tuple[Bracket, ...] = Field(min_length=1)
+    max_leverage: float = Field(default=125, ge=1, le=1000, description="global cap")
+    maker_fee: float = Field(default=0.0002, gt=-0.01, lt=0.01)
+    taker_fee: float = Field(default=0.0004, ge=0, lt=0.01)
+    margin_mode: Literal["isolated", "cross"] = "isolated"
+    mark_price: MarkPriceRules = MarkPriceRules()
+    funding: FundingRules = FundingRules()
+    liquidation: LiquidationRules = LiquidationRules()
+    backstops: tuple[Backstop, ...] = ("insurance_fund", "adl", "exchange_absorbs")
+    insurance_fund_seed: float = Field(default=1_000_000.0, ge=0, description="USDT")
+    backstop_vault_seed: float = Field(default=0.0, ge=0, description="USDT")
+
+    @field_validator("maker_fee", "taker_fee")
+    @classmethod
+    def _fee_in_ppm(cls, v: float) -> float:
+        if not _is_whole(v, MICRO):
+            raise ValueError(f"fee rate {v} must be a whole number of parts per million")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rulebook:
+        if not _is_whole(self.tick_size, MICRO):
+            raise ValueError(f"tick_size {self.tick_size} must be a whole number of micro-USDT")
+        if not _is_whole(self.tick_size * MICRO * self.lot_size, 1):
+            raise ValueError(
+                f"tick_size x lot_size = {self.tick_size * self.lot_size} USDT must be a whole "
+                "number of micro-USDT so that every PnL is an exact integer"
+            )
+        caps = [b.notional_cap for b in self.brackets]
+        if any(later <= earlier for earlier, later in zip(caps, caps[1:], strict=False)):
+            raise ValueError(f"brackets: notional_cap must increase, got {caps}")
+        mmrs = [b.mmr for b in self.brackets]
+        if any(later < earlier for earlier, later in zip(mmrs, mmrs[1:], strict=False)):
+            raise ValueError(f"brackets: mmr must not decrease from tier to tier, got {mmrs}")
+        if not math.isinf(caps[-1]):
+            raise ValueError("brackets: the last notional_cap must be .inf (positions of any size)")
+        for b in self.brackets:
+            if b.mmr >= 1 / b.max_leverage:
+                raise ValueError(
+                    f"brackets: mmr {b.mmr} must be below the initial margin 1/{b.max_leverage} "
+                    "of its tier, or positions are liquidatable as soon as opened"
+                )
+        if len(set(self.backstops)) != len(self.backstops):
+            raise ValueError(f"backstops: each step may appear once, got {list(self.backstops)}")
+        if not {"exchange_absorbs", "trader_debt"} & set(self.backstops):
+            raise ValueError(
+                "backstops: must include 'exchange_absorbs' or 'trader_debt' so that every "
+                f"deficit lands somewhere; got {list(self.backstops)}"
+            )
+        return self
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, following ``extends:`` chains; raises ConfigError naming the file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as err:
+        raise ConfigError(f"config file {path} does not exist") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data)}")
+    parent = data.pop("extends", None)
+    if parent is not None:
+        data = _merge(read_yaml(path.parent / parent), data)
+    return data
+
+
+def describe_errors(err: ValidationError, where: str) -> str:
+    """One line per problem: the dotted key, what was wrong, and what is allowed."""
+    lines = [f"invalid {where}:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key (check the spelling against the documented keys)")
+        else:
+            lines.append(f"  {key}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_rulebook(path: str | Path) -> Rulebook:
+    """Load and validate a rulebook YAML file."""
+    data = read_yaml(path)
+    try:
+        return Rulebook.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(describe_errors(err, f"rulebook {path}")) from err

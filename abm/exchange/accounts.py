@@ -1,0 +1,79 @@
+"""Trader accounts and the bilateral links that hold open interest."""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class Link:
+    """A piece of open interest: ``long`` holds ``qty`` lots against ``short`` since ``ref``.
+
+    ``ref`` is the price (ticks) at which the link was last settled; a link with ``qty == 0`` is
+    closed and is dropped lazily from its accounts' queues.
+    """
+
+    __slots__ = ("long", "short", "qty", "ref")
+
+    def __init__(self, long: int, short: int, qty: int, ref: int) -> None:
+        self.long = long
+        self.short = short
+        self.qty = qty
+        self.ref = ref
+
+    def __repr__(self) -> str:
+        return f"Link(long={self.long}, short={self.short}, qty={self.qty}, ref={self.ref})"
+
+
+class Account:
+    """One exchange account: position, cost basis, margin, open orders and links.
+
+    ``position`` is signed lots (long > 0). ``cost`` is the sum over the account's links of
+    signed lots x reference price, so unrealized PnL at price ``p`` is
+    ``(position x p - cost) x value_per_tick_lot``. ``isolated_margin`` is the part of the
+    ledger balance allocated to the position (isolated mode only; 0 in cross mode).
+    """
+
+    __slots__ = (
+        "id",
+        "cross",
+        "leverage",
+        "position",
+        "cost",
+        "isolated_margin",
+        "links",
+        "dead_links",
+        "orders",
+        "stops",
+        "open_buy_qty",
+        "open_buy_value",
+        "open_sell_qty",
+        "open_sell_value",
+        "liq_version",
+        "liq_threshold",
+        "times_liquidated",
+        "liquidatable",
+    )
+
+    def __init__(self, account_id: int, cross: bool, leverage: float, liquidatable: bool) -> None:
+        self.id = account_id
+        self.cross = cross
+        self.leverage = leverage
+        self.position = 0
+        self.cost = 0
+        self.isolated_margin = 0
+        self.links: deque[Link] = deque()
+        self.dead_links = 0
+        self.orders: dict[int, object] = {}
+        self.stops: dict[int, object] = {}
+        self.open_buy_qty = 0
+        self.open_buy_value = 0
+        self.open_sell_qty = 0
+        self.open_sell_value = 0
+        self.liq_version = 0
+        self.liq_threshold: int | None = None
+        self.times_liquidated = 0
+        self.liquidatable = liquidatable
+
+    def live_links(self) -> list[Link]:
+        """The account's open links, oldest first."""
+        return [link for link in self.links if link.qty]

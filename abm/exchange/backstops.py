@@ -1,0 +1,237 @@
+"""The backstop waterfall: what happens when the book cannot absorb a liquidation, or the
+account ends below zero.
+
+The rulebook orders the steps. The waterfall is walked twice. First, to dispose of the lots the
+book did not take: ``insurance_fund`` unwinds them into the book as far as the fund can pay the
+loss beyond the bankruptcy price (and pays it at once), ``backstop_vault`` takes them over at the
+bankruptcy price, ``adl`` closes them against ranked opposite positions at the bankruptcy price.
+Second, to cover a deficit left once flat: ``insurance_fund`` and ``backstop_vault`` pay what
+their balances allow, ``socialized_loss`` takes it pro rata from opposite-side winners' profits,
+``exchange_absorbs`` has the exchange write the debt off, ``trader_debt`` leaves it with the
+trader as a negative balance.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from abm.config import MICRO
+from abm.exchange.book import BUY, SELL
+from abm.exchange.ledger import FIRST_TRADER, Cause, SystemAccount
+
+if TYPE_CHECKING:
+    from abm.exchange.accounts import Account
+    from abm.exchange.exchange import Exchange
+    from abm.exchange.liquidation import LiquidationEvent
+
+
+def _action(record: LiquidationEvent, step: str, counterparty, qty, amount, price=None, haircut=0):
+    from abm.exchange.liquidation import BackstopAction
+
+    record.actions.append(BackstopAction(step, counterparty, qty, amount, price, haircut))
+
+
+def _receive(ex: Exchange, account: Account, src: int, amount: int, cause: Cause, event: int):
+    ex.ledger.transfer(src, account.id, amount, cause, event)
+    if not account.cross:
+        account.isolated_margin += amount
+
+
+def insurance_unwind(ex: Exchange, account: Account, bankruptcy: int, record) -> None:
+    """Close the remaining lots in the book, no worse than the fund can pay beyond bankruptcy."""
+    from abm.exchange.exchange import FILL_UNWIND
+
+    lots = abs(account.position)
+    fund = ex.ledger.balances[SystemAccount.INSURANCE_FUND]
+    slip = round(ex.rules.liquidation.insurance_unwind_slippage * MICRO)
+    mark = ex.prices.mark
+    per_lot = fund // (lots * ex.k)
+    if account.position > 0:
+        side, limit = SELL, max(bankruptcy - per_lot, mark * (MICRO - slip) // MICRO, 1)
+    else:
+        side, limit = BUY, min(bankruptcy + per_lot, -(-mark * (MICRO + slip) // MICRO))
+    first = len(ex.fills["qty"])
+    filled = ex.match(account, side, lots, limit, record.event_id, FILL_UNWIND, False)
+    if not filled:
+        return
+    loss = 0
+    fills = ex.fills
+    for i in range(first, len(fills["qty"])):
+        beyond = (
+            (bankruptcy - fills["price"][i]) if side == SELL else (fills["price"][i] - bankruptcy)
+        )
+        loss += fills["qty"][i] * beyond * ex.k
+    paid = max(0, min(loss, fund))
+    if paid:
+        _receive(
+            ex, account, SystemAccount.INSURANCE_FUND, paid, Cause.INSURANCE_PAYOUT, record.event_id
+        )
+    _action(record, "insurance_fund", None, filled, paid, limit)
+
+
+def vault_takeover(ex: Exchange, account: Account, bankruptcy: int, record) -> None:
+    """The backstop vault takes the remaining position over at the bankruptcy price."""
+    from abm.exchange.exchange import FILL_TAKEOVER
+
+    vault = ex.accounts[SystemAccount.BACKSTOP_VAULT]
+    lots = abs(account.position)
+    if account.position > 0:
+        ex.execute(vault, account, lots, bankruptcy, record.event_id, FILL_TAKEOVER, SELL, False)
+    else:
+        ex.execute(account, vault, lots, bankruptcy, record.event_id, FILL_TAKEOVER, BUY, False)
+    _action(record, "backstop_vault", int(SystemAccount.BACKSTOP_VAULT), lots, 0, bankruptcy)
+
+
+def adl_ranking(ex: Exchange, side: int) -> list[int]:
+    """Open accounts on ``side`` (1 long, -1 short), first to be deleveraged first.
+
+    ``bitmex``: PnL% x effective leverage (PnL% / leverage when losing); ``binance``: PnL% of
+    wallet x margin ratio; ``random``: a pseudo-random order (dYdX). Floats rank; money stays
+    integer.
+    """
+    accounts = ex.accounts
+    mark = ex.prices.mark
+    k = ex.k
+    candidates = sorted(
+        a
+        for a in ex.open_accounts
+        if accounts[a].liquidatable and (accounts[a].position > 0) == (side > 0)
+    )
+    method = ex.rules.liquidation.adl_ranking
+    if method == "random":
+        return [candidates[i] for i in ex.rng.permutation(len(candidates))]
+    keys = {}
+    for a in candidates:
+        acc = accounts[a]
+        upnl = (acc.position * mark - acc.cost) * k
+        collateral = ex.collateral(acc)
+        if method == "bitmex":
+            entry = abs(acc.cost) * k
+            equity = collateral + upnl
+            pnl = upnl / max(1, entry)
+            leverage = abs(acc.position) * mark * k / max(1, equity)
+            keys[a] = pnl * leverage if pnl > 0 else pnl / max(leverage, 1e-9)
+        else:
+            equity = collateral + upnl
+            ratio = ex.brackets.maintenance_margin(abs(acc.position) * mark * k) / equity
+            keys[a] = max(0, upnl) / max(1, collateral) * (ratio if equity > 0 else 0.0)
+    return sorted(candidates, key=lambda a: (-keys[a], a))
+
+
+def auto_deleverage(ex: Exchange, account: Account, bankruptcy: int, record) -> None:
+    """Close the remaining lots against ranked opposite positions at the bankruptcy price."""
+    from abm.exchange.exchange import FILL_ADL
+
+    mark = ex.prices.mark
+    for winner_id in adl_ranking(ex, -1 if account.position > 0 else 1):
+        if not account.position:
+            break
+        winner = ex.accounts[winner_id]
+        lots = min(abs(account.position), abs(winner.position))
+        if account.position > 0:
+            ex.execute(winner, account, lots, bankruptcy, record.event_id, FILL_ADL, SELL, False)
+            haircut = max(0, bankruptcy - mark) * lots * ex.k
+        else:
+            ex.execute(account, winner, lots, bankruptcy, record.event_id, FILL_ADL, BUY, False)
+            haircut = max(0, mark - bankruptcy) * lots * ex.k
+        _action(record, "adl", winner_id, lots, 0, bankruptcy, haircut)
+
+
+DISPOSERS = {
+    "insurance_fund": insurance_unwind,
+    "backstop_vault": vault_takeover,
+    "adl": auto_deleverage,
+}
+
+
+def dispose(ex: Exchange, account: Account, bankruptcy: int, record) -> None:
+    """First walk: steps that take the lots the liquidation order left, in rulebook order."""
+    for step in ex.rules.backstops:
+        if not account.position:
+            return
+        handler = DISPOSERS.get(step)
+        if handler is not None:
+            handler(ex, account, bankruptcy, record)
+
+
+def _pay_from(ex: Exchange, account: Account, src: int, step: str, cause: Cause, record, need):
+    paid = max(0, min(need, ex.ledger.balances[src]))
+    if paid:
+        _receive(ex, account, src, paid, cause, record.event_id)
+        _action(record, step, src, 0, paid)
+    return paid
+
+
+def socialize(ex: Exchange, account: Account, record, need: int) -> int:
+    """Take ``need`` pro rata from traders' net profits (equity above what they deposited, the
+    OKX 2018 clawback), never more than a trader's profit or positive balance; the largest
+    rounding remainders pay the leftover micro-units."""
+    profits = []
+    for a in range(FIRST_TRADER, len(ex.accounts)):
+        if a == account.id:
+            continue
+        cap = min(ex.equity(a) - ex.deposited[a], ex.ledger.balances[a])
+        if cap > 0:
+            profits.append((a, cap))
+    total = sum(p for _, p in profits)
+    if not total:
+        return 0
+    target = min(need, total)
+    shares = [(a, target * p // total, target * p % total, p) for a, p in profits]
+    left = target - sum(s for _, s, _, _ in shares)
+    shares.sort(key=lambda s: (-s[2], s[0]))
+    taken = 0
+    for i, (a, share, _, cap) in enumerate(shares):
+        amount = min(cap, share + (1 if i < left else 0))
+        if not amount:
+            continue
+        winner = ex.accounts[a]
+        ex.ledger.transfer(a, account.id, amount, Cause.SOCIALIZED_LOSS, record.event_id)
+        if not winner.cross:
+            free = ex.ledger.balances[a] + amount - winner.isolated_margin
+            winner.isolated_margin -= max(0, amount - max(0, free))
+        if not account.cross:
+            account.isolated_margin += amount
+        ex._refresh(winner)
+        _action(record, "socialized_loss", a, 0, amount)
+        taken += amount
+    return taken
+
+
+def cover_deficit(ex: Exchange, account: Account, record) -> None:
+    """Second walk: steps that cover the deficit of a flat account, in rulebook order."""
+    for step in ex.rules.backstops:
+        need = -ex.collateral(account)
+        if need <= 0:
+            return
+        if step == "insurance_fund":
+            _pay_from(
+                ex,
+                account,
+                SystemAccount.INSURANCE_FUND,
+                step,
+                Cause.INSURANCE_PAYOUT,
+                record,
+                need,
+            )
+        elif step == "backstop_vault":
+            _pay_from(
+                ex,
+                account,
+                SystemAccount.BACKSTOP_VAULT,
+                step,
+                Cause.BACKSTOP_TAKEOVER,
+                record,
+                need,
+            )
+        elif step == "socialized_loss":
+            socialize(ex, account, record, need)
+        elif step == "exchange_absorbs":
+            _receive(ex, account, SystemAccount.EXCHANGE, need, Cause.DEBT, record.event_id)
+            _action(record, step, int(SystemAccount.EXCHANGE), 0, need)
+        elif step == "trader_debt":
+            if not account.cross:
+                account.isolated_margin = 0
+            record.debt = max(0, -ex.ledger.balances[account.id])
+            _action(record, step, None, 0, record.debt)
+            return

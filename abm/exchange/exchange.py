@@ -1,0 +1,712 @@
+"""The exchange: accounts, orders, fills, prices and funding for one linear BTC perpetual.
+
+Every amount inside is an integer (micro-USDT, price ticks, quantity lots). Orders that cannot be
+accepted come back as an :class:`OrderResult` with a :class:`Reject` reason and leave no trace.
+A tick is driven from outside: :meth:`Exchange.begin_tick` with the index, orders, then
+:meth:`Exchange.end_tick` (mark and funding premium, stop triggers, liquidation rounds, funding).
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from abm.config import MICRO, Rulebook
+from abm.exchange import liquidation
+from abm.exchange.accounts import Account
+from abm.exchange.book import BUY, SELL, Order, OrderBook
+from abm.exchange.instrument import Instrument
+from abm.exchange.ledger import FIRST_TRADER, Cause, Ledger, SystemAccount
+from abm.exchange.margin import Brackets, liquidation_tick
+from abm.exchange.positions import apply_fill
+from abm.exchange.pricing import PriceFeed
+
+PPB = 1_000_000_000
+
+
+class Reject(Enum):
+    """Why an order or request was refused."""
+
+    UNKNOWN_ACCOUNT = "unknown account"
+    INVALID_SIDE = "side must be BUY (1) or SELL (-1)"
+    INVALID_QTY = "quantity must be a positive whole number of lots"
+    INVALID_PRICE = "price must be a positive whole number of ticks"
+    INVALID_KIND = "order kind must be one of limit, market, ioc, post_only"
+    INVALID_TRIGGER = "stop trigger must be 'mark' or 'last'"
+    INSUFFICIENT_MARGIN = "insufficient margin for the order"
+    LEVERAGE_ABOVE_CAP = "leverage above the cap for this notional"
+    POST_ONLY_WOULD_CROSS = "post-only order would cross the book"
+    REDUCE_ONLY_WOULD_INCREASE = "reduce-only order would increase the position"
+    UNKNOWN_ORDER = "no such open order for this account"
+    INSUFFICIENT_BALANCE = "withdrawal exceeds the available balance"
+    INVALID_AMOUNT = "amount must be a positive whole number of micro-units"
+    INVALID_LEVERAGE = "leverage must be at least 1 and at most the rulebook's cap"
+    HAS_POSITION = "cannot change leverage or margin mode with an open position or orders"
+
+
+@dataclass(slots=True)
+class OrderResult:
+    """Outcome of a request: accepted or not, why not, and what filled."""
+
+    accepted: bool
+    reason: Reject | None = None
+    order_id: int | None = None
+    filled: int = 0
+    resting: int = 0
+
+    def __bool__(self) -> bool:
+        return self.accepted
+
+
+ORDER_KINDS = ("limit", "market", "ioc", "post_only")
+FILL_NORMAL, FILL_LIQUIDATION, FILL_ADL, FILL_TAKEOVER, FILL_UNWIND = range(5)
+
+
+class StopOrder:
+    """A conditional order resting off-book until its trigger price is reached."""
+
+    __slots__ = ("id", "account", "side", "qty", "stop", "limit", "on_mark", "reduce_only")
+
+    def __init__(self, order_id, account, side, qty, stop, limit, on_mark, reduce_only) -> None:
+        self.id = order_id
+        self.account = account
+        self.side = side
+        self.qty = qty
+        self.stop = stop
+        self.limit = limit
+        self.on_mark = on_mark
+        self.reduce_only = reduce_only
+
+
+class Exchange:
+    """One shared margin and liquidation engine; see DESIGN sections 3 to 5."""
+
+    def __init__(self, rulebook: Rulebook, seed: int | np.random.SeedSequence = 0) -> None:
+        self.rules = rulebook
+        self.instrument = Instrument.from_rulebook(rulebook)
+        self.k = self.instrument.value_per_tick_lot
+        self.brackets = Brackets(rulebook.brackets)
+        self.max_leverage = rulebook.max_leverage
+        self.maker_fee_ppm = round(rulebook.maker_fee * MICRO)
+        self.taker_fee_ppm = round(rulebook.taker_fee * MICRO)
+        self.rng = np.random.default_rng(seed)
+        self.ledger = Ledger()
+        self.accounts: list[Account] = [
+            Account(i, cross=True, leverage=1, liquidatable=False) for i in range(FIRST_TRADER)
+        ]
+        self.book = OrderBook()
+        self.orders: dict[int, Order] = {}
+        self.stops: dict[int, StopOrder] = {}
+        self._stop_heaps: dict[tuple[bool, int], list[tuple[int, int]]] = {
+            (on_mark, side): [] for on_mark in (True, False) for side in (BUY, SELL)
+        }
+        self.deposited: list[int] = [0] * FIRST_TRADER
+        self.open_accounts: set[int] = set()
+        self.long_thresholds: list[tuple[int, int, int]] = []
+        self.short_thresholds: list[tuple[int, int, int]] = []
+        self.pending_deficits: set[int] = set()
+        self.liquidating: int | None = None
+        self.tick = 0
+        self._event = 0
+        self._order_id = 0
+        self.prices = PriceFeed(rulebook, self.k)
+        self.fills = {
+            name: array("q")
+            for name in ("tick", "event", "buyer", "seller", "qty", "price", "aggressor", "kind")
+        }
+        self.liquidations: list[liquidation.LiquidationEvent] = []
+        self.funding_payments: list[tuple[int, int, int]] = []
+        self.stop_triggers = 0
+        seed_event = self.next_event()
+        for account, amount in (
+            (SystemAccount.INSURANCE_FUND, rulebook.insurance_fund_seed),
+            (SystemAccount.BACKSTOP_VAULT, rulebook.backstop_vault_seed),
+        ):
+            if amount > 0:
+                self.ledger.deposit(account, Instrument.micro(amount), seed_event)
+
+    # ----------------------------------------------------------------- accounts and money
+
+    def next_event(self) -> int:
+        """A fresh event id; every transfer carries the id of the event that caused it."""
+        self._event += 1
+        return self._event
+
+    def open_account(
+        self, deposit: int = 0, *, leverage: int = 10, cross: bool | None = None
+    ) -> int:
+        """Open a trader account with ``deposit`` micro-units; returns its id."""
+        if type(leverage) is not int or not 1 <= leverage <= self.max_leverage:
+            raise ValueError(
+                f"leverage {leverage} is outside the allowed range 1 to {self.max_leverage}"
+            )
+        if deposit < 0:
+            raise ValueError(f"deposit must not be negative, got {deposit}")
+        account_id = self.ledger.open_account()
+        self.deposited.append(0)
+        mode = self.rules.margin_mode == "cross" if cross is None else cross
+        self.accounts.append(Account(account_id, cross=mode, leverage=leverage, liquidatable=True))
+        if deposit:
+            self.ledger.deposit(account_id, deposit, self.next_event())
+            self.deposited[account_id] = deposit
+        return account_id
+
+    def _account(self, account_id: object) -> Account | None:
+        if isinstance(account_id, int) and FIRST_TRADER <= account_id < len(self.accounts):
+            return self.accounts[account_id]
+        if account_id == SystemAccount.BACKSTOP_VAULT:
+            return self.accounts[SystemAccount.BACKSTOP_VAULT]
+        return None
+
+    def deposit(self, account_id: int, amount: int) -> OrderResult:
+        """Add money from outside; repays trader debt first by construction."""
+        account = self._account(account_id)
+        if account is None:
+            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
+        if not isinstance(amount, int) or amount <= 0:
+            return OrderResult(False, Reject.INVALID_AMOUNT)
+        self.ledger.deposit(account.id, amount, self.next_event())
+        self.deposited[account.id] += amount
+        self._refresh(account)
+        return OrderResult(True)
+
+    def withdraw(self, account_id: int, amount: int) -> OrderResult:
+        """Take money out, at most what the account has free of margin and orders."""
+        account = self._account(account_id)
+        if account is None:
+            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
+        if not isinstance(amount, int) or amount <= 0:
+            return OrderResult(False, Reject.INVALID_AMOUNT)
+        if amount > self.available(account.id):
+            return OrderResult(False, Reject.INSUFFICIENT_BALANCE)
+        self.ledger.withdraw(account.id, amount, self.next_event())
+        self.deposited[account.id] -= amount
+        self._refresh(account)
+        return OrderResult(True)
+
+    def set_leverage(self, account_id: int, leverage: int) -> OrderResult:
+        """Change an account's leverage; allowed only while flat with no open orders."""
+        account = self._account(account_id)
+        if account is None:
+            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
+        if type(leverage) is not int or not 1 <= leverage <= self.max_leverage:
+            return OrderResult(False, Reject.INVALID_LEVERAGE)
+        if account.position or account.orders:
+            return OrderResult(False, Reject.HAS_POSITION)
+        account.leverage = leverage
+        return OrderResult(True)
+
+    def balance(self, account_id: int) -> int:
+        """Ledger (wallet) balance in micro-units."""
+        return self.ledger.balances[account_id]
+
+    def unrealized_pnl(self, account_id: int, price: int | None = None) -> int:
+        """Unrealized PnL at ``price`` (default: mark), micro-units."""
+        a = self.accounts[account_id]
+        p = self.prices.mark if price is None else price
+        return (a.position * p - a.cost) * self.k
+
+    def collateral(self, account: Account) -> int:
+        """Money backing the position: isolated margin, or the whole balance in cross mode."""
+        return self.ledger.balances[account.id] if account.cross else account.isolated_margin
+
+    def equity(self, account_id: int, price: int | None = None) -> int:
+        """Balance plus unrealized PnL, micro-units."""
+        return self.ledger.balances[account_id] + self.unrealized_pnl(account_id, price)
+
+    def maintenance_margin(self, account_id: int, price: int | None = None) -> int:
+        a = self.accounts[account_id]
+        p = self.prices.mark if price is None else price
+        return self.brackets.maintenance_margin(abs(a.position) * p * self.k)
+
+    def available(self, account_id: int) -> int:
+        """What could be withdrawn: balance not needed as margin for the position or orders."""
+        a = self.accounts[account_id]
+        balance = self.ledger.balances[account_id]
+        price = max(self.prices.mark, 1)
+        orders_value = max(a.open_buy_value, a.open_sell_value)
+        if a.cross:
+            upnl = min(0, self.unrealized_pnl(account_id))
+            needed = (abs(a.position) * price + orders_value) * self.k
+            return max(0, balance + upnl + needed // -a.leverage)
+        needed = -(-orders_value * self.k // a.leverage)
+        return max(0, balance - a.isolated_margin - needed)
+
+    # ----------------------------------------------------------------- orders
+
+    def _next_order_id(self) -> int:
+        self._order_id += 1
+        return self._order_id
+
+    def submit(
+        self,
+        account_id: int,
+        side: int,
+        qty: int,
+        price: int | None = None,
+        *,
+        kind: str = "limit",
+        reduce_only: bool = False,
+    ) -> OrderResult:
+        """Submit an order. ``kind``: ``limit`` (GTC), ``post_only``, ``ioc`` or ``market``.
+
+        A market order may carry ``price`` as a protection bound. Returns what happened; a
+        rejected order changes nothing.
+        """
+        account = self._account(account_id)
+        if account is None:
+            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
+        if side != BUY and side != SELL:
+            return OrderResult(False, Reject.INVALID_SIDE)
+        if type(qty) is not int or qty <= 0:
+            return OrderResult(False, Reject.INVALID_QTY)
+        if kind not in ORDER_KINDS:
+            return OrderResult(False, Reject.INVALID_KIND)
+        if price is None:
+            if kind != "market":
+                return OrderResult(False, Reject.INVALID_PRICE)
+            price = (1 << 62) if side == BUY else 1
+        elif type(price) is not int or price <= 0:
+            return OrderResult(False, Reject.INVALID_PRICE)
+        if reduce_only:
+            closable = -account.position if side == BUY else account.position
+            if closable <= 0:
+                return OrderResult(False, Reject.REDUCE_ONLY_WOULD_INCREASE)
+            qty = min(qty, closable)
+        elif account.liquidatable:
+            reject = self._check_margin(account, side, qty, price, kind)
+            if reject is not None:
+                return OrderResult(False, reject)
+        if kind == "post_only" and self.book.crosses(side, price):
+            return OrderResult(False, Reject.POST_ONLY_WOULD_CROSS)
+        order_id = self._next_order_id()
+        event = self.next_event()
+        filled = self.match(account, side, qty, price, event, FILL_NORMAL, True)
+        if self.pending_deficits:
+            liquidation.resolve_deficits(self)
+        rest = qty - filled
+        if rest and kind in ("limit", "post_only"):
+            self._rest(Order(order_id, account.id, side, price, rest, reduce_only), account)
+            return OrderResult(True, None, order_id, filled, rest)
+        return OrderResult(True, None, order_id, filled, 0)
+
+    def _check_margin(
+        self, account: Account, side: int, qty: int, price: int, kind: str
+    ) -> Reject | None:
+        """Leverage-cap and initial-margin checks for an order that may increase exposure.
+
+        Exposure is the worst case of the position and every open order on the order's side;
+        it is valued at the order's price or the mark, whichever is higher (the best opposite
+        quote for a market order).
+        """
+        mark = self.prices.mark or price
+        if kind == "market":
+            best = self.book.best_ask() if side == BUY else self.book.best_bid()
+            value_price = max(mark, best or mark)
+        else:
+            value_price = max(mark, price)
+        if side == BUY:
+            exposure = account.position + account.open_buy_qty + qty
+        else:
+            exposure = account.open_sell_qty + qty - account.position
+        if exposure <= 0:
+            return None
+        if self.brackets.max_leverage_for(exposure * value_price * self.k) < account.leverage:
+            return Reject.LEVERAGE_ABOVE_CAP
+        fee = -(-qty * value_price * self.k * self.taker_fee_ppm // MICRO)
+        buy_value = account.open_buy_value + (qty * value_price if side == BUY else 0)
+        sell_value = account.open_sell_value + (qty * value_price if side == SELL else 0)
+        orders_value = max(buy_value, sell_value)
+        balance = self.ledger.balances[account.id]
+        if account.cross:
+            needed = (abs(account.position) * mark + orders_value) * self.k
+            budget = balance + min(0, self.unrealized_pnl(account.id))
+        else:
+            needed = orders_value * self.k
+            budget = balance - account.isolated_margin
+        if budget >= -(-needed // account.leverage) + fee:
+            return None
+        return Reject.INSUFFICIENT_MARGIN
+
+    def _rest(self, order: Order, account: Account) -> None:
+        self.book.add(order)
+        self.orders[order.id] = order
+        account.orders[order.id] = order
+        if not order.reduce_only:
+            if order.side == BUY:
+                account.open_buy_qty += order.qty
+                account.open_buy_value += order.qty * order.price
+            else:
+                account.open_sell_qty += order.qty
+                account.open_sell_value += order.qty * order.price
+
+    def _unrest(self, order: Order, qty: int) -> None:
+        """Take ``qty`` lots off a resting order's account aggregates and the book."""
+        account = self.accounts[order.account]
+        if not order.reduce_only:
+            if order.side == BUY:
+                account.open_buy_qty -= qty
+                account.open_buy_value -= qty * order.price
+            else:
+                account.open_sell_qty -= qty
+                account.open_sell_value -= qty * order.price
+        self.book.remove_qty(order, qty)
+        if order.qty == 0:
+            del self.orders[order.id]
+            del account.orders[order.id]
+
+    def cancel(self, account_id: int, order_id: int) -> OrderResult:
+        """Cancel an open order or stop of the account."""
+        account = self._account(account_id)
+        if account is None:
+            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
+        order = account.orders.get(order_id)
+        if order is not None:
+            self._unrest(order, order.qty)
+            return OrderResult(True, None, order_id)
+        if order_id in account.stops:
+            del account.stops[order_id]
+            del self.stops[order_id]
+            return OrderResult(True, None, order_id)
+        return OrderResult(False, Reject.UNKNOWN_ORDER)
+
+    def cancel_all(self, account_id: int) -> int:
+        """Cancel every open order and stop of the account; returns how many."""
+        account = self.accounts[account_id]
+        count = len(account.orders) + len(account.stops)
+        for order in list(account.orders.values()):
+            self._unrest(order, order.qty)
+        for order_id in list(account.stops):
+            del self.stops[order_id]
+        account.stops.clear()
+        return count
+
+    def match(
+        self,
+        taker: Account,
+        side: int,
+        qty: int,
+        limit: int,
+        event: int,
+        kind: int,
+        charge_taker: bool,
+    ) -> int:
+        """Trade up to ``qty`` lots against the book at prices no worse than ``limit``.
+
+        Resting orders of the taker itself are cancelled (self-trade prevention), as are
+        reduce-only makers that would no longer reduce. Returns the lots filled.
+        """
+        book = self.book
+        opposite = -side
+        filled = 0
+        while filled < qty:
+            maker_order = book.front(opposite)
+            if maker_order is None:
+                break
+            price = maker_order.price
+            if (side == BUY and price > limit) or (side == SELL and price < limit):
+                break
+            maker = self.accounts[maker_order.account]
+            if maker is taker:
+                self._unrest(maker_order, maker_order.qty)
+                continue
+            lots = min(qty - filled, maker_order.qty)
+            if maker_order.reduce_only:
+                closable = maker.position if maker_order.side == SELL else -maker.position
+                if closable <= 0:
+                    self._unrest(maker_order, maker_order.qty)
+                    continue
+                lots = min(lots, closable)
+            self._unrest(maker_order, lots)
+            if side == BUY:
+                self.execute(taker, maker, lots, price, event, kind, side, charge_taker)
+            else:
+                self.execute(maker, taker, lots, price, event, kind, side, charge_taker)
+            filled += lots
+        return filled
+
+    def execute(
+        self,
+        buyer: Account,
+        seller: Account,
+        qty: int,
+        price: int,
+        event: int,
+        kind: int,
+        aggressor: int,
+        charge_fees: bool,
+    ) -> None:
+        """One fill: links and their settlement, fees, margin allocation, thresholds, records."""
+        cause = {FILL_ADL: Cause.ADL, FILL_TAKEOVER: Cause.BACKSTOP_TAKEOVER}.get(
+            kind, Cause.TRADE_PNL
+        )
+        buyer_before, seller_before = buyer.position, seller.position
+        apply_fill(self.accounts, self.ledger, self.k, buyer, seller, qty, price, cause, event)
+        if kind in (FILL_NORMAL, FILL_LIQUIDATION, FILL_UNWIND):
+            value = qty * price * self.k
+            taker, maker = (buyer, seller) if aggressor == BUY else (seller, buyer)
+            if charge_fees:
+                self._charge_fee(taker, -(-value * self.taker_fee_ppm // MICRO), event)
+            if self.maker_fee_ppm >= 0:
+                self._charge_fee(maker, -(-value * self.maker_fee_ppm // MICRO), event)
+            else:
+                rebate = value * -self.maker_fee_ppm // MICRO
+                self.ledger.transfer(
+                    SystemAccount.EXCHANGE, maker.id, rebate, Cause.MAKER_REBATE, event
+                )
+            self.prices.last = price
+        self._after_fill(buyer, buyer_before, qty, price)
+        self._after_fill(seller, seller_before, qty, price)
+        fills = self.fills
+        fills["tick"].append(self.tick)
+        fills["event"].append(event)
+        fills["buyer"].append(buyer.id)
+        fills["seller"].append(seller.id)
+        fills["qty"].append(qty)
+        fills["price"].append(price)
+        fills["aggressor"].append(aggressor)
+        fills["kind"].append(kind)
+
+    def _charge_fee(self, account: Account, fee: int, event: int) -> None:
+        """Fees come from free balance first, then from isolated margin."""
+        if not fee:
+            return
+        self.ledger.transfer(account.id, SystemAccount.EXCHANGE, fee, Cause.FEE, event)
+        if not account.cross:
+            free = self.ledger.balances[account.id] + fee - account.isolated_margin
+            from_margin = max(0, fee - max(0, free))
+            account.isolated_margin -= from_margin
+
+    def _after_fill(self, account: Account, before: int, qty: int, price: int) -> None:
+        """Isolated-margin allocation and release, the set of open accounts, thresholds."""
+        after = account.position
+        liquidating = account.id == self.liquidating
+        if not account.cross:
+            opened = abs(after) - abs(before)
+            if after == 0:
+                if account.isolated_margin >= 0 and not liquidating:
+                    account.isolated_margin = 0
+                elif account.liquidatable and not liquidating:
+                    self.pending_deficits.add(account.id)
+            elif before and (after > 0) != (before > 0):
+                account.isolated_margin = 0
+                opened = abs(after)
+            elif opened < 0 and account.isolated_margin > 0:
+                account.isolated_margin = account.isolated_margin * abs(after) // abs(before)
+            if opened > 0 and not liquidating:
+                need = -(-opened * price * self.k // account.leverage)
+                free = self.ledger.balances[account.id] - account.isolated_margin
+                account.isolated_margin += max(0, min(need, free))
+        elif (
+            after == 0
+            and account.liquidatable
+            and not liquidating
+            and self.ledger.balances[account.id] < 0
+        ):
+            self.pending_deficits.add(account.id)
+        if after:
+            self.open_accounts.add(account.id)
+        else:
+            self.open_accounts.discard(account.id)
+        self._refresh(account)
+
+    def _refresh(self, account: Account) -> None:
+        """Recompute the account's liquidation threshold and index it."""
+        account.liq_version += 1
+        if not account.position or not account.liquidatable:
+            account.liq_threshold = None
+            return
+        threshold = liquidation_tick(
+            self.brackets, self.k, self.collateral(account), account.position, account.cost
+        )
+        account.liq_threshold = threshold
+        if account.position > 0:
+            heapq.heappush(self.long_thresholds, (-threshold, account.liq_version, account.id))
+        else:
+            heapq.heappush(self.short_thresholds, (threshold, account.liq_version, account.id))
+        self._compact_thresholds()
+
+    def _compact_thresholds(self) -> None:
+        live = len(self.open_accounts)
+        if len(self.long_thresholds) + len(self.short_thresholds) > 4 * live + 4096:
+            accounts = self.accounts
+            self.long_thresholds = [
+                e for e in self.long_thresholds if accounts[e[2]].liq_version == e[1]
+            ]
+            self.short_thresholds = [
+                e for e in self.short_thresholds if accounts[e[2]].liq_version == e[1]
+            ]
+            heapq.heapify(self.long_thresholds)
+            heapq.heapify(self.short_thresholds)
+
+    # ----------------------------------------------------------------- stops
+
+    def submit_stop(
+        self,
+        account_id: int,
+        side: int,
+        qty: int,
+        stop: int,
+        *,
+        limit: int | None = None,
+        trigger: str = "mark",
+        reduce_only: bool = True,
+    ) -> OrderResult:
+        """A stop-market (``limit`` None) or stop-limit order triggered on mark or last price.
+
+        A sell stop triggers when the price falls to ``stop`` or below, a buy stop when it rises
+        to ``stop`` or above; it then enters as a market order or a GTC limit at ``limit``.
+        """
+        account = self._account(account_id)
+        if account is None:
+            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
+        if side != BUY and side != SELL:
+            return OrderResult(False, Reject.INVALID_SIDE)
+        if type(qty) is not int or qty <= 0:
+            return OrderResult(False, Reject.INVALID_QTY)
+        if (
+            type(stop) is not int
+            or stop <= 0
+            or (limit is not None and (type(limit) is not int or limit <= 0))
+        ):
+            return OrderResult(False, Reject.INVALID_PRICE)
+        if trigger not in ("mark", "last"):
+            return OrderResult(False, Reject.INVALID_TRIGGER)
+        order_id = self._next_order_id()
+        order = StopOrder(
+            order_id, account.id, side, qty, stop, limit, trigger == "mark", reduce_only
+        )
+        self.stops[order_id] = order
+        account.stops[order_id] = order
+        key = -stop if side == SELL else stop
+        heapq.heappush(self._stop_heaps[(order.on_mark, side)], (key, order_id))
+        return OrderResult(True, None, order_id)
+
+    def trigger_stops(self) -> int:
+        """Send every stop whose trigger price has been reached; returns how many fired."""
+        fired = 0
+        for (on_mark, side), heap in self._stop_heaps.items():
+            price = self.prices.mark if on_mark else self.prices.last
+            if not price:
+                continue
+            while heap:
+                key, order_id = heap[0]
+                stop = self.stops.get(order_id)
+                if stop is None:
+                    heapq.heappop(heap)
+                    continue
+                if (side == SELL and price > -key) or (side == BUY and price < key):
+                    break
+                heapq.heappop(heap)
+                del self.stops[order_id]
+                del self.accounts[stop.account].stops[order_id]
+                kind = "market" if stop.limit is None else "limit"
+                self.submit(
+                    stop.account,
+                    side,
+                    stop.qty,
+                    stop.limit,
+                    kind=kind,
+                    reduce_only=stop.reduce_only,
+                )
+                fired += 1
+        self.stop_triggers += fired
+        return fired
+
+    # ----------------------------------------------------------------- the tick
+
+    def begin_tick(self, tick: int, index: int) -> None:
+        """Start a tick: the world's index price (ticks) for this tick."""
+        self.tick = tick
+        self.ledger.tick = tick
+        self.prices.set_index(index)
+
+    def end_tick(self) -> None:
+        """Steps 3 to 6 of a tick: mark and premium, stops, liquidation rounds, funding."""
+        self.prices.update(self.book, tick=self.tick, sample=True)
+        self.trigger_stops()
+        liquidation.run_rounds(self)
+        if self.prices.funding_due(self.tick):
+            self.settle_funding()
+
+    def settle_funding(self) -> int:
+        """Pay the interval's funding along every link: longs pay shorts when the rate is
+        positive. Returns the rate in parts per billion."""
+        rate = self.prices.close_funding_interval()
+        event = self.next_event()
+        mark = self.prices.mark
+        if rate:
+            accounts = self.accounts
+            ledger = self.ledger
+            k = self.k
+            for account_id in sorted(self.open_accounts):
+                long = accounts[account_id]
+                if long.position <= 0:
+                    continue
+                for link in long.links:
+                    if not link.qty:
+                        continue
+                    amount = link.qty * mark * k * abs(rate) // PPB
+                    if not amount:
+                        continue
+                    short = accounts[link.short]
+                    signed = amount if rate > 0 else -amount
+                    ledger.pay(long.id, short.id, signed, Cause.FUNDING, event)
+                    if not long.cross:
+                        long.isolated_margin -= signed
+                    if not short.cross:
+                        short.isolated_margin += signed
+            for account_id in sorted(self.open_accounts):
+                self._refresh(accounts[account_id])
+        self.funding_payments.append((self.tick, rate, event))
+        return rate
+
+    # ----------------------------------------------------------------- public views
+
+    @property
+    def mark(self) -> int:
+        return self.prices.mark
+
+    @property
+    def last(self) -> int:
+        return self.prices.last
+
+    @property
+    def index(self) -> int:
+        return self.prices.index
+
+    def position(self, account_id: int) -> int:
+        """Signed position in lots (long > 0)."""
+        return self.accounts[account_id].position
+
+    def isolated_margin(self, account_id: int) -> int:
+        """Margin allocated to the position in isolated mode, micro-units."""
+        return self.accounts[account_id].isolated_margin
+
+    def open_interest(self) -> tuple[int, int]:
+        """Long and short open interest in lots (equal when the books balance)."""
+        long = short = 0
+        for account_id in self.open_accounts:
+            p = self.accounts[account_id].position
+            if p > 0:
+                long += p
+            else:
+                short -= p
+        return long, short
+
+    def liquidation_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Liquidation thresholds (ticks) and sizes (lots) of open positions, and their sides."""
+        ids = sorted(a for a in self.open_accounts if self.accounts[a].liq_threshold is not None)
+        thresholds = np.array([self.accounts[a].liq_threshold for a in ids], dtype=np.int64)
+        sizes = np.array([self.accounts[a].position for a in ids], dtype=np.int64)
+        return thresholds, np.abs(sizes), np.sign(sizes)
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError naming the first broken invariant (DESIGN section 3)."""
+        from abm.exchange.invariants import check_invariants
+
+        check_invariants(self)

@@ -1,0 +1,103 @@
+"""The exchange's invariants, checked by one function that tests run after every step."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from abm.exchange.ledger import FIRST_TRADER, SystemAccount
+from abm.exchange.margin import liquidation_tick
+
+if TYPE_CHECKING:
+    from abm.exchange.exchange import Exchange
+
+
+def check_invariants(ex: Exchange) -> None:
+    """Raise AssertionError naming the first broken invariant.
+
+    1. conservation: balances inside the system equal net external deposits, to the micro-unit;
+    2. long open interest equals short open interest, and positions and cost bases equal the
+       sums over live links;
+    3. no flat trader below zero unless the rulebook allows trader debt; the insurance fund
+       never below zero;
+    4. each open position's liquidation threshold, its index entry and each account's
+       open-order aggregates agree with a recomputation from scratch.
+    """
+    ex.ledger.check_conservation()
+    balances = ex.ledger.balances
+    accounts = ex.accounts
+    position = [0] * len(accounts)
+    cost = [0] * len(accounts)
+    seen: set[int] = set()
+    for account in accounts:
+        for link in account.links:
+            if link.qty:
+                if link.long == link.short:
+                    raise AssertionError(f"link of account {link.long} with itself: {link}")
+                if account.id not in (link.long, link.short):
+                    raise AssertionError(f"account {account.id} queues a link not its own: {link}")
+                if id(link) in seen:
+                    continue
+                seen.add(id(link))
+                position[link.long] += link.qty
+                cost[link.long] += link.qty * link.ref
+                position[link.short] -= link.qty
+                cost[link.short] -= link.qty * link.ref
+    long_oi = sum(p for p in position if p > 0)
+    short_oi = -sum(p for p in position if p < 0)
+    if long_oi != short_oi:
+        raise AssertionError(f"open interest unbalanced: long {long_oi} lots, short {short_oi}")
+    for account in accounts:
+        if account.position != position[account.id] or account.cost != cost[account.id]:
+            raise AssertionError(
+                f"account {account.id}: position {account.position} / cost {account.cost} "
+                f"disagree with its links ({position[account.id]} / {cost[account.id]})"
+            )
+        if (account.position != 0) != (account.id in ex.open_accounts):
+            raise AssertionError(f"account {account.id}: open-accounts set out of date")
+    debt_allowed = "trader_debt" in ex.rules.backstops
+    for account in accounts[FIRST_TRADER:]:
+        if not account.position and account.isolated_margin:
+            raise AssertionError(
+                f"flat account {account.id} still holds isolated margin {account.isolated_margin}"
+            )
+        if not account.position and balances[account.id] < 0 and not debt_allowed:
+            raise AssertionError(
+                f"flat trader {account.id} has a negative balance {balances[account.id]} and "
+                "the rulebook allows no trader debt"
+            )
+    if balances[SystemAccount.INSURANCE_FUND] < 0:
+        raise AssertionError(f"insurance fund below zero: {balances[SystemAccount.INSURANCE_FUND]}")
+    entries = {(e[2], e[1]): -e[0] for e in ex.long_thresholds}
+    entries.update({(e[2], e[1]): e[0] for e in ex.short_thresholds})
+    for account in accounts:
+        if account.position and account.liquidatable:
+            expected = liquidation_tick(
+                ex.brackets, ex.k, ex.collateral(account), account.position, account.cost
+            )
+            indexed = entries.get((account.id, account.liq_version))
+            if account.liq_threshold != expected or indexed != expected:
+                raise AssertionError(
+                    f"account {account.id}: liquidation threshold {account.liq_threshold} "
+                    f"(indexed {indexed}) but recomputed {expected}"
+                )
+        buy_qty = buy_value = sell_qty = sell_value = 0
+        for order in account.orders.values():
+            if ex.orders.get(order.id) is not order or order.qty <= 0:
+                raise AssertionError(f"account {account.id}: stale order {order}")
+            if not order.reduce_only:
+                if order.side > 0:
+                    buy_qty += order.qty
+                    buy_value += order.qty * order.price
+                else:
+                    sell_qty += order.qty
+                    sell_value += order.qty * order.price
+        if (buy_qty, buy_value, sell_qty, sell_value) != (
+            account.open_buy_qty,
+            account.open_buy_value,
+            account.open_sell_qty,
+            account.open_sell_value,
+        ):
+            raise AssertionError(f"account {account.id}: open-order aggregates out of date")
+    book_qty = sum(q for _, q in ex.book.levels(1)) + sum(q for _, q in ex.book.levels(-1))
+    if book_qty != sum(o.qty for o in ex.orders.values()):
+        raise AssertionError("order book levels disagree with the open orders")

@@ -1,0 +1,262 @@
+"""The liquidation path: detect, cancel, price, fill, settle, backstop; and cascade rounds.
+
+Liquidation thresholds sit in two heaps (longs by highest threshold, shorts by lowest), so a tick
+where nobody is liquidatable costs two peeks. A liquidation cancels the account's orders, sends an
+order into the book (IOC at the bankruptcy price, or market within a slippage bound), and then
+walks the rulebook's backstop waterfall twice: first to dispose of what the book did not absorb,
+then to cover any deficit. A full liquidation's surplus over the bankruptcy price pays the
+clearance fee and, if the rulebook says so, goes to the insurance fund.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from abm.config import MICRO
+from abm.exchange import backstops
+from abm.exchange.book import BUY, SELL
+from abm.exchange.ledger import Cause, SystemAccount
+from abm.exchange.margin import bankruptcy_tick, margin_surplus
+
+if TYPE_CHECKING:
+    from abm.exchange.accounts import Account
+    from abm.exchange.exchange import Exchange
+
+
+@dataclass(slots=True)
+class BackstopAction:
+    """One step of the waterfall acting: which, against whom, how many lots, how much money.
+
+    ``haircut`` is what an ADL counterparty gave up against closing at the mark (micro-units).
+    """
+
+    step: str
+    counterparty: int | None
+    qty: int
+    amount: int
+    price: int | None = None
+    haircut: int = 0
+
+
+@dataclass(slots=True)
+class LiquidationEvent:
+    """What happened to one account in one liquidation (or deficit resolution)."""
+
+    event_id: int
+    tick: int
+    round: int
+    account: int
+    side: str
+    qty: int
+    closed: int
+    partial: bool
+    mark: int
+    bankruptcy_price: int
+    fills: list[tuple[int, int, int]] = field(default_factory=list)
+    clearance_fee: int = 0
+    insurance_surplus: int = 0
+    insurance_delta: int = 0
+    deficit: int = 0
+    debt: int = 0
+    actions: list[BackstopAction] = field(default_factory=list)
+
+
+def detect(ex: Exchange) -> list[int]:
+    """Accounts whose threshold the mark has crossed, most underwater first on each side."""
+    mark = ex.prices.mark
+    accounts = ex.accounts
+    found: list[int] = []
+    longs, shorts = ex.long_thresholds, ex.short_thresholds
+    while longs and -longs[0][0] >= mark:
+        _, version, account_id = heapq.heappop(longs)
+        if accounts[account_id].liq_version == version:
+            found.append(account_id)
+    while shorts and shorts[0][0] <= mark:
+        _, version, account_id = heapq.heappop(shorts)
+        if accounts[account_id].liq_version == version:
+            found.append(account_id)
+    return found
+
+
+def is_liquidatable(ex: Exchange, account: Account) -> bool:
+    """Exact check at the mark: equity below maintenance margin."""
+    if not account.position or not account.liquidatable:
+        return False
+    surplus = margin_surplus(
+        ex.brackets, ex.k, ex.collateral(account), account.position, account.cost, ex.prices.mark
+    )
+    return surplus < 0
+
+
+def liquidation_size(ex: Exchange, account: Account) -> int:
+    """Lots to close now: all, or a slice of a large position under partial liquidation."""
+    lots = abs(account.position)
+    rules = ex.rules.liquidation
+    notional = lots * ex.prices.mark * ex.k
+    if rules.partial and notional > round(rules.partial_min_notional * MICRO):
+        return min(lots, max(1, -(-lots * round(rules.partial_fraction * MICRO) // MICRO)))
+    return lots
+
+
+def order_limit(ex: Exchange, account: Account, bankruptcy: int) -> int:
+    """Worst price the liquidation order may fill at: the bankruptcy price, or the slippage bound."""
+    if ex.rules.liquidation.order == "ioc_bankruptcy":
+        return bankruptcy
+    slip = round(ex.rules.liquidation.slippage * MICRO)
+    mark = ex.prices.mark
+    if account.position > 0:
+        return max(1, mark * (MICRO - slip) // MICRO)
+    return -(-mark * (MICRO + slip) // MICRO)
+
+
+def send_order(ex: Exchange, account: Account, lots: int, limit: int, event: int) -> int:
+    """The liquidation order: the account takes liquidity (no taker fee; the clearance fee
+    replaces it). Returns the lots filled."""
+    from abm.exchange.exchange import FILL_LIQUIDATION
+
+    side = SELL if account.position > 0 else BUY
+    return ex.match(account, side, lots, limit, event, FILL_LIQUIDATION, False)
+
+
+def charge_clearance_fee(ex: Exchange, account: Account, lots: int, record: LiquidationEvent):
+    """The clearance fee on the liquidated notional, never more than the collateral left."""
+    rules = ex.rules.liquidation
+    notional = lots * ex.prices.mark * ex.k
+    fee = -(-notional * round(rules.clearance_fee * MICRO) // MICRO)
+    fee = min(fee, max(0, ex.collateral(account)))
+    if fee:
+        dst = (
+            SystemAccount.INSURANCE_FUND
+            if rules.clearance_fee_to == "insurance_fund"
+            else SystemAccount.EXCHANGE
+        )
+        ex.ledger.transfer(account.id, dst, fee, Cause.CLEARANCE_FEE, record.event_id)
+        if not account.cross:
+            account.isolated_margin -= fee
+    record.clearance_fee += fee
+
+
+def settle(ex: Exchange, account: Account, record: LiquidationEvent) -> None:
+    """After a full close: surplus to the insurance fund, or the deficit down the waterfall."""
+    collateral = ex.collateral(account)
+    if collateral >= 0:
+        charge_clearance_fee(ex, account, record.closed, record)
+        if ex.rules.liquidation.surplus_to_insurance:
+            surplus = max(0, ex.collateral(account))
+            ex.ledger.transfer(
+                account.id,
+                SystemAccount.INSURANCE_FUND,
+                surplus,
+                Cause.INSURANCE_SURPLUS,
+                record.event_id,
+            )
+            record.insurance_surplus = surplus
+    else:
+        record.deficit = -collateral
+        backstops.cover_deficit(ex, account, record)
+    account.isolated_margin = 0
+
+
+def liquidate(ex: Exchange, account: Account, round_no: int) -> LiquidationEvent | None:
+    """Liquidate one account now; returns its event record, or None if it is healthy."""
+    if not is_liquidatable(ex, account):
+        ex._refresh(account)
+        return None
+    event = ex.next_event()
+    fund_before = ex.ledger.balances[SystemAccount.INSURANCE_FUND]
+    ex.liquidating = account.id
+    ex.cancel_all(account.id)
+    lots = abs(account.position)
+    bankruptcy = bankruptcy_tick(ex.k, ex.collateral(account), account.position, account.cost)
+    record = LiquidationEvent(
+        event_id=event,
+        tick=ex.tick,
+        round=round_no,
+        account=account.id,
+        side="long" if account.position > 0 else "short",
+        qty=lots,
+        closed=0,
+        partial=False,
+        mark=ex.prices.mark,
+        bankruptcy_price=bankruptcy,
+    )
+    first_fill = len(ex.fills["qty"])
+    size = liquidation_size(ex, account)
+    filled = send_order(ex, account, size, order_limit(ex, account, bankruptcy), event)
+    if filled > 0 and size < lots:
+        record.partial = True
+        record.closed = filled
+        charge_clearance_fee(ex, account, filled, record)
+    else:
+        if size < lots:
+            send_order(ex, account, lots, order_limit(ex, account, bankruptcy), event)
+        backstops.dispose(ex, account, bankruptcy, record)
+        record.closed = lots - abs(account.position)
+        if not account.position:
+            settle(ex, account, record)
+    fills = ex.fills
+    for i in range(first_fill, len(fills["qty"])):
+        counterparty = fills["seller"][i] if fills["buyer"][i] == account.id else fills["buyer"][i]
+        record.fills.append((counterparty, fills["qty"][i], fills["price"][i]))
+    ex.liquidating = None
+    account.times_liquidated += 1
+    if not account.position:
+        ex.open_accounts.discard(account.id)
+    ex._refresh(account)
+    record.insurance_delta = ex.ledger.balances[SystemAccount.INSURANCE_FUND] - fund_before
+    ex.liquidations.append(record)
+    return record
+
+
+def resolve_deficits(ex: Exchange) -> None:
+    """Cover the deficits of accounts that closed a position for less than nothing."""
+    pending = sorted(ex.pending_deficits)
+    ex.pending_deficits.clear()
+    for account_id in pending:
+        account = ex.accounts[account_id]
+        collateral = ex.collateral(account)
+        if account.position or collateral >= 0:
+            if not account.position:
+                account.isolated_margin = 0
+            continue
+        fund_before = ex.ledger.balances[SystemAccount.INSURANCE_FUND]
+        record = LiquidationEvent(
+            event_id=ex.next_event(),
+            tick=ex.tick,
+            round=0,
+            account=account_id,
+            side="none",
+            qty=0,
+            closed=0,
+            partial=False,
+            mark=ex.prices.mark,
+            bankruptcy_price=0,
+            deficit=-collateral,
+        )
+        backstops.cover_deficit(ex, account, record)
+        account.isolated_margin = 0
+        record.insurance_delta = ex.ledger.balances[SystemAccount.INSURANCE_FUND] - fund_before
+        ex.liquidations.append(record)
+        ex._refresh(account)
+
+
+def run_rounds(ex: Exchange) -> int:
+    """Liquidation rounds until nothing is liquidatable or the rulebook's round limit; the
+    mark is recomputed between rounds, so liquidation fills can trigger more liquidations.
+    Returns the number of liquidations."""
+    if ex.pending_deficits:
+        resolve_deficits(ex)
+    count = 0
+    for round_no in range(ex.rules.liquidation.max_rounds_per_tick):
+        candidates = detect(ex)
+        if not candidates:
+            break
+        for account_id in candidates:
+            if liquidate(ex, ex.accounts[account_id], round_no) is not None:
+                count += 1
+        if ex.pending_deficits:
+            resolve_deficits(ex)
+        ex.prices.update(ex.book, ex.tick, sample=False)
+    return count

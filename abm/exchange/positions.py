@@ -1,0 +1,148 @@
+"""Positions as links: a fill creates, extends, closes or re-points links, settling each at the fill.
+
+A side that closes leaves its oldest links first. Each piece it leaves is settled at the fill
+price (the piece's loser pays the winner ``qty x (fill - ref)``), and the exposure it held passes,
+at ``ref = fill``, to whoever takes it over: the opener on the other side, or, when both sides
+close, the two remaining partners are joined. Settlement moves balance and cost basis by the same
+amount, so no equity changes hands; only the holder of each piece of exposure does.
+"""
+
+from __future__ import annotations
+
+from abm.exchange.accounts import Account, Link
+from abm.exchange.ledger import Cause, Ledger
+
+COMPACT_AFTER = 32
+
+
+def settle_link_piece(
+    accounts: list[Account],
+    ledger: Ledger,
+    k: int,
+    link: Link,
+    qty: int,
+    price: int,
+    cause: Cause,
+    event_id: int,
+) -> None:
+    """Settle ``qty`` lots of ``link`` at ``price`` and remove them from the link."""
+    long, short = accounts[link.long], accounts[link.short]
+    amount = qty * (price - link.ref) * k
+    ledger.pay(short.id, long.id, amount, cause, event_id)
+    if not long.cross:
+        long.isolated_margin += amount
+    if not short.cross:
+        short.isolated_margin -= amount
+    long.position -= qty
+    long.cost -= qty * link.ref
+    short.position += qty
+    short.cost += qty * link.ref
+    link.qty -= qty
+
+
+def _mark_dead(account: Account) -> None:
+    account.dead_links += 1
+    if account.dead_links > COMPACT_AFTER and account.dead_links * 2 > len(account.links):
+        account.links = type(account.links)(link for link in account.links if link.qty)
+        account.dead_links = 0
+
+
+def leave_links(
+    accounts: list[Account],
+    ledger: Ledger,
+    k: int,
+    account: Account,
+    qty: int,
+    price: int,
+    cause: Cause,
+    event_id: int,
+    mutual: Account | None = None,
+    mutual_qty: int = 0,
+) -> tuple[list[tuple[int, int]], int]:
+    """Close ``qty`` lots of ``account``'s exposure, oldest links first, settling at ``price``.
+
+    Returns the partners left without a counterparty as ``(account id, lots)`` and the lots
+    closed directly against ``mutual`` (a counterparty that is itself closing, up to
+    ``mutual_qty``): those pieces vanish instead of being re-pointed.
+    """
+    partners: list[tuple[int, int]] = []
+    links = account.links
+    is_long = account.position > 0
+    closed_mutual = 0
+    while qty:
+        link = links[0]
+        if not link.qty:
+            links.popleft()
+            account.dead_links -= 1
+            continue
+        piece = min(qty, link.qty)
+        partner_id = link.short if is_long else link.long
+        settle_link_piece(accounts, ledger, k, link, piece, price, cause, event_id)
+        qty -= piece
+        if mutual is not None and partner_id == mutual.id and closed_mutual < mutual_qty:
+            both = min(piece, mutual_qty - closed_mutual)
+            closed_mutual += both
+            piece -= both
+        if piece:
+            partners.append((partner_id, piece))
+        if not link.qty:
+            links.popleft()
+            _mark_dead(accounts[partner_id])
+    return partners, closed_mutual
+
+
+def open_link(accounts: list[Account], long_id: int, short_id: int, qty: int, price: int) -> None:
+    """Add ``qty`` lots of exposure between two accounts at ``price``, merging with a twin link."""
+    long, short = accounts[long_id], accounts[short_id]
+    long.position += qty
+    long.cost += qty * price
+    short.position -= qty
+    short.cost -= qty * price
+    if long.links and short.links:
+        last = long.links[-1]
+        if last is short.links[-1] and last.qty and last.ref == price:
+            last.qty += qty
+            return
+    link = Link(long_id, short_id, qty, price)
+    long.links.append(link)
+    short.links.append(link)
+
+
+def apply_fill(
+    accounts: list[Account],
+    ledger: Ledger,
+    k: int,
+    buyer: Account,
+    seller: Account,
+    qty: int,
+    price: int,
+    cause: Cause,
+    event_id: int,
+) -> None:
+    """Move ``qty`` lots from ``seller`` to ``buyer`` at ``price`` through the links."""
+    buyer_closes = min(qty, max(0, -buyer.position))
+    seller_closes = min(qty, max(0, seller.position))
+    longs, mutual = leave_links(
+        accounts, ledger, k, buyer, buyer_closes, price, cause, event_id, seller, seller_closes
+    )
+    shorts, _ = leave_links(
+        accounts, ledger, k, seller, seller_closes - mutual, price, cause, event_id
+    )
+    if qty > buyer_closes:
+        longs.append((buyer.id, qty - buyer_closes))
+    if qty > seller_closes:
+        shorts.append((seller.id, qty - seller_closes))
+    i = j = 0
+    long_left = longs[0][1] if longs else 0
+    short_left = shorts[0][1] if shorts else 0
+    while i < len(longs) and j < len(shorts):
+        piece = min(long_left, short_left)
+        open_link(accounts, longs[i][0], shorts[j][0], piece, price)
+        long_left -= piece
+        short_left -= piece
+        if not long_left:
+            i += 1
+            long_left = longs[i][1] if i < len(longs) else 0
+        if not short_left:
+            j += 1
+            short_left = shorts[j][1] if j < len(shorts) else 0

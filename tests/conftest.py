@@ -1,0 +1,38 @@
+"""Shared fixtures: small rulebooks and a market helper for exchange scenarios."""
+
+from __future__ import annotations
+
+import pytest
+
+from abm.config import Bracket, Rulebook
+
+U = 1_000_000
+"""One USDT in micro-units."""
+
+TWO_TIERS = (
+    Bracket(notional_cap=50_000, max_leverage=125, mmr=0.004),
+    Bracket(notional_cap=float("inf"), max_leverage=100, mmr=0.005),
+)
+
+
+def make_rulebook(**overrides) -> Rulebook:
+    """A Binance-like rulebook, marked on last price so tests move the mark with one trade."""
+    settings = dict(
+        brackets=TWO_TIERS,
+        maker_fee=0.0002,
+        taker_fee=0.0004,
+        mark_price={"mode": "last"},
+        liquidation={"clearance_fee": 0.003},
+        insurance_fund_seed=0,
+    )
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(settings.get(key), dict):
+            settings[key] = {**settings[key], **value}
+        else:
+            settings[key] = value
+    return Rulebook(**settings)
+
+
+@pytest.fixture
+def rulebook() -> Rulebook:
+    return make_rulebook()

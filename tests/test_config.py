@@ -1,0 +1,351 @@
+"""Rulebook presets and the config loader: every preset validates, Binance's brackets are the
+published ones, and every bad input raises ConfigError naming the key or the file."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from abm.config import ConfigError, Rulebook, load_rulebook, read_yaml
+
+PRESETS = Path(__file__).resolve().parents[1] / "configs" / "exchanges"
+PRESET_NAMES = ("binance", "bitmex", "bybit", "dydx", "hyperliquid")
+BINANCE = PRESETS / "binance.yaml"
+
+# Binance BTCUSDT leverage brackets of 2021-03-18 (reference §1): cap, max leverage, MMR, cum.
+# The announced last cap (500M) is open-ended in the preset.
+BINANCE_2021_BRACKETS = [
+    (50_000, 125, 0.004, 0),
+    (250_000, 100, 0.005, 50),
+    (1_000_000, 50, 0.01, 1_300),
+    (10_000_000, 20, 0.025, 16_300),
+    (20_000_000, 10, 0.05, 266_300),
+    (50_000_000, 5, 0.10, 1_266_300),
+    (100_000_000, 4, 0.125, 2_516_300),
+    (200_000_000, 3, 0.15, 5_016_300),
+    (300_000_000, 2, 0.25, 25_016_300),
+    (math.inf, 1, 0.50, 100_016_300),
+]
+
+
+def write_yaml(path: Path, data: dict | str) -> Path:
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def extending_binance(tmp_path: Path, overrides: dict, name: str = "custom.yaml") -> Path:
+    """A rulebook in tmp_path that extends the Binance preset with ``overrides``."""
+    return write_yaml(tmp_path / name, {"extends": str(BINANCE), **overrides})
+
+
+def assert_config_error(path: Path, *fragments: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_rulebook(path)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    return message
+
+
+# ------------------------------------------------------------------------------- presets
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_preset_loads(name):
+    rulebook = load_rulebook(PRESETS / f"{name}.yaml")
+    assert isinstance(rulebook, Rulebook)
+    assert math.isinf(rulebook.brackets[-1].notional_cap)
+    assert rulebook.brackets[0].max_leverage <= rulebook.max_leverage
+    assert {"exchange_absorbs", "trader_debt"} & set(rulebook.backstops)
+
+
+def test_every_yaml_in_the_preset_folder_loads():
+    found = {path.stem for path in PRESETS.glob("*.yaml")}
+    assert set(PRESET_NAMES) <= found
+    for path in PRESETS.glob("*.yaml"):
+        load_rulebook(path)
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_preset_opens_with_cited_sources(name):
+    text = (PRESETS / f"{name}.yaml").read_text()
+    header = text.split("\nname:", 1)[0]
+    assert text.startswith("#")
+    assert all(line.startswith("#") for line in header.splitlines())
+    assert re.search(r"https?://", header), "the opening comments must cite sources"
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_preset_spells_out_every_key(name):
+    """Presets state every rule rather than leaning on schema defaults."""
+    data = read_yaml(PRESETS / f"{name}.yaml")
+    assert set(data) == set(Rulebook.model_fields)
+    for section in ("mark_price", "funding", "liquidation"):
+        assert set(data[section]) == set(Rulebook.model_fields[section].annotation.model_fields)
+
+
+def test_binance_brackets_match_the_2021_announcement():
+    brackets = load_rulebook(BINANCE).brackets
+    assert [(b.notional_cap, b.max_leverage, b.mmr) for b in brackets] == [
+        (cap, lev, mmr) for cap, lev, mmr, _ in BINANCE_2021_BRACKETS
+    ]
+
+
+def test_binance_maintenance_amounts_follow_from_the_brackets():
+    """cum(n) = cap(n-1) x (mmr(n) - mmr(n-1)) + cum(n-1) reproduces the published amounts."""
+    brackets = load_rulebook(BINANCE).brackets
+    cum = [0]
+    for lower, upper in zip(brackets, brackets[1:], strict=False):
+        cum.append(cum[-1] + round(lower.notional_cap * (upper.mmr - lower.mmr)))
+    assert cum == [c for *_, c in BINANCE_2021_BRACKETS]
+    assert cum[2] == 1_300  # worked example: 250,000 x (1% - 0.5%) + 50 (FAQ b3c689c1)
+
+
+def test_binance_rules():
+    rb = load_rulebook(BINANCE)
+    assert (rb.max_leverage, rb.maker_fee, rb.taker_fee) == (125, 0.0002, 0.0004)
+    assert rb.mark_price.mode == "binance_median"
+    assert rb.funding.interval_ticks == 28_800
+    assert (rb.funding.interest_rate, rb.funding.premium_clamp) == (0.0001, 0.0005)
+    assert rb.liquidation.order == "ioc_bankruptcy"
+    assert rb.liquidation.clearance_fee == 0.003
+    assert rb.liquidation.clearance_fee_to == "insurance_fund"
+    assert rb.liquidation.surplus_to_insurance
+    assert rb.liquidation.adl_ranking == "binance"
+    assert rb.backstops == ("insurance_fund", "adl", "exchange_absorbs")
+
+
+def test_bitmex_rules():
+    rb = load_rulebook(PRESETS / "bitmex.yaml")
+    base = rb.brackets[0]
+    assert (base.max_leverage, base.mmr) == (100, 0.004)
+    assert rb.mark_price.mode == "index_basis"
+    assert rb.liquidation.adl_ranking == "bitmex"
+    assert rb.liquidation.surplus_to_insurance
+    assert rb.backstops == ("insurance_fund", "adl", "exchange_absorbs")
+
+
+def test_bybit_steps_down_risk_limits():
+    rb = load_rulebook(PRESETS / "bybit.yaml")
+    assert rb.liquidation.partial
+    assert rb.liquidation.partial_min_notional == rb.brackets[0].notional_cap
+    assert rb.liquidation.adl_ranking == "bitmex"
+    assert [(b.notional_cap, b.mmr) for b in rb.brackets[:2]] == [(2e6, 0.005), (4e6, 0.01)]
+
+
+def test_dydx_rules():
+    rb = load_rulebook(PRESETS / "dydx.yaml")
+    assert [(b.max_leverage, b.mmr) for b in rb.brackets] == [(20, 0.03)]
+    assert rb.liquidation.clearance_fee == 0.005
+    assert rb.liquidation.clearance_fee_to == "insurance_fund"
+    assert rb.liquidation.adl_ranking == "random"
+    assert rb.funding.interval_ticks == 3_600
+    assert rb.backstops == ("insurance_fund", "adl", "exchange_absorbs")
+
+
+def test_hyperliquid_rules():
+    rb = load_rulebook(PRESETS / "hyperliquid.yaml")
+    assert rb.max_leverage == 40
+    for bracket in rb.brackets:  # MM = half the initial margin at the tier's max leverage
+        assert bracket.mmr == pytest.approx(1 / bracket.max_leverage / 2)
+    liq = rb.liquidation
+    assert (liq.order, liq.clearance_fee, liq.surplus_to_insurance) == ("market", 0, False)
+    assert (liq.partial, liq.partial_fraction, liq.partial_min_notional) == (True, 0.2, 100_000)
+    assert rb.backstops == ("backstop_vault", "adl", "exchange_absorbs")
+    assert rb.backstop_vault_seed > 0
+    assert rb.funding.interval_ticks == 3_600
+
+
+# ------------------------------------------------------------------------------- unknown keys
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"max_leverge": 20}, "max_leverge"),
+        ({"liquidation": {"clearance_fees": 0.01}}, "liquidation.clearance_fees"),
+        ({"funding": {"interval": 3600}}, "funding.interval"),
+        ({"mark_price": {"window": 10}}, "mark_price.window"),
+        (
+            {"brackets": [{"notional_cap": math.inf, "max_leverage": 10, "mmr": 0.01, "mmrr": 0}]},
+            "brackets.0.mmrr",
+        ),
+    ],
+)
+def test_unknown_key_is_named(tmp_path, overrides, key):
+    message = assert_config_error(extending_binance(tmp_path, overrides), key, "unknown key")
+    assert "custom.yaml" in message
+
+
+# ------------------------------------------------------------------------------- bad values
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        ({"taker_fee": -0.0001}, ["taker_fee"]),
+        ({"maker_fee": -0.02}, ["maker_fee"]),
+        ({"taker_fee": 0.00045001}, ["taker_fee", "parts per million"]),
+        ({"max_leverage": 0}, ["max_leverage"]),
+        ({"insurance_fund_seed": -1}, ["insurance_fund_seed"]),
+        ({"funding": {"interval_ticks": 0}}, ["funding.interval_ticks"]),
+        ({"funding": {"rate_cap": 0.5}}, ["funding.rate_cap"]),
+        ({"liquidation": {"clearance_fee": -0.001}}, ["liquidation.clearance_fee"]),
+        ({"liquidation": {"partial_fraction": 1.5}}, ["liquidation.partial_fraction"]),
+        ({"liquidation": {"adl_ranking": "pnl"}}, ["liquidation.adl_ranking"]),
+        ({"mark_price": {"mode": "oracle"}}, ["mark_price.mode"]),
+        ({"brackets": []}, ["brackets"]),
+        (
+            {"brackets": [{"notional_cap": math.inf, "max_leverage": 10, "mmr": -0.01}]},
+            ["brackets.0.mmr"],
+        ),
+        (
+            {"brackets": [{"notional_cap": math.inf, "max_leverage": 100, "mmr": 0.01}]},
+            ["brackets", "mmr 0.01", "1/100"],
+        ),
+        (
+            {"brackets": [{"notional_cap": math.inf, "max_leverage": 50, "mmr": 0.025}]},
+            ["brackets", "mmr"],
+        ),
+        (
+            {
+                "brackets": [
+                    {"notional_cap": 100_000, "max_leverage": 50, "mmr": 0.01},
+                    {"notional_cap": 100_000, "max_leverage": 20, "mmr": 0.02},
+                    {"notional_cap": math.inf, "max_leverage": 10, "mmr": 0.05},
+                ]
+            },
+            ["brackets", "notional_cap must increase"],
+        ),
+        (
+            {
+                "brackets": [
+                    {"notional_cap": 200_000, "max_leverage": 50, "mmr": 0.01},
+                    {"notional_cap": 100_000, "max_leverage": 20, "mmr": 0.02},
+                    {"notional_cap": math.inf, "max_leverage": 10, "mmr": 0.05},
+                ]
+            },
+            ["brackets", "notional_cap must increase"],
+        ),
+        (
+            {
+                "brackets": [
+                    {"notional_cap": 100_000, "max_leverage": 50, "mmr": 0.01},
+                    {"notional_cap": 1_000_000, "max_leverage": 20, "mmr": 0.02},
+                ]
+            },
+            ["brackets", "last notional_cap must be .inf"],
+        ),
+        (
+            {
+                "brackets": [
+                    {"notional_cap": 100_000, "max_leverage": 50, "mmr": 0.01},
+                    {"notional_cap": math.inf, "max_leverage": 50, "mmr": 0.005},
+                ]
+            },
+            ["brackets", "mmr must not decrease"],
+        ),
+        (
+            {"backstops": ["insurance_fund", "adl", "adl", "exchange_absorbs"]},
+            ["backstops", "each step may appear once"],
+        ),
+        (
+            {"backstops": ["insurance_fund", "adl"]},
+            ["backstops", "exchange_absorbs", "trader_debt"],
+        ),
+        ({"backstops": ["insurance_fund", "bailout"]}, ["backstops.1"]),
+        ({"lot_size": 0.0000001}, ["tick_size x lot_size", "micro-USDT"]),
+        ({"tick_size": 0.3, "lot_size": 0.0000005}, ["tick_size x lot_size"]),
+        ({"tick_size": 0.0000001}, ["tick_size", "micro-USDT"]),
+    ],
+)
+def test_bad_value_names_the_key(tmp_path, overrides, fragments):
+    assert_config_error(extending_binance(tmp_path, overrides), *fragments)
+
+
+@pytest.mark.parametrize("backstops", [["exchange_absorbs"], ["adl", "trader_debt"]])
+def test_backstops_ending_in_a_final_step_are_accepted(tmp_path, backstops):
+    rb = load_rulebook(extending_binance(tmp_path, {"backstops": backstops}))
+    assert rb.backstops == tuple(backstops)
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    path = extending_binance(
+        tmp_path, {"taker_fee": -1, "funding": {"interval_ticks": 0}, "bogus": 1}
+    )
+    assert_config_error(path, "taker_fee", "funding.interval_ticks", "bogus")
+
+
+# ------------------------------------------------------------------------------- extends
+
+
+def test_extends_overrides_one_key(tmp_path):
+    (tmp_path / "binance.yaml").write_text(BINANCE.read_text())
+    path = write_yaml(tmp_path / "binance20.yaml", "extends: binance.yaml\nmax_leverage: 20\n")
+    rb = load_rulebook(path)
+    base = load_rulebook(BINANCE)
+    assert rb.max_leverage == 20
+    assert rb.model_dump() == {**base.model_dump(), "max_leverage": 20}
+
+
+def test_extends_relative_to_the_extending_file(tmp_path):
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    parent = os.path.relpath(BINANCE, nested)
+    path = write_yaml(nested / "custom.yaml", {"extends": parent, "max_leverage": 20})
+    assert load_rulebook(path).max_leverage == 20
+
+
+def test_extends_merges_nested_sections_key_by_key(tmp_path):
+    path = extending_binance(tmp_path, {"liquidation": {"clearance_fee": 0.005}})
+    rb, base = load_rulebook(path), load_rulebook(BINANCE)
+    assert rb.liquidation.clearance_fee == 0.005
+    assert rb.liquidation.model_dump() == {
+        **base.liquidation.model_dump(),
+        "clearance_fee": 0.005,
+    }
+    assert rb.brackets == base.brackets
+
+
+def test_extends_replaces_lists_whole(tmp_path):
+    path = extending_binance(tmp_path, {"backstops": ["adl", "exchange_absorbs"]})
+    assert load_rulebook(path).backstops == ("adl", "exchange_absorbs")
+
+
+def test_extends_chains(tmp_path):
+    extending_binance(tmp_path, {"max_leverage": 20}, name="middle.yaml")
+    path = write_yaml(tmp_path / "top.yaml", "extends: middle.yaml\ntaker_fee: 0.0005\n")
+    rb = load_rulebook(path)
+    assert (rb.max_leverage, rb.taker_fee, rb.maker_fee) == (20, 0.0005, 0.0002)
+
+
+def test_extends_missing_parent_names_it(tmp_path):
+    path = write_yaml(tmp_path / "child.yaml", "extends: nowhere.yaml\nmax_leverage: 20\n")
+    assert_config_error(path, "nowhere.yaml", "does not exist")
+
+
+# ------------------------------------------------------------------------------- files
+
+
+def test_missing_file_names_it(tmp_path):
+    assert_config_error(tmp_path / "absent.yaml", "absent.yaml", "does not exist")
+
+
+def test_invalid_yaml_names_the_file(tmp_path):
+    path = write_yaml(tmp_path / "broken.yaml", "brackets: [\n  {notional_cap: 1\n")
+    assert_config_error(path, "broken.yaml", "not valid YAML")
+
+
+def test_yaml_that_is_not_a_mapping_names_the_file(tmp_path):
+    path = write_yaml(tmp_path / "list.yaml", "- max_leverage: 20\n")
+    assert_config_error(path, "list.yaml", "mapping")
+
+
+def test_empty_file_reports_the_missing_brackets(tmp_path):
+    path = write_yaml(tmp_path / "empty.yaml", "")
+    assert_config_error(path, "empty.yaml", "brackets")

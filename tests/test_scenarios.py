@@ -1,0 +1,242 @@
+"""Liquidation scenarios with hand-computed answers, to the micro-unit.
+
+Common set-up: a long of 0.2 BTC at 50,000 USDT with 10x leverage (1,000 USDT isolated margin
+after a 4 USDT taker fee). Maintenance rate 0.4% gives the liquidation price
+(1000 - 10000) / (0.2 x 0.004 - 0.2) = 45,180.72, so a mark of 45,180.7 liquidates it; the
+bankruptcy price is 50,000 - 1,000 / 0.2 = 45,000.
+"""
+
+from __future__ import annotations
+
+from abm.exchange import BUY, SELL, Cause, Exchange, SystemAccount
+from tests.conftest import U, make_rulebook
+
+FUND = SystemAccount.INSURANCE_FUND
+EXCHANGE = SystemAccount.EXCHANGE
+
+
+def transfers(ex: Exchange, cause: Cause) -> list[tuple[int, int, int]]:
+    """(src, dst, amount) of every logged transfer with ``cause``."""
+    log = ex.ledger
+    return [
+        (log.log_src[i], log.log_dst[i], log.log_amount[i])
+        for i in range(len(log))
+        if log.log_cause[i] == cause
+    ]
+
+
+def open_long_against(ex: Exchange, shorts: list[tuple[int, int]], lots: int = 200) -> int:
+    """The 10x long buys ``lots`` at 50,000 from resting asks of ``shorts`` (account, lots)."""
+    long = ex.open_account(1_004 * U, leverage=10)
+    for short, qty in shorts:
+        assert ex.submit(short, SELL, qty, 500_000)
+    result = ex.submit(long, BUY, lots, kind="market")
+    assert result.filled == lots
+    return long
+
+
+def move_last(ex: Exchange, tick: int, price: int) -> None:
+    """A fresh maker and taker trade 1 lot at ``price``; with mark = last this moves the mark."""
+    maker = ex.open_account(10_000 * U, leverage=5)
+    taker = ex.open_account(10_000 * U, leverage=5)
+    ex.begin_tick(tick, price)
+    assert ex.submit(maker, BUY, 1, price)
+    assert ex.submit(taker, SELL, 1, kind="market").filled == 1
+
+
+def start(**rules) -> Exchange:
+    ex = Exchange(make_rulebook(**rules))
+    ex.begin_tick(0, 500_000)
+    return ex
+
+
+def test_long_loss_lands_on_short_fee_and_surplus_to_fund():
+    ex = start()
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    assert ex.isolated_margin(long) == 1_000 * U
+    assert ex.accounts[long].liq_threshold == 451_807
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 451_500)
+    move_last(ex, 1, 451_500)
+    ex.end_tick()
+    ex.check_invariants()
+
+    (event,) = ex.liquidations
+    assert (event.account, event.side, event.qty, event.closed) == (long, "long", 200, 200)
+    assert event.bankruptcy_price == 450_000
+    assert event.fills == [(maker, 200, 451_500)]
+    # The long's loss, 0.2 x (50,000 - 45,150) = 970 USDT, goes to the short it traded with.
+    assert (long, short, 970 * U) in transfers(ex, Cause.TRADE_PNL)
+    # Clearance fee 0.3% of 0.2 x 45,150 = 27.09; the remaining 2.91 is surplus; both to the fund.
+    assert transfers(ex, Cause.CLEARANCE_FEE) == [(long, FUND, 27_090_000)]
+    assert transfers(ex, Cause.INSURANCE_SURPLUS) == [(long, FUND, 2_910_000)]
+    assert event.insurance_delta == 30 * U
+    assert ex.balance(long) == 0 and ex.accounts[long].position == 0
+    # The maker now holds the long exposure against the short, re-pointed at the fill price.
+    assert [(lk.long, lk.short, lk.qty, lk.ref) for lk in ex.accounts[short].live_links()] == [
+        (maker, short, 200, 451_500)
+    ]
+
+
+def test_gap_through_bankruptcy_drains_the_fund():
+    ex = start(insurance_fund_seed=20)
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+    ex.check_invariants()
+
+    (event,) = ex.liquidations
+    # IOC at the bankruptcy price finds no bid; the fund unwinds at 44,900, 100 below
+    # bankruptcy: a 20 USDT loss, exactly the fund.
+    assert [a.step for a in event.actions] == ["insurance_fund"]
+    assert event.actions[0].amount == 20 * U
+    assert transfers(ex, Cause.INSURANCE_PAYOUT) == [(FUND, long, 20 * U)]
+    assert ex.balance(FUND) == 0
+    assert (long, short, 1_020 * U) in transfers(ex, Cause.TRADE_PNL)
+    assert ex.balance(long) == 0
+
+
+def test_empty_fund_deleverages_most_profitable_most_leveraged_short():
+    ex = start()
+    risky = ex.open_account(250 * U, leverage=50)
+    careful = ex.open_account(6_000 * U, leverage=2)
+    long = open_long_against(ex, [(risky, 200)])
+    other_long = ex.open_account(100_000 * U, leverage=2)
+    assert ex.submit(careful, SELL, 200, 500_000)
+    assert ex.submit(other_long, BUY, 200, kind="market").filled == 200
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+    ex.check_invariants()
+
+    (event,) = ex.liquidations
+    assert [(a.step, a.counterparty, a.qty, a.price) for a in event.actions] == [
+        ("adl", risky, 200, 450_000)
+    ]
+    # The deleveraged short gave up 0.2 x (45,000 - 44,900) = 20 USDT against the mark.
+    assert event.actions[0].haircut == 20 * U
+    assert ex.accounts[risky].position == 0
+    assert ex.accounts[careful].position == -200
+    # Closing at bankruptcy: the long's whole margin, 1,000 USDT, goes to the short.
+    assert transfers(ex, Cause.ADL) == [(long, risky, 1_000 * U)]
+    assert ex.balance(long) == 0 and ex.balance(FUND) == 0
+
+
+def test_trader_debt_leaves_a_negative_balance():
+    ex = start(
+        backstops=("trader_debt",),
+        margin_mode="cross",
+        liquidation={"order": "market", "slippage": 0.05},
+    )
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+    ex.check_invariants()
+
+    (event,) = ex.liquidations
+    assert event.fills == [(maker, 200, 449_000)]
+    assert event.deficit == 20 * U and event.debt == 20 * U
+    assert ex.balance(long) == -20 * U
+    assert ex.accounts[long].position == 0
+
+
+def test_socialized_loss_takes_from_winners_pro_rata():
+    ex = start(
+        backstops=("socialized_loss", "exchange_absorbs"),
+        liquidation={"order": "market", "slippage": 0.05},
+    )
+    short_a = ex.open_account(100_000 * U, leverage=10)
+    short_b = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short_a, 100), (short_b, 100)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+    ex.check_invariants()
+
+    (event,) = ex.liquidations
+    assert event.deficit == 20 * U
+    taken = sorted(transfers(ex, Cause.SOCIALIZED_LOSS))
+    assert sum(amount for _, _, amount in taken) == 20 * U
+    assert all(dst == long for _, dst, _ in taken)
+    assert ex.balance(long) == 0
+
+
+def test_exchange_absorbs_what_the_fund_cannot():
+    ex = start(
+        insurance_fund_seed=5,
+        backstops=("insurance_fund", "exchange_absorbs"),
+        liquidation={"order": "market", "slippage": 0.05},
+    )
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+    ex.check_invariants()
+
+    (event,) = ex.liquidations
+    assert transfers(ex, Cause.INSURANCE_PAYOUT) == [(FUND, long, 5 * U)]
+    assert transfers(ex, Cause.DEBT) == [(EXCHANGE, long, 15 * U)]
+    assert [a.step for a in event.actions] == ["insurance_fund", "exchange_absorbs"]
+    assert ex.balance(long) == 0 and ex.balance(FUND) == 0
+
+
+def test_backstop_vault_takes_over_at_bankruptcy():
+    ex = start(backstops=("backstop_vault", "exchange_absorbs"), backstop_vault_seed=10_000)
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+    ex.check_invariants()
+
+    vault = SystemAccount.BACKSTOP_VAULT
+    (event,) = ex.liquidations
+    assert [(a.step, a.qty, a.price) for a in event.actions] == [("backstop_vault", 200, 450_000)]
+    assert ex.accounts[vault].position == 200
+    assert transfers(ex, Cause.BACKSTOP_TAKEOVER) == [(long, short, 1_000 * U)]
+    assert ex.balance(long) == 0
+
+
+def test_partial_liquidation_closes_a_slice_then_rechecks():
+    ex = start(
+        liquidation={"partial": True, "partial_fraction": 0.25, "partial_min_notional": 1_000},
+    )
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 451_500)
+    move_last(ex, 1, 451_500)
+    ex.end_tick()
+    ex.check_invariants()
+    first = ex.liquidations[0]
+    assert first.partial and first.closed == 50
+    assert all(e.account == long for e in ex.liquidations)
+
+
+def test_cascade_liquidation_fills_move_the_mark_into_the_next_account():
+    ex = start(liquidation={"order": "market", "slippage": 0.05})
+    short = ex.open_account(1_000_000 * U, leverage=10)
+    first = open_long_against(ex, [(short, 200)])
+    second = ex.open_account(1_004 * U, leverage=10)
+    assert ex.submit(short, SELL, 200, 495_000)
+    assert ex.submit(second, BUY, 200, kind="market").filled == 200
+    # The second long (entry 49,500) is liquidated below ~44,728; only bids at 45,150 and
+    # 44,500 exist: the first liquidation sells through 45,150 into 44,500 and moves the mark.
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 150, 451_500)
+    assert ex.submit(maker, BUY, 1_000, 445_000)
+    move_last(ex, 1, 451_500)
+    ex.end_tick()
+    ex.check_invariants()
+    assert [e.account for e in ex.liquidations] == [first, second]
+    assert [e.round for e in ex.liquidations] == [0, 1]
