@@ -75,6 +75,12 @@ class FundingRules(StrictModel):
     premium_clamp: float = Field(default=0.0005, ge=0, le=0.01)
     rate_cap: float = Field(default=0.0075, gt=0, le=0.05)
     impact_notional: float = Field(default=25_000.0, gt=0, description="USDT")
+    rate_period_ticks: int | None = Field(
+        default=None,
+        ge=1,
+        description="period the premium-plus-interest rate is quoted for (default: the "
+        "interval); each interval pays rate x interval / period, e.g. an 8-hour rate paid hourly",
+    )
 
 
 class LiquidationRules(StrictModel):

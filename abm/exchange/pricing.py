@@ -39,6 +39,7 @@ class PriceFeed:
         "premium_sum",
         "premium_count",
         "last_rate",
+        "rate_period",
     )
 
     def __init__(self, rulebook: Rulebook, value_per_tick_lot: int) -> None:
@@ -51,6 +52,7 @@ class PriceFeed:
         self.basis_sum = 0
         funding = rulebook.funding
         self.interval = funding.interval_ticks
+        self.rate_period = funding.rate_period_ticks or funding.interval_ticks
         self.sample_interval = funding.sample_interval_ticks
         self.interest = _ppb(funding.interest_rate)
         self.premium_clamp = _ppb(funding.premium_clamp)
@@ -77,10 +79,12 @@ class PriceFeed:
         return (above - below) * PPB // index
 
     def funding_rate(self) -> int:
-        """The rate the current interval would pay: mean premium plus clamped interest, capped."""
+        """The rate the current interval would pay: mean premium plus clamped interest, scaled
+        from the rate's period to the interval, capped."""
         premium = self.premium_sum // self.premium_count if self.premium_count else 0
         interest = min(self.premium_clamp, max(-self.premium_clamp, self.interest - premium))
-        return min(self.rate_cap, max(-self.rate_cap, premium + interest))
+        rate = (premium + interest) * self.interval // self.rate_period
+        return min(self.rate_cap, max(-self.rate_cap, rate))
 
     def update(self, book: OrderBook, tick: int, sample: bool) -> int:
         """Recompute the mark; with ``sample`` also record this tick's basis and premium."""
