@@ -23,10 +23,10 @@ test: lint
 	$(UV) run --locked pytest
 
 run: setup
-	$(UV) run --locked abm run
+	$(UV) run --locked abm demo
 
 demo: setup
-	$(UV) run --locked python -m abm.exchange.demo
+	$(UV) run --locked abm demo
 
 bench: setup
 	$(UV) run --locked python benchmarks/run.py
