@@ -203,3 +203,47 @@ def load_rulebook(path: str | Path) -> Rulebook:
         return Rulebook.model_validate(data)
     except ValidationError as err:
         raise ConfigError(describe_errors(err, f"rulebook {path}")) from err
+
+
+class Shock(StrictModel):
+    """A scenario move: the index drifts by ``move`` (e.g. -0.1 for -10%) over ``minutes``
+    starting at minute ``start_minute``; shocks compose multiplicatively."""
+
+    start_minute: float = Field(ge=0)
+    minutes: float = Field(gt=0)
+    move: float = Field(gt=-0.95, lt=10)
+
+
+class WorldConfig(StrictModel):
+    """The exogenous spot index."""
+
+    process: Literal["garch_jump", "csv"] = "garch_jump"
+    start_price: float = Field(default=50_000.0, gt=0, description="USDT")
+    annual_volatility: float = Field(
+        default=0.7, gt=0, le=5, description="long-run annualised volatility of log returns"
+    )
+    vol_persistence: float = Field(
+        default=0.9995, gt=0, lt=1, description="GARCH alpha + beta per tick (clustering)"
+    )
+    vol_reaction: float = Field(
+        default=0.02, gt=0, lt=1, description="GARCH alpha: weight of the last squared shock"
+    )
+    tail_df: float = Field(default=4.0, gt=2, le=1000, description="Student-t innovations")
+    jumps_per_day: float = Field(default=2.0, ge=0, le=1000)
+    jump_std: float = Field(default=0.006, ge=0, lt=1, description="std of a jump's log size")
+    shocks: tuple[Shock, ...] = ()
+    csv_path: str | None = Field(default=None, description="CSV with columns timestamp,price")
+    price_discovery_share: float = Field(
+        default=0.0, ge=0, le=1, description="per-tick pull of the index towards the perp's last"
+    )
+
+    @model_validator(mode="after")
+    def _csv_needs_path(self) -> WorldConfig:
+        if self.process == "csv" and not self.csv_path:
+            raise ValueError("world.csv_path: required when world.process is 'csv'")
+        if self.vol_reaction >= self.vol_persistence:
+            raise ValueError(
+                f"world.vol_reaction {self.vol_reaction} must be below vol_persistence "
+                f"{self.vol_persistence} (GARCH beta = persistence - reaction must be positive)"
+            )
+        return self
