@@ -247,3 +247,186 @@ class WorldConfig(StrictModel):
                 f"{self.vol_persistence} (GARCH beta = persistence - reaction must be positive)"
             )
         return self
+
+
+class LogNormal(StrictModel):
+    """A log-normal draw given by its median and the sigma of its log."""
+
+    median: float = Field(gt=0)
+    sigma: float = Field(default=1.0, ge=0, le=5)
+
+
+class Uniform(StrictModel):
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError(f"high {self.high} must not be below low {self.low}")
+        return self
+
+
+class Choice(StrictModel):
+    """A discrete distribution: ``values`` drawn with relative ``weights``."""
+
+    values: tuple[int, ...] = Field(min_length=1)
+    weights: tuple[float, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> Choice:
+        if len(self.values) != len(self.weights):
+            raise ValueError(
+                f"values ({len(self.values)}) and weights ({len(self.weights)}) differ in length"
+            )
+        if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+            raise ValueError("weights must be non-negative with a positive sum")
+        return self
+
+
+class RetailConfig(StrictModel):
+    count: int = Field(default=3_000, ge=0, le=10_000_000)
+    activity_per_hour: float = Field(default=2.0, gt=0, le=3_600)
+    capital: LogNormal = LogNormal(median=1_000.0, sigma=1.3)
+    leverage: Choice = Choice(
+        values=(2, 3, 5, 10, 20, 25, 50, 75, 100, 125),
+        weights=(6, 6, 14, 24, 18, 10, 12, 4, 4, 2),
+    )
+    above_cap_stay_out: float = Field(default=0.3, ge=0, le=1)
+    margin_fraction: Uniform = Uniform(low=0.2, high=0.9)
+    stop_loss_share: float = Field(default=0.35, ge=0, le=1)
+    stop_distance: Uniform = Uniform(low=0.01, high=0.06)
+    stop_on_mark_share: float = Field(default=0.5, ge=0, le=1)
+    stop_limit_share: float = Field(default=0.2, ge=0, le=1)
+    holding_minutes: LogNormal = LogNormal(median=90.0, sigma=1.0)
+    trend_weight: float = Field(default=0.5, ge=0, le=1)
+    herding_weight: float = Field(default=0.3, ge=0, le=1)
+    lookback_minutes: float = Field(default=10.0, gt=0, le=1_440)
+    reentry_probability: float = Field(default=0.3, ge=0, le=1)
+    minimum_balance: float = Field(default=10.0, ge=0, description="USDT; below it, wiped out")
+
+    @model_validator(mode="after")
+    def _weights(self) -> RetailConfig:
+        if self.trend_weight + self.herding_weight > 1:
+            raise ValueError("trend_weight + herding_weight must not exceed 1 (the rest is noise)")
+        return self
+
+
+class WhaleConfig(StrictModel):
+    count: int = Field(default=4, ge=0, le=10_000)
+    activity_per_hour: float = Field(default=120.0, gt=0, le=3_600)
+    capital: LogNormal = LogNormal(median=5_000_000.0, sigma=0.5)
+    leverage: int = Field(default=3, ge=1, le=125)
+    clip_btc: float = Field(default=2.0, gt=0, description="size of one market order")
+    hunt: bool = True
+    hunt_max_distance: float = Field(default=0.02, gt=0, lt=0.5)
+    hunt_min_cluster_btc: float = Field(default=5.0, gt=0)
+    map_every_minutes: float = Field(default=1.0, gt=0)
+    campaign_minutes: float = Field(default=10.0, gt=0)
+    take_profit: float = Field(default=0.01, gt=0, lt=1)
+
+
+class MarketMakerConfig(StrictModel):
+    count: int = Field(default=4, ge=0, le=10_000)
+    capital: LogNormal = LogNormal(median=2_000_000.0, sigma=0.3)
+    leverage: int = Field(default=5, ge=1, le=125)
+    levels: int = Field(default=5, ge=1, le=50)
+    level_spacing_bps: float = Field(default=2.0, gt=0)
+    half_spread_bps: float = Field(default=1.0, gt=0)
+    size_btc: float = Field(default=0.5, gt=0)
+    requote_ticks: int = Field(default=5, ge=1)
+    inventory_limit_btc: float = Field(default=30.0, gt=0)
+    inventory_skew_bps: float = Field(default=4.0, ge=0, description="at the inventory limit")
+    vol_window_ticks: int = Field(default=60, ge=2)
+    vol_widen: float = Field(default=1.0, ge=0, description="half-spread per bp of tick vol")
+    stress_move_bps: float = Field(default=60.0, gt=0, description="move over the vol window")
+    stress_pull_probability: float = Field(default=0.5, ge=0, le=1)
+    stress_widen: float = Field(default=4.0, ge=1)
+
+
+class ArbitrageurConfig(StrictModel):
+    count: int = Field(default=3, ge=0, le=10_000)
+    activity_per_hour: float = Field(default=720.0, gt=0, le=3_600)
+    capital: LogNormal = LogNormal(median=3_000_000.0, sigma=0.3)
+    leverage: int = Field(default=3, ge=1, le=125)
+    basis_threshold_bps: float = Field(default=8.0, gt=0)
+    funding_threshold: float = Field(default=0.0003, gt=0)
+    clip_btc: float = Field(default=1.0, gt=0)
+    max_position_btc: float = Field(default=40.0, gt=0)
+    catch_distances: tuple[float, ...] = (0.008, 0.015, 0.025)
+    catch_size_btc: float = Field(default=3.0, gt=0)
+
+
+class RunConfig(StrictModel):
+    hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    tick_seconds: float = Field(default=1.0, gt=0, le=3_600)
+    seed: int = Field(default=42, ge=0)
+    equity_every_ticks: int = Field(default=60, ge=1)
+
+
+class ModelConfig(StrictModel):
+    """A whole run: exchange rulebook, world, populations and recording."""
+
+    run: RunConfig = RunConfig()
+    exchange: Rulebook
+    world: WorldConfig = WorldConfig()
+    retail: RetailConfig = RetailConfig()
+    whales: WhaleConfig = WhaleConfig()
+    market_makers: MarketMakerConfig = MarketMakerConfig()
+    arbitrageurs: ArbitrageurConfig = ArbitrageurConfig()
+
+    @property
+    def ticks(self) -> int:
+        return round(self.run.hours * 3_600 / self.run.tick_seconds)
+
+
+def _resolve_extends(data: Any, base: Path) -> Any:
+    """Resolve ``extends:`` in nested mappings (paths relative to the file being read)."""
+    if not isinstance(data, dict):
+        return data
+    resolved = {key: _resolve_extends(value, base) for key, value in data.items()}
+    parent = resolved.pop("extends", None)
+    if parent is not None:
+        resolved = _merge(read_yaml(base / parent), resolved)
+    return resolved
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``key.sub=value`` -> (["key", "sub"], value parsed as a YAML scalar)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. exchange.max_leverage=20")
+    key, raw = text.split("=", 1)
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: the key must be dotted names, e.g. retail.count")
+    return key.split("."), yaml.safe_load(raw)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides to a raw config mapping (a copy is returned)."""
+    result = _merge(data, {})
+    for text in overrides:
+        path, value = parse_override(text)
+        node = result
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {} if child is None else child
+                if not isinstance(child, dict):
+                    raise ConfigError(f"--set {text!r}: {part} is not a section")
+                node[part] = child
+            else:
+                node[part] = dict(child)
+            node = node[part]
+        node[path[-1]] = value
+    return result
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> ModelConfig:
+    """Load, override and validate a model config; ConfigError names every bad key."""
+    path = Path(path)
+    data = _resolve_extends(read_yaml(path), path.parent)
+    data = apply_overrides(data, list(overrides))
+    try:
+        return ModelConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(describe_errors(err, f"config {path}")) from err

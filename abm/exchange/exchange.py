@@ -106,6 +106,7 @@ class Exchange:
         }
         self.deposited: list[int] = [0] * FIRST_TRADER
         self.open_accounts: set[int] = set()
+        self.long_open_interest = 0
         self.long_thresholds: list[tuple[int, int, int]] = []
         self.short_thresholds: list[tuple[int, int, int]] = []
         self.pending_deficits: set[int] = set()
@@ -484,6 +485,7 @@ class Exchange:
     def _after_fill(self, account: Account, before: int, qty: int, price: int) -> None:
         """Isolated-margin allocation and release, the set of open accounts, thresholds."""
         after = account.position
+        self.long_open_interest += max(after, 0) - max(before, 0)
         liquidating = account.id == self.liquidating
         if not account.cross:
             opened = abs(after) - abs(before)
@@ -688,15 +690,9 @@ class Exchange:
         return self.accounts[account_id].isolated_margin
 
     def open_interest(self) -> tuple[int, int]:
-        """Long and short open interest in lots (equal when the books balance)."""
-        long = short = 0
-        for account_id in self.open_accounts:
-            p = self.accounts[account_id].position
-            if p > 0:
-                long += p
-            else:
-                short -= p
-        return long, short
+        """Long and short open interest in lots, kept as a running count (they are equal by
+        construction; the invariant check recomputes both from the links)."""
+        return self.long_open_interest, self.long_open_interest
 
     def liquidation_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Liquidation thresholds (ticks) and sizes (lots) of open positions, and their sides."""

@@ -46,6 +46,10 @@ def check_invariants(ex: Exchange) -> None:
     short_oi = -sum(p for p in position if p < 0)
     if long_oi != short_oi:
         raise AssertionError(f"open interest unbalanced: long {long_oi} lots, short {short_oi}")
+    if long_oi != ex.long_open_interest:
+        raise AssertionError(
+            f"open interest counter {ex.long_open_interest} lots, recomputed {long_oi}"
+        )
     for account in accounts:
         if account.position != position[account.id] or account.cost != cost[account.id]:
             raise AssertionError(

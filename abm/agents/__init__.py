@@ -1,0 +1,9 @@
+"""Trader behaviour, one module per population."""
+
+from abm.agents.arbitrageur import Arbitrageur
+from abm.agents.market_maker import MarketMaker
+from abm.agents.retail import RetailTrader
+from abm.agents.trader import Trader
+from abm.agents.whale import Whale
+
+__all__ = ["Arbitrageur", "MarketMaker", "RetailTrader", "Trader", "Whale"]

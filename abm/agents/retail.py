@@ -1,0 +1,93 @@
+"""Retail traders: small log-normal capital, high and varied leverage, trend-following and herding
+with noise, a stop-loss habit, fixed holding horizons; after a wipe-out some re-deposit."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from abm.agents.trader import Trader
+from abm.exchange import BUY, SELL
+
+if TYPE_CHECKING:
+    from abm.config import RetailConfig
+    from abm.model import MarketModel
+
+
+class RetailTrader(Trader):
+    population = "retail"
+
+    def __init__(
+        self, model: MarketModel, config: RetailConfig, capital: float, leverage: int
+    ) -> None:
+        super().__init__(model, capital, leverage)
+        rng = model.rng
+        self.config = config
+        self.margin_fraction = rng.uniform(config.margin_fraction.low, config.margin_fraction.high)
+        self.uses_stop = rng.random() < config.stop_loss_share
+        self.stop_distance = rng.uniform(config.stop_distance.low, config.stop_distance.high)
+        self.stop_trigger = "mark" if rng.random() < config.stop_on_mark_share else "last"
+        self.stop_limit = rng.random() < config.stop_limit_share
+        self.close_at = 0
+        self.wiped_out = 0
+        self.reentries = 0
+        self.departed = False
+
+    def act(self) -> None:
+        """Hold, close at the horizon, or (when flat) deal with a wipe-out and open a trade."""
+        if self.position:
+            if self.model.tick >= self.close_at:
+                self.close_position()
+            return
+        if self.exchange.accounts[self.account].stops:
+            self.exchange.cancel_all(self.account)
+        if self.exchange.balance(self.account) < self.model.minimum_balance:
+            self.handle_wipe_out()
+            if self.departed:
+                return
+        self.open_trade()
+
+    def choose_side(self) -> int:
+        """Trend, herd and noise, weighted by the config."""
+        config = self.config
+        market = self.model.market
+        noise = 1.0 - config.trend_weight - config.herding_weight
+        score = (
+            config.trend_weight * math.tanh(market.trend(config.lookback_minutes) * 200)
+            + config.herding_weight * math.tanh(market.retail_flow * 2)
+            + noise * self.model.rng.normal()
+        )
+        return BUY if score >= 0 else SELL
+
+    def open_trade(self) -> None:
+        """A market order sized by margin fraction and leverage, then the stop habit."""
+        side = self.choose_side()
+        margin = int(self.exchange.balance(self.account) * self.margin_fraction)
+        lots = self.lots_for_margin(margin * 95 // 100)
+        filled = self.market(side, lots)
+        if not filled:
+            return
+        self.model.market.record_retail_flow(side * filled)
+        minutes = self.model.draw_lognormal(self.config.holding_minutes)
+        self.close_at = self.model.tick + max(1, round(minutes * 60 / self.model.tick_seconds))
+        if self.uses_stop:
+            self.place_stop(side, filled)
+
+    def place_stop(self, side: int, lots: int) -> None:
+        """A reduce-only stop at the trader's habitual distance from the mark."""
+        mark = self.exchange.mark
+        stop = max(1, round(mark * (1 - side * self.stop_distance)))
+        limit = max(1, round(stop * (1 - side * 0.005))) if self.stop_limit else None
+        self.exchange.submit_stop(
+            self.account, -side, lots, stop, limit=limit, trigger=self.stop_trigger
+        )
+
+    def handle_wipe_out(self) -> None:
+        """Re-deposit fresh capital with the configured probability, or leave for good."""
+        if self.model.rng.random() < self.config.reentry_probability:
+            capital = self.model.draw_lognormal(self.config.capital)
+            self.exchange.deposit(self.account, self.exchange.instrument.micro(capital))
+            self.reentries += 1
+        else:
+            self.departed = True
+            self.model.depart(self)

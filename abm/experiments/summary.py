@@ -1,0 +1,112 @@
+"""The end-of-run summary: liquidations, wipe-outs, the insurance fund, backstops, the biggest
+cascade and equity change by population (JSON-ready, money in USDT)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from abm.exchange import SystemAccount
+
+if TYPE_CHECKING:
+    from abm.model import MarketModel
+
+
+def cascades(model: MarketModel, gap_ticks: int = 1) -> list[dict]:
+    """Liquidation cascades: runs of liquidations whose ticks are at most ``gap_ticks`` apart.
+
+    A cascade counts when it spans more than one round or tick (liquidations feeding each other).
+    """
+    ex = model.exchange
+    events = [e for e in ex.liquidations if e.qty]
+    found: list[dict] = []
+    current: list = []
+    for event in events:
+        if current and event.tick - current[-1].tick > gap_ticks:
+            found.append(current)
+            current = []
+        current.append(event)
+    if current:
+        found.append(current)
+    result = []
+    for group in found:
+        ticks = {e.tick for e in group}
+        rounds = max(e.round for e in group) + 1
+        if len(ticks) < 2 and rounds < 2:
+            continue
+        result.append(
+            {
+                "start_tick": group[0].tick,
+                "end_tick": group[-1].tick,
+                "liquidations": len(group),
+                "max_rounds_in_a_tick": rounds,
+                "notional": sum(e.closed * e.mark * ex.k for e in group) / 1e6,
+                "mark_start": ex.instrument.price(group[0].mark),
+                "mark_end": ex.instrument.price(group[-1].mark),
+            }
+        )
+    return result
+
+
+def summarize(model: MarketModel) -> dict:
+    ex = model.exchange
+    usdt = ex.instrument.usdt
+    events = [e for e in ex.liquidations if e.qty]
+    count = Counter(e.side for e in events)
+    notional = Counter()
+    for e in events:
+        notional[e.side] += e.closed * e.mark * ex.k
+    actions = Counter(a.step for e in ex.liquidations for a in e.actions)
+    found = cascades(model)
+    biggest = max(found, key=lambda c: c["notional"]) if found else None
+    equity_start = {}
+    for agent in model.agents:
+        equity_start[agent.population] = equity_start.get(agent.population, 0) + (
+            agent.initial_deposit
+        )
+    equity_end = model.equity_by_population()
+    deposits = {}
+    for agent in model.agents:
+        deposits[agent.population] = deposits.get(agent.population, 0) + ex.deposited[agent.account]
+    return {
+        "ticks": model.ticks,
+        "hours": model.ticks * model.tick_seconds / 3600,
+        "agents": {p: len(a) for p, a in _by_population(model).items()},
+        "agent_actions": model.agent_actions,
+        "retail_stayed_out_above_cap": model.stayed_out,
+        "liquidations": {
+            "count": len(events),
+            "long": count["long"],
+            "short": count["short"],
+            "notional": usdt(sum(notional.values())),
+            "notional_long": usdt(notional["long"]),
+            "notional_short": usdt(notional["short"]),
+            "deficit_resolutions": len(ex.liquidations) - len(events),
+        },
+        "wiped_out_accounts": sum(1 for a in model.agents if getattr(a, "wiped_out", 0) > 0),
+        "insurance_fund": {
+            "start": ex.rules.insurance_fund_seed,
+            "end": usdt(ex.balance(SystemAccount.INSURANCE_FUND)),
+        },
+        "backstop_actions": dict(sorted(actions.items())),
+        "cascades": len(found),
+        "biggest_cascade": biggest,
+        "equity_change_by_population": {
+            p: usdt(equity_end[p] - deposits.get(p, 0)) for p in equity_end
+        },
+        "price": {
+            "index_start": ex.instrument.price(int(model.market.marks[0])),
+            "mark_end": ex.instrument.price(ex.mark),
+            "mark_min": ex.instrument.price(int(model.market.marks.min())),
+            "mark_max": ex.instrument.price(int(model.market.marks.max())),
+        },
+        "fills": len(ex.fills["qty"]),
+        "transfers": len(ex.ledger),
+    }
+
+
+def _by_population(model: MarketModel) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for agent in model.agents:
+        groups.setdefault(agent.population, []).append(agent)
+    return groups

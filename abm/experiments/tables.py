@@ -1,0 +1,167 @@
+"""The run's tables, built from the model's state at the end of a run (integers stay integers)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from abm.exchange import Cause, SystemAccount
+from abm.model import SYSTEM_POPULATIONS
+
+if TYPE_CHECKING:
+    from abm.model import MarketModel
+
+POPULATION_TYPE = pa.dictionary(pa.int8(), pa.string())
+
+
+def ticks_table(model: MarketModel) -> pa.Table:
+    """Per-tick series (prices in USDT, sizes in BTC, money in USDT)."""
+    return pa.table(model.recorder.columns)
+
+
+def fills_table(model: MarketModel) -> pa.Table:
+    """Every fill: integer price ticks and lots, plus USDT and BTC for convenience."""
+    ex = model.exchange
+    columns = {name: np.frombuffer(column, dtype=np.int64) for name, column in ex.fills.items()}
+    kinds = np.array(["normal", "liquidation", "adl", "takeover", "unwind"])
+    return pa.table(
+        {
+            "tick": columns["tick"],
+            "event_id": columns["event"],
+            "buyer": columns["buyer"],
+            "seller": columns["seller"],
+            "qty_lots": columns["qty"],
+            "price_ticks": columns["price"],
+            "qty_btc": columns["qty"] * ex.instrument.lots_per_btc_inverse,
+            "price": columns["price"] * ex.instrument.tick_micro / 1e6,
+            "aggressor": np.where(columns["aggressor"] > 0, "buy", "sell"),
+            "kind": kinds[columns["kind"]],
+        }
+    )
+
+
+def transfers_table(model: MarketModel) -> pa.Table:
+    """The ledger's transfer log; amounts in micro-units of the quote currency."""
+    log = model.exchange.ledger
+    causes = np.array([c.name.lower() for c in Cause])
+    return pa.table(
+        {
+            "tick": np.frombuffer(log.log_tick, dtype=np.int64),
+            "src": np.frombuffer(log.log_src, dtype=np.int64),
+            "dst": np.frombuffer(log.log_dst, dtype=np.int64),
+            "amount": np.frombuffer(log.log_amount, dtype=np.int64),
+            "cause": causes[np.frombuffer(log.log_cause, dtype=np.int8)],
+            "event_id": np.frombuffer(log.log_event, dtype=np.int64),
+        }
+    )
+
+
+def liquidations_table(model: MarketModel) -> pa.Table:
+    """One row per liquidation event (or deficit resolution), money in micro-units."""
+    ex = model.exchange
+    rows: dict[str, list] = {
+        name: []
+        for name in (
+            "event_id",
+            "tick",
+            "round",
+            "account",
+            "population",
+            "side",
+            "qty_lots",
+            "closed_lots",
+            "partial",
+            "mark_ticks",
+            "bankruptcy_ticks",
+            "filled_lots",
+            "avg_fill_ticks",
+            "counterparties",
+            "clearance_fee",
+            "insurance_surplus",
+            "insurance_delta",
+            "deficit",
+            "debt",
+            "adl_lots",
+            "adl_haircut",
+            "vault_lots",
+            "insurance_unwind_lots",
+            "socialized",
+            "exchange_absorbed",
+            "backstops",
+        )
+    }
+    for e in ex.liquidations:
+        filled = sum(q for _, q, _ in e.fills)
+        by_step: dict[str, list] = {}
+        for action in e.actions:
+            by_step.setdefault(action.step, []).append(action)
+        values = {
+            "event_id": e.event_id,
+            "tick": e.tick,
+            "round": e.round,
+            "account": e.account,
+            "population": model.population_of.get(e.account, "unknown"),
+            "side": e.side,
+            "qty_lots": e.qty,
+            "closed_lots": e.closed,
+            "partial": e.partial,
+            "mark_ticks": e.mark,
+            "bankruptcy_ticks": e.bankruptcy_price,
+            "filled_lots": filled,
+            "avg_fill_ticks": (sum(q * p for _, q, p in e.fills) // filled) if filled else None,
+            "counterparties": len({c for c, _, _ in e.fills}),
+            "clearance_fee": e.clearance_fee,
+            "insurance_surplus": e.insurance_surplus,
+            "insurance_delta": e.insurance_delta,
+            "deficit": e.deficit,
+            "debt": e.debt,
+            "adl_lots": sum(a.qty for a in by_step.get("adl", [])),
+            "adl_haircut": sum(a.haircut for a in by_step.get("adl", [])),
+            "vault_lots": sum(a.qty for a in by_step.get("backstop_vault", [])),
+            "insurance_unwind_lots": sum(a.qty for a in by_step.get("insurance_fund", []) if a.qty),
+            "socialized": sum(a.amount for a in by_step.get("socialized_loss", [])),
+            "exchange_absorbed": sum(a.amount for a in by_step.get("exchange_absorbs", [])),
+            "backstops": ",".join(a.step for a in e.actions),
+        }
+        for name, value in values.items():
+            rows[name].append(value)
+    schema_hint = {"avg_fill_ticks": pa.int64()}
+    return pa.table(
+        {name: pa.array(values, type=schema_hint.get(name)) for name, values in rows.items()}
+    )
+
+
+def accounts_table(model: MarketModel) -> pa.Table:
+    """One row per account, system accounts included, with its population."""
+    ex = model.exchange
+    n = len(ex.accounts)
+    initial = [0] * n
+    wiped = [False] * n
+    for agent in model.agents:
+        initial[agent.account] = agent.initial_deposit
+        wiped[agent.account] = getattr(agent, "wiped_out", 0) > 0
+    seeds = {
+        SystemAccount.INSURANCE_FUND: ex.rules.insurance_fund_seed,
+        SystemAccount.BACKSTOP_VAULT: ex.rules.backstop_vault_seed,
+    }
+    for account, seed in seeds.items():
+        initial[account] = ex.instrument.micro(seed)
+    population = [
+        model.population_of.get(a, SYSTEM_POPULATIONS.get(a, "unknown")) for a in range(n)
+    ]
+    return pa.table(
+        {
+            "account": np.arange(n, dtype=np.int64),
+            "population": population,
+            "initial_deposit": np.array(initial, dtype=np.int64),
+            "net_deposits": np.array(ex.deposited, dtype=np.int64),
+            "final_balance": np.array(ex.ledger.balances, dtype=np.int64),
+            "final_equity": np.array([ex.equity(a) for a in range(n)], dtype=np.int64),
+            "position_lots": np.array([a.position for a in ex.accounts], dtype=np.int64),
+            "leverage": np.array([a.leverage for a in ex.accounts], dtype=np.int64),
+            "times_liquidated": np.array([a.times_liquidated for a in ex.accounts], dtype=np.int64),
+            "wiped_out": wiped,
+        }
+    )

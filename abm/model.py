@@ -1,0 +1,258 @@
+"""The market model: populations of traders on one exchange, driven by an exogenous index.
+
+``MarketModel(config)`` builds the exchange from the config's rulebook, the index from its world
+section and the four populations, and ``model.run_for(n)`` runs ``n`` ticks. Each tick follows
+DESIGN section 6: the world moves the index; the agents sampled as active act in a random order;
+the exchange updates mark and funding premium, triggers stops, runs liquidation rounds and settles
+funding; the recorder takes the tick's series.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from abm.agents import Arbitrageur, MarketMaker, RetailTrader, Whale
+from abm.config import LogNormal, ModelConfig
+from abm.exchange import Exchange, SystemAccount
+from abm.recorder import Recorder
+from abm.world import IndexProcess
+
+POPULATIONS = ("retail", "whale", "market_maker", "arbitrageur")
+SYSTEM_POPULATIONS = {
+    SystemAccount.EXCHANGE: "exchange",
+    SystemAccount.INSURANCE_FUND: "insurance_fund",
+    SystemAccount.BACKSTOP_VAULT: "backstop_vault",
+    SystemAccount.EXTERNAL: "external",
+}
+
+
+class MarketView:
+    """Public market signals the agents read, updated once per tick in O(1)."""
+
+    def __init__(self, ticks: int, tick_seconds: float, vol_span: int) -> None:
+        self.marks = np.zeros(ticks + 1, dtype=np.int64)
+        self.tick = 0
+        self.tick_seconds = tick_seconds
+        self.retail_flow = 0.0
+        self.flow_decay = math.exp(-tick_seconds / 300)
+        self.vol_alpha = 2 / (vol_span + 1)
+        self.variance = 0.0
+
+    def observe(self, tick: int, mark: int, lots_per_btc: float) -> None:
+        """Record this tick's mark; decay the retail flow; update the EW variance."""
+        self.marks[tick] = mark
+        if tick:
+            previous = self.marks[tick - 1]
+            r = (mark - previous) / previous
+            self.variance += self.vol_alpha * (r * r - self.variance)
+        self.tick = tick
+        self.retail_flow *= self.flow_decay
+
+    def record_retail_flow(self, signed_lots: int) -> None:
+        self.retail_flow += signed_lots / 1_000
+
+    def trend(self, minutes: float) -> float:
+        """Log return of the mark over the last ``minutes``."""
+        back = max(0, self.tick - round(minutes * 60 / self.tick_seconds))
+        return math.log(self.marks[self.tick] / self.marks[back]) if self.marks[back] else 0.0
+
+    def move_bps(self, ticks: int) -> float:
+        """Absolute mark move over the last ``ticks``, in basis points."""
+        back = max(0, self.tick - ticks)
+        then = self.marks[back]
+        return abs(int(self.marks[self.tick]) - int(then)) * 10_000 / then if then else 0.0
+
+    def volatility_bps(self, _window: int) -> float:
+        """Exponentially weighted standard deviation of one-tick mark returns, in bps."""
+        return math.sqrt(self.variance) * 10_000
+
+
+class MarketModel(mesa.Model):
+    """A leveraged BTC perpetual market: see the module docstring."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        seeds = np.random.SeedSequence(config.run.seed).spawn(3)
+        super().__init__(rng=np.random.default_rng(seeds[0]))
+        self.config = config
+        self.tick = 0
+        self.tick_seconds = config.run.tick_seconds
+        self.ticks = config.ticks
+        self.exchange = Exchange(config.exchange, seed=seeds[1])
+        self.world = IndexProcess(
+            config.world, np.random.default_rng(seeds[2]), self.ticks, self.tick_seconds
+        )
+        self.market = MarketView(
+            self.ticks, self.tick_seconds, config.market_makers.vol_window_ticks
+        )
+        self.minimum_balance = self.exchange.instrument.micro(config.retail.minimum_balance)
+        self.population_of: dict[int, str] = {int(a): p for a, p in SYSTEM_POPULATIONS.items()}
+        self._map_tick = -1
+        self._map: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._liquidations_seen = 0
+        self.wiped_out = 0
+        self.exchange.begin_tick(0, self.exchange.instrument.ticks(self.world.price(0)))
+        self.create_populations()
+        self.agent_by_account = {agent.account: agent for agent in self.agents}
+        self.active = {
+            RetailTrader: list(self.agents_by_type.get(RetailTrader, [])),
+            Whale: list(self.agents_by_type.get(Whale, [])),
+            Arbitrageur: list(self.agents_by_type.get(Arbitrageur, [])),
+            MarketMaker: list(self.agents_by_type.get(MarketMaker, [])),
+        }
+        self.activity = {
+            RetailTrader: self.per_tick(config.retail.activity_per_hour),
+            Whale: self.per_tick(config.whales.activity_per_hour),
+            Arbitrageur: self.per_tick(config.arbitrageurs.activity_per_hour),
+            MarketMaker: 1.0,
+        }
+        self.agent_actions = 0
+        for agent in self.active[MarketMaker] + self.active[Arbitrageur]:
+            agent.act()
+        self.exchange.end_tick()
+        self.market.observe(0, self.exchange.mark, self.exchange.instrument.lots_per_btc_inverse)
+        self.population_codes = np.array(
+            [
+                POPULATIONS.index(self.population_of[a])
+                if self.population_of[a] in POPULATIONS
+                else -1
+                for a in range(len(self.exchange.accounts))
+            ],
+            dtype=np.int8,
+        )
+        self.recorder = Recorder(self)
+        self.recorder.record(self)
+
+    # ------------------------------------------------------------------ set-up
+
+    def per_tick(self, per_hour: float) -> float:
+        return min(1.0, per_hour * self.tick_seconds / 3_600)
+
+    def minutes(self, minutes: float) -> int:
+        """Ticks in ``minutes`` (at least one)."""
+        return max(1, round(minutes * 60 / self.tick_seconds))
+
+    def draw_lognormal(self, dist: LogNormal) -> float:
+        return float(dist.median * math.exp(dist.sigma * self.rng.normal()))
+
+    def draw_lognormals(self, dist: LogNormal, n: int) -> np.ndarray:
+        return dist.median * np.exp(dist.sigma * self.rng.normal(size=n))
+
+    def create_populations(self) -> None:
+        """Market makers and arbitrageurs first (they make the book), then whales and retail.
+
+        Retail leverage is drawn from the config's distribution; a trader who wants more than the
+        rulebook's cap uses the cap, or with ``above_cap_stay_out`` stays out of the market.
+        """
+        config = self.config
+        for capital in self.draw_lognormals(
+            config.market_makers.capital, config.market_makers.count
+        ):
+            MarketMaker(self, config.market_makers, float(capital))
+        for capital in self.draw_lognormals(config.arbitrageurs.capital, config.arbitrageurs.count):
+            Arbitrageur(self, config.arbitrageurs, float(capital))
+        for capital in self.draw_lognormals(config.whales.capital, config.whales.count):
+            Whale(self, config.whales, float(capital))
+        retail = config.retail
+        weights = np.asarray(retail.leverage.weights, dtype=float)
+        wanted = self.rng.choice(
+            np.asarray(retail.leverage.values), size=retail.count, p=weights / weights.sum()
+        )
+        stay_out = self.rng.random(retail.count) < retail.above_cap_stay_out
+        cap = int(config.exchange.max_leverage)
+        capitals = self.draw_lognormals(retail.capital, retail.count)
+        self.stayed_out = 0
+        for leverage, out, capital in zip(wanted, stay_out, capitals, strict=True):
+            if leverage > cap and out:
+                self.stayed_out += 1
+                continue
+            RetailTrader(self, retail, float(capital), int(min(leverage, cap)))
+
+    # ------------------------------------------------------------------ the tick
+
+    def sample_active(self) -> list:
+        """This tick's acting agents: per population a binomial count of random picks (no call
+        per inactive agent), all shuffled together with the model's generator."""
+        rng = self.rng
+        chosen = []
+        for kind, agents in self.active.items():
+            p = self.activity[kind]
+            if not agents:
+                continue
+            if p >= 1.0:
+                chosen.extend(agents)
+                continue
+            count = rng.binomial(len(agents), p)
+            if count:
+                for i in np.unique(rng.integers(0, len(agents), size=count)):
+                    chosen.append(agents[i])
+        if len(chosen) > 1:
+            chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+        return chosen
+
+    def step(self) -> None:
+        """One tick, in the order of DESIGN section 6."""
+        if self.tick >= self.ticks:
+            self.running = False
+            return
+        self.tick += 1
+        ex = self.exchange
+        last = ex.instrument.price(ex.last) if ex.last else None
+        ex.begin_tick(self.tick, ex.instrument.ticks(self.world.price(self.tick, last)))
+        acting = self.sample_active()
+        for agent in acting:
+            agent.act()
+        self.agent_actions += len(acting)
+        ex.end_tick()
+        self.market.observe(self.tick, ex.mark, ex.instrument.lots_per_btc_inverse)
+        self.note_liquidations()
+        self.recorder.record(self)
+
+    def note_liquidations(self) -> None:
+        """Count wipe-outs among this tick's liquidated retail traders."""
+        events = self.exchange.liquidations
+        for event in events[self._liquidations_seen :]:
+            if (
+                event.qty
+                and self.population_of.get(event.account) == "retail"
+                and self.exchange.balance(event.account) < self.minimum_balance
+            ):
+                agent = self.agent_by_account.get(event.account)
+                if agent is not None and event.closed == event.qty:
+                    agent.wiped_out += 1
+                    self.wiped_out += 1
+        self._liquidations_seen = len(events)
+
+    def depart(self, agent: RetailTrader) -> None:
+        """A wiped-out trader leaves for good: drop it from the activity pool in O(1)."""
+        pool = self.active[RetailTrader]
+        i = pool.index(agent)
+        pool[i] = pool[-1]
+        pool.pop()
+
+    def liquidation_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The public liquidation map (thresholds, sizes, sides), rebuilt at most once a minute."""
+        minute = self.tick // self.minutes(1)
+        if self._map is None or minute != self._map_tick:
+            self._map = self.exchange.liquidation_map()
+            self._map_tick = minute
+        return self._map
+
+    def equity_by_population(self) -> dict[str, int]:
+        """Balance plus unrealized PnL summed per population, micro-units."""
+        ex = self.exchange
+        balances = np.array(ex.ledger.balances, dtype=np.int64)
+        codes = self.population_codes
+        traders = codes >= 0
+        totals = np.zeros(len(POPULATIONS), dtype=np.int64)
+        np.add.at(totals, codes[traders], balances[traders])
+        mark, k = ex.mark, ex.k
+        upnl = [0] * len(POPULATIONS)
+        for account_id in ex.open_accounts:
+            code = codes[account_id]
+            if code >= 0:
+                account = ex.accounts[account_id]
+                upnl[code] += (account.position * mark - account.cost) * k
+        return {p: int(totals[i]) + upnl[i] for i, p in enumerate(POPULATIONS)}

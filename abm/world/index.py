@@ -1,0 +1,352 @@
+"""The exogenous spot index.
+
+``IndexProcess`` precomputes, at construction, the index's log-price path for ticks ``0..ticks``
+so that reading it in the tick loop costs O(1). The path is either
+
+* ``garch_jump``: log returns ``r_t = sigma_t z_t + J_t`` with ``z_t`` Student-t (``tail_df``
+  degrees of freedom, scaled to unit variance), GARCH(1,1) variance
+  ``sigma2_t = omega + alpha (r_{t-1} - J_{t-1})**2 + beta sigma2_{t-1}`` (``alpha =
+  vol_reaction``, ``beta = vol_persistence - vol_reaction``; jumps do not feed the variance) and
+  compound-Bernoulli jumps ``J_t`` (probability ``jumps_per_day * tick_seconds / 86400`` per
+  tick, log size Normal(0, ``jump_std``)); or
+* ``csv``: a replay of a ``timestamp,price`` file, carried forward onto the tick grid.
+
+Scenario shocks are deterministic log drifts added on top of either path.
+
+Variance target: ``annual_volatility`` is the long-run volatility of the *total* log return,
+jumps included. The jump variance per tick, ``p * jump_std**2``, is subtracted from the target
+per-tick variance ``annual_volatility**2 * tick_seconds / (365 * 86400)`` and the GARCH long-run
+variance ``omega / (1 - vol_persistence)`` is set to the remainder. A configuration whose jumps
+alone exceed the target is rejected. (The ratio of jump to total variance does not depend on
+``tick_seconds``.)
+
+Determinism: all randomness comes from the ``numpy.random.Generator`` passed in, drawn in a fixed
+order (Student-t innovations for every tick, then one uniform per tick for jump arrivals, then
+the sizes of the jumps that occur). The GARCH recursion, exponentials and logarithms are done
+with Python floats and ``math`` (IEEE, correctly rounded ``sqrt``) rather than numpy's
+CPU-dispatched vector kernels, so a seed gives the same bytes on any machine.
+
+This module imports only numpy at import time; pandas is imported when a CSV is read.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from abm.config import WorldConfig
+
+SECONDS_PER_DAY = 86_400.0
+SECONDS_PER_YEAR = 365.0 * SECONDS_PER_DAY
+
+
+class IndexProcess:
+    """The exogenous spot index for a run of ``ticks`` ticks of ``tick_seconds`` seconds.
+
+    Attributes: ``path`` (float64 array of ``ticks + 1`` prices in USDT, tick 0 is
+    ``start_price`` or the CSV's first price), ``log_path`` (its natural logarithm), ``ticks``,
+    ``tick_seconds``, ``config``.
+
+    ``price(tick, perp_last)`` is the index the model reads each tick. With
+    ``price_discovery_share == 0`` it is ``path[tick]`` and may be called in any order. With a
+    positive share it keeps state (the log offset of the index from the exogenous path) and must
+    be called for ticks in increasing order, at least once per tick, passing the perp's last
+    price; see :meth:`price`.
+    """
+
+    def __init__(
+        self,
+        config: WorldConfig,
+        rng: np.random.Generator,
+        ticks: int,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        ticks = int(ticks)
+        if ticks < 0:
+            raise ValueError(f"IndexProcess: ticks must be >= 0, got {ticks}")
+        if not (tick_seconds > 0 and math.isfinite(tick_seconds)):
+            raise ValueError(f"IndexProcess: tick_seconds must be > 0, got {tick_seconds}")
+        self.config = config
+        self.ticks = ticks
+        self.tick_seconds = float(tick_seconds)
+
+        if config.process == "garch_jump":
+            log_path = _garch_jump_log_path(config, rng, ticks, self.tick_seconds)
+        elif config.process == "csv":
+            if not config.csv_path:
+                raise ValueError("world.csv_path: required when world.process is 'csv'")
+            prices = load_price_csv(config.csv_path, ticks, self.tick_seconds)
+            log_path = np.array([math.log(p) for p in prices.tolist()], dtype=np.float64)
+        else:  # pragma: no cover - the config's Literal rules this out
+            raise ValueError(
+                f"world.process: unknown process {config.process!r}; allowed: 'garch_jump', 'csv'"
+            )
+
+        if config.shocks:
+            log_path = log_path + shock_drift(config.shocks, ticks, self.tick_seconds)
+
+        self.log_path: np.ndarray = log_path
+        self.path: np.ndarray = np.array([math.exp(x) for x in log_path.tolist()], dtype=np.float64)
+        # Python lists: indexing them in the tick loop is cheaper than numpy scalar access.
+        self._log_list: list[float] = log_path.tolist()
+        self._path_list: list[float] = self.path.tolist()
+
+        self.share = float(config.price_discovery_share)
+        self.offset = 0.0
+        """Log offset of the index from the exogenous path (price discovery); 0 when share is 0."""
+        self._tick = -1
+        self._pulled = False
+
+    # ------------------------------------------------------------------ per tick
+
+    def price(self, tick: int, perp_last: float | None = None) -> float:
+        """The index at ``tick`` in USDT.
+
+        With ``price_discovery_share`` s = 0 this is ``path[tick]`` (``perp_last`` is ignored).
+
+        With s > 0 the index is ``exp(log path[tick] + d)``, where the log offset ``d`` (0 at the
+        start) is pulled once per tick towards the perp:
+        ``d += s * (log(perp_last) - (log path[tick] + d))``. The pull happens at the first call
+        of a tick that passes ``perp_last``; further calls in the same tick return the same
+        value without pulling again, and a call without ``perp_last`` leaves ``d`` as it is.
+        Ticks must therefore be visited in increasing order, once per tick (a tick that is
+        skipped gets no pull); asking for an earlier tick than the last one raises ValueError.
+        Use :meth:`reset` to start over.
+        """
+        if not 0 <= tick <= self.ticks:
+            raise ValueError(f"IndexProcess.price: tick {tick} outside 0..{self.ticks}")
+        if self.share == 0.0:
+            return self._path_list[tick]
+        if tick != self._tick:
+            if tick < self._tick:
+                raise ValueError(
+                    f"IndexProcess.price: tick {tick} after tick {self._tick}; with "
+                    "price_discovery_share > 0 ticks must be visited in increasing order "
+                    "(call reset() to start over)"
+                )
+            self._tick = tick
+            self._pulled = False
+        base = self._log_list[tick]
+        if perp_last is not None and not self._pulled:
+            if not (perp_last > 0 and math.isfinite(perp_last)):
+                raise ValueError(
+                    f"IndexProcess.price: perp_last must be a positive finite price, got {perp_last}"
+                )
+            self.offset += self.share * (math.log(perp_last) - (base + self.offset))
+            self._pulled = True
+        return math.exp(base + self.offset)
+
+    def reset(self) -> None:
+        """Forget the price-discovery state: offset 0, ticks may start again from 0."""
+        self.offset = 0.0
+        self._tick = -1
+        self._pulled = False
+
+    # ------------------------------------------------------------------ analysis
+
+    def returns(self, minutes: int = 1) -> np.ndarray:
+        """Non-overlapping log returns of the exogenous path (shocks included, price discovery
+        not) over ``minutes``-minute horizons, starting at tick 0.
+
+        ``minutes * 60`` must be a whole multiple of ``tick_seconds``.
+        """
+        step_f = minutes * 60.0 / self.tick_seconds
+        step = round(step_f)
+        if minutes <= 0 or step < 1 or abs(step_f - step) > 1e-9 * max(1.0, step_f):
+            raise ValueError(
+                f"IndexProcess.returns: {minutes} minutes is not a positive whole number of "
+                f"{self.tick_seconds}-second ticks"
+            )
+        return np.diff(self.log_path[::step])
+
+
+# ---------------------------------------------------------------------- processes
+
+
+def _garch_jump_log_path(
+    config: WorldConfig, rng: np.random.Generator, ticks: int, tick_seconds: float
+) -> np.ndarray:
+    """Log prices for ticks 0..ticks of the GARCH(1,1)-t process with Bernoulli-normal jumps."""
+    alpha = float(config.vol_reaction)
+    beta = float(config.vol_persistence) - alpha
+    if not (alpha > 0 and beta > 0):
+        raise ValueError(
+            f"world.vol_reaction {alpha} must be positive and below vol_persistence "
+            f"{config.vol_persistence}"
+        )
+    df = float(config.tail_df)
+    if not df > 2:
+        raise ValueError(f"world.tail_df: must be > 2 for a finite variance, got {df}")
+
+    jump_prob = float(config.jumps_per_day) * tick_seconds / SECONDS_PER_DAY
+    if jump_prob > 1:
+        raise ValueError(
+            f"world.jumps_per_day: {config.jumps_per_day} jumps a day is more than one per "
+            f"{tick_seconds}-second tick; allowed: at most {SECONDS_PER_DAY / tick_seconds:g}"
+        )
+    jump_var = jump_prob * float(config.jump_std) ** 2
+    target_var = float(config.annual_volatility) ** 2 * tick_seconds / SECONDS_PER_YEAR
+    diffusion_var = target_var - jump_var
+    if not diffusion_var > 0:
+        jump_vol = math.sqrt(float(config.jumps_per_day) * 365.0) * float(config.jump_std)
+        raise ValueError(
+            f"world: jumps alone ({config.jumps_per_day}/day of std {config.jump_std}) give an "
+            f"annualised volatility of {jump_vol:.4g}, not below world.annual_volatility "
+            f"{config.annual_volatility}; lower jumps_per_day or jump_std, or raise "
+            "annual_volatility"
+        )
+    omega = diffusion_var * (1.0 - alpha - beta)
+
+    z = rng.standard_t(df, size=ticks) * math.sqrt((df - 2.0) / df)
+    arrivals = rng.random(ticks) < jump_prob
+    n_jumps = int(arrivals.sum())
+    jumps = np.zeros(ticks, dtype=np.float64)
+    if n_jumps:
+        jumps[arrivals] = rng.normal(0.0, float(config.jump_std), size=n_jumps)
+
+    returns = garch_residuals(z, omega, alpha, beta, diffusion_var) + jumps
+    log_path = np.empty(ticks + 1, dtype=np.float64)
+    log_path[0] = math.log(float(config.start_price))
+    np.cumsum(returns, out=log_path[1:])
+    log_path[1:] += log_path[0]
+    return log_path
+
+
+def garch_residuals(
+    z: np.ndarray, omega: float, alpha: float, beta: float, h0: float
+) -> np.ndarray:
+    """GARCH(1,1) residuals ``e_t = sqrt(h_t) z_t`` with ``h_{t+1} = omega + alpha e_t**2 +
+    beta h_t``, ``h_0 = h0``, for unit-variance innovations ``z``.
+
+    A plain loop over Python floats: about 10 ms per 100,000 ticks, linear in the length.
+    """
+    out = [0.0] * len(z)
+    h = float(h0)
+    sqrt = math.sqrt
+    for i, zi in enumerate(z.tolist()):
+        e = sqrt(h) * zi
+        out[i] = e
+        h = omega + alpha * e * e + beta * h
+    return np.array(out, dtype=np.float64)
+
+
+def shock_drift(shocks, ticks: int, tick_seconds: float) -> np.ndarray:
+    """Cumulative log drift at ticks 0..ticks of a sequence of shocks.
+
+    Each shock adds ``log(1 + move)`` spread evenly, linearly in time, from minute
+    ``start_minute`` to ``start_minute + minutes`` (ticks ``start_minute * 60 / tick_seconds``
+    onwards); afterwards the level stays moved. Shocks add in log space (compose
+    multiplicatively). A shock running past the end of the run is applied in part.
+    """
+    minute = np.arange(ticks + 1, dtype=np.float64) * (tick_seconds / 60.0)
+    drift = np.zeros(ticks + 1, dtype=np.float64)
+    for shock in shocks:
+        frac = np.clip((minute - float(shock.start_minute)) / float(shock.minutes), 0.0, 1.0)
+        drift += math.log1p(float(shock.move)) * frac
+    return drift
+
+
+# ---------------------------------------------------------------------- CSV replay
+
+
+def _csv_error(path: Path, what: str) -> ValueError:
+    return ValueError(f"world.csv_path {str(path)!r}: {what}")
+
+
+def read_price_csv(csv_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a ``timestamp,price`` CSV: (seconds since the epoch, prices), sorted by time.
+
+    ``timestamp`` is seconds since the epoch (a number) or an ISO-8601 date-time (UTC unless it
+    says otherwise); ``price`` is a positive number in USDT. Other columns are ignored, blank
+    lines skipped; of equal timestamps the last row in the file wins. Any problem raises
+    ValueError naming the file, the line and what is allowed.
+    """
+    import pandas as pd
+
+    path = Path(csv_path)
+    if not path.is_file():
+        raise _csv_error(path, "no such file; expected a CSV with header 'timestamp,price'")
+    try:
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, skip_blank_lines=False, skipinitialspace=True
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise _csv_error(path, f"not a readable CSV ({exc}); expected header 'timestamp,price'")
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    for column in ("timestamp", "price"):
+        if column not in frame.columns:
+            raise _csv_error(
+                path,
+                f"no {column!r} column (columns: {', '.join(map(repr, frame.columns))}); "
+                "expected header 'timestamp,price'",
+            )
+    ts_text = frame["timestamp"].str.strip()
+    price_text = frame["price"].str.strip()
+    blank = (ts_text == "") & (price_text == "")
+    ts_text, price_text = ts_text[~blank], price_text[~blank]
+    if len(ts_text) == 0:
+        raise _csv_error(path, "no data rows; expected at least one 'timestamp,price' row")
+
+    def line_of(label) -> int:  # header is line 1, the first data row line 2
+        return int(label) + 2
+
+    price = pd.to_numeric(price_text, errors="coerce")
+    bad = price.isna() | ~np.isfinite(price.to_numpy(dtype=np.float64)) | (price <= 0)
+    if bad.any():
+        label = bad.index[bad.to_numpy()][0]
+        raise _csv_error(
+            path,
+            f"line {line_of(label)}, column 'price': {price_text[label]!r} is not allowed; "
+            "prices must be positive finite numbers",
+        )
+
+    seconds = pd.to_numeric(ts_text, errors="coerce").astype(np.float64)
+    iso = seconds.isna()
+    if iso.any():
+        parsed = pd.to_datetime(ts_text[iso], format="ISO8601", utc=True, errors="coerce")
+        epoch = pd.Timestamp(0, tz="UTC")
+        seconds[iso] = (parsed - epoch) / pd.Timedelta(seconds=1)
+    bad = seconds.isna() | ~np.isfinite(seconds.to_numpy(dtype=np.float64))
+    if bad.any():
+        label = bad.index[bad.to_numpy()][0]
+        raise _csv_error(
+            path,
+            f"line {line_of(label)}, column 'timestamp': {ts_text[label]!r} cannot be parsed; "
+            "allowed: seconds since the epoch (a number) or an ISO-8601 date-time such as "
+            "'2024-03-01T00:00:00Z'",
+        )
+
+    times = seconds.to_numpy(dtype=np.float64)
+    prices = price.to_numpy(dtype=np.float64)
+    order = np.argsort(times, kind="stable")
+    return times[order], prices[order]
+
+
+def load_price_csv(csv_path: str | Path, ticks: int, tick_seconds: float) -> np.ndarray:
+    """Prices at ticks 0..ticks from a ``timestamp,price`` CSV, by last observation carried
+    forward on the grid ``first timestamp + k * tick_seconds``.
+
+    Raises ValueError if the file does not cover ``ticks * tick_seconds`` seconds from its first
+    timestamp (its last timestamp must be at or after the last tick's time), or if it is bad
+    (see :func:`read_price_csv`).
+    """
+    times, prices = read_price_csv(csv_path)
+    rel = times - times[0]
+    covered = float(rel[-1])
+    requested = ticks * tick_seconds
+    tolerance = 1e-9 * max(1.0, tick_seconds)
+    if covered + tolerance < requested:
+        raise _csv_error(
+            Path(csv_path),
+            f"covers {covered:g} s ({covered / 3600:.4g} h, {int(covered // tick_seconds + 1)} "
+            f"ticks of {tick_seconds:g} s) from its first timestamp, but the run needs "
+            f"{requested:g} s ({requested / 3600:.4g} h, {ticks + 1} ticks); supply a longer "
+            "file or a shorter run",
+        )
+    grid = np.arange(ticks + 1, dtype=np.float64) * tick_seconds
+    idx = np.searchsorted(rel, grid + tolerance, side="right") - 1
+    return prices[idx]

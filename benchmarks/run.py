@@ -1,0 +1,601 @@
+"""Benchmarks for ``abm``: figures on screen, one JSON object as the last line of output.
+
+Run with ``make bench`` (``uv run --locked python benchmarks/run.py``). This is a benchmark, not a
+test: it measures and reports, and asserts only that the workload it built is the one it meant
+to build.
+
+Sections live in a registry (:data:`SECTIONS`). Each is a function ``fn(args) -> dict`` whose
+dict is merged into the final JSON object; headline figures are top-level keys, details go under
+a key named after the section. Add a section with the :func:`section` decorator and, if it needs
+them, new command-line options in :func:`parse_args`. ``--only exchange`` runs every section
+whose name starts with ``exchange``; ``--list`` shows them.
+
+Timings are whole-loop wall-clock times (``time.perf_counter`` around the whole timed phase,
+not sums of per-call timers), repeated on freshly built, identical state; the reported figure is
+the median over the repeats. CPU time (``time.process_time``) is reported beside the wall time,
+because a shared machine adds noise to the wall clock. Random inputs are drawn with numpy from a
+fixed seed and converted to Python objects before the clock starts, so timed loops contain only
+exchange calls and the bookkeeping a trading agent would do anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from abm.config import MICRO, load_rulebook
+from abm.exchange import BUY, SELL, Exchange, liquidation
+
+ROOT = Path(__file__).resolve().parent.parent
+RULEBOOK = ROOT / "configs" / "exchanges" / "binance.yaml"
+INDEX = 500_000
+"""Index price in ticks: 50,000 USDT at the Binance preset's 0.1 USDT tick (lot 0.001 BTC)."""
+
+TARGETS = {"orders_per_s": 150_000, "liquidation_scan_us_at_1000000": 20.0}
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    run: Callable[[argparse.Namespace], dict]
+    help: str
+
+
+SECTIONS: dict[str, Section] = {}
+
+
+def section(name: str, help: str) -> Callable:
+    """Register a benchmark section under ``name`` (dotted: ``group.part``)."""
+
+    def register(fn: Callable[[argparse.Namespace], dict]) -> Callable:
+        if name in SECTIONS:
+            raise ValueError(f"benchmark section {name!r} registered twice")
+        SECTIONS[name] = Section(name, fn, help)
+        return fn
+
+    return register
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process, MB."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, MB (ru_maxrss is in KiB on Linux and
+    its high-water mark is updated lazily, so the current size is taken into account too)."""
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, rss_mb())
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_revision() -> str | None:
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return rev + ("-dirty" if dirty else "")
+
+
+def machine() -> dict:
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = None
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": affinity,
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "numpy": np.__version__,
+        "git": git_revision(),
+    }
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def rulebook():
+    return load_rulebook(RULEBOOK)
+
+
+# --------------------------------------------------------------------------- order flow
+
+
+@dataclass
+class Market:
+    """A fresh exchange with a funded population and a seeded two-sided book."""
+
+    ex: Exchange
+    accounts: list[int]
+    resting: deque[tuple[int, int]]
+
+
+@dataclass
+class Flow:
+    """Pre-generated submissions, as Python objects ready for ``Exchange.submit``."""
+
+    accounts: list[int]
+    sides: list[int]
+    qtys: list[int]
+    prices: list[int | None]
+    kinds: list[str]
+    aggressive: int
+
+
+def build_market(n_accounts: int, seed_per_side: int, seed: int) -> Market:
+    """Open ``n_accounts`` funded accounts (isolated and cross, leverage 2 to 20) and rest
+    ``seed_per_side`` passive orders on each side of the index."""
+    rng = np.random.default_rng(seed)
+    ex = Exchange(rulebook(), seed=seed)
+    ex.begin_tick(0, INDEX)
+    # Deposits log-uniform from 10,000 to 300,000 USDT; half the accounts cross-margined.
+    deposits = (10 ** rng.uniform(4.0, np.log10(300_000), n_accounts) * MICRO).astype(np.int64)
+    leverages = rng.integers(2, 21, n_accounts)
+    cross = rng.random(n_accounts) < 0.5
+    accounts = [
+        ex.open_account(int(d), leverage=int(lev), cross=bool(c))
+        for d, lev, c in zip(deposits, leverages, cross, strict=True)
+    ]
+    resting: deque[tuple[int, int]] = deque()
+    n = 2 * seed_per_side
+    who = rng.integers(0, n_accounts, n)
+    dist = np.minimum(rng.geometric(1 / 25, n), 2_000)
+    qty = np.minimum(rng.geometric(0.15, n), 50)
+    for i in range(n):
+        side = BUY if i % 2 == 0 else SELL
+        account = accounts[who[i]]
+        result = ex.submit(account, side, int(qty[i]), INDEX - side * int(dist[i]))
+        if not result.accepted or result.filled:
+            raise RuntimeError(f"seeding the book went wrong: {result}")
+        resting.append((account, result.order_id))
+    return Market(ex, accounts, resting)
+
+
+def make_flow(accounts: list[int], n: int, aggressive_share: float, seed: int) -> Flow:
+    """``n`` submissions: ``aggressive_share`` cross the spread (half market orders, 30%
+    marketable GTC limits, 20% marketable IOC; 1 to 5 lots), the rest are passive limits at a
+    geometric distance from the index (mean 25 ticks, at most 2,000; 1 to 50 lots)."""
+    rng = np.random.default_rng(seed)
+    who = rng.integers(0, len(accounts), n)
+    sides = np.where(rng.random(n) < 0.5, BUY, SELL)
+    aggressive = rng.random(n) < aggressive_share
+    style = rng.random(n)
+    passive_dist = np.minimum(rng.geometric(1 / 25, n), 2_000)
+    passive_qty = np.minimum(rng.geometric(0.15, n), 50)
+    cross_dist = rng.integers(1, 21, n)
+    cross_qty = rng.integers(1, 6, n)
+
+    account_list = [accounts[i] for i in who.tolist()]
+    side_list = sides.tolist()
+    qtys = np.where(aggressive, cross_qty, passive_qty).tolist()
+    prices: list[int | None] = []
+    kinds: list[str] = []
+    for agg, s, st, pd, cd in zip(
+        aggressive.tolist(),
+        side_list,
+        style.tolist(),
+        passive_dist.tolist(),
+        cross_dist.tolist(),
+        strict=True,
+    ):
+        if not agg:
+            prices.append(INDEX - s * pd)
+            kinds.append("limit")
+        elif st < 0.5:
+            prices.append(None)
+            kinds.append("market")
+        else:
+            prices.append(INDEX + s * cd)
+            kinds.append("limit" if st < 0.8 else "ioc")
+    return Flow(account_list, side_list, qtys, prices, kinds, int(aggressive.sum()))
+
+
+def run_flow(market: Market, flow: Flow, max_resting: int, tick_every: int) -> dict:
+    """The timed loop: every submission, the cancels that keep at most ``max_resting`` of our
+    orders on the book (oldest first; some are already filled, and are refused as unknown), and
+    a tick boundary every ``tick_every`` submissions with the index held fixed."""
+    ex = market.ex
+    resting = market.resting
+    submit = ex.submit
+    cancel = ex.cancel
+    push = resting.append
+    pop = resting.popleft
+    begin_tick = ex.begin_tick
+    end_tick = ex.end_tick
+    rejects: Counter = Counter()
+    cancels = cancelled = 0
+    tick = start_tick = ex.tick
+    next_tick = tick_every
+    fills_before = len(ex.fills["qty"])
+    transfers_before = len(ex.ledger)
+
+    gc.collect()
+    wall0 = time.perf_counter()
+    cpu0 = time.process_time()
+    i = 0
+    for account, side, qty, price, kind in zip(
+        flow.accounts, flow.sides, flow.qtys, flow.prices, flow.kinds, strict=True
+    ):
+        result = submit(account, side, qty, price, kind=kind)
+        if result.resting:
+            push((account, result.order_id))
+        elif not result.accepted:
+            rejects[result.reason.name] += 1
+        while len(resting) > max_resting:
+            a, o = pop()
+            cancels += 1
+            if cancel(a, o).accepted:
+                cancelled += 1
+        i += 1
+        if i == next_tick:
+            end_tick()
+            tick += 1
+            begin_tick(tick, INDEX)
+            next_tick += tick_every
+    end_tick()
+    wall = time.perf_counter() - wall0
+    cpu = time.process_time() - cpu0
+
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "submissions": len(flow.kinds),
+        "aggressive": flow.aggressive,
+        "rejected": sum(rejects.values()),
+        "rejects": dict(rejects),
+        "cancels": cancels,
+        "cancels_accepted": cancelled,
+        "fills": len(ex.fills["qty"]) - fills_before,
+        "ledger_transfers": len(ex.ledger) - transfers_before,
+        "end_ticks": tick - start_tick + 1,
+        "liquidations": len(ex.liquidations),
+        "open_positions": len(ex.open_accounts),
+        "book_orders": len(ex.orders),
+        "book_levels": len(ex.book.bid_prices) + len(ex.book.ask_prices),
+        "mark": ex.mark,
+    }
+
+
+def orders_once(args: argparse.Namespace, repeat: int) -> tuple[Market, Flow]:
+    market = build_market(args.accounts, args.seed_orders, seed=args.seed)
+    flow = make_flow(market.accounts, args.orders, args.aggressive, seed=args.seed + 1)
+    return market, flow
+
+
+@section("exchange.orders", "order submissions per second through the full exchange path")
+def bench_orders(args: argparse.Namespace) -> dict:
+    say(
+        f"[exchange.orders] {args.orders:,} submissions, {args.accounts:,} accounts, "
+        f"{args.aggressive:.0%} crossing, at most {args.max_resting:,} own resting orders, "
+        f"a tick every {args.tick_every:,} submissions; {args.repeats} repeats"
+    )
+    runs = []
+    for r in range(args.repeats):
+        market, flow = orders_once(args, r)
+        stats = run_flow(market, flow, args.max_resting, args.tick_every)
+        market.ex.check_invariants()
+        stats["orders_per_s"] = stats["submissions"] / stats["wall_s"]
+        stats["cancels_per_s"] = stats["cancels"] / stats["wall_s"]
+        runs.append(stats)
+        say(
+            f"  repeat {r + 1}: {stats['wall_s']:.3f} s wall, {stats['cpu_s']:.3f} s cpu, "
+            f"{stats['orders_per_s']:,.0f} orders/s, {stats['fills']:,} fills, "
+            f"{stats['cancels']:,} cancels, {stats['rejected']:,} rejected"
+        )
+        del market, flow
+        gc.collect()
+    first = runs[0]
+    wall = median([s["wall_s"] for s in runs])
+    cpu = median([s["cpu_s"] for s in runs])
+    orders_per_s = first["submissions"] / wall
+    cancels_per_s = first["cancels"] / wall
+    say(
+        f"  median: {wall:.3f} s wall ({cpu:.3f} s cpu) -> {orders_per_s:,.0f} orders/s, "
+        f"{cancels_per_s:,.0f} cancels/s; per submission {wall / first['submissions'] * 1e6:.2f} "
+        f"us including cancels and ticks"
+    )
+    say(
+        f"  workload: {first['fills']:,} fills, {first['ledger_transfers']:,} ledger transfers, "
+        f"{first['cancels']:,} cancels ({first['cancels_accepted']:,} still resting), "
+        f"{first['rejected']:,} rejected {first['rejects']}, {first['liquidations']} liquidations, "
+        f"{first['open_positions']:,} open positions, book {first['book_orders']:,} orders on "
+        f"{first['book_levels']:,} levels at the end"
+    )
+    return {
+        "orders_per_s": round(orders_per_s),
+        "cancels_per_s": round(cancels_per_s),
+        "fills": first["fills"],
+        "ledger_transfers": first["ledger_transfers"],
+        "orders": {
+            "submissions": first["submissions"],
+            "aggressive_submissions": first["aggressive"],
+            "cancels": first["cancels"],
+            "cancels_accepted": first["cancels_accepted"],
+            "rejected": first["rejected"],
+            "rejects": first["rejects"],
+            "liquidations": first["liquidations"],
+            "open_positions_at_end": first["open_positions"],
+            "book_orders_at_end": first["book_orders"],
+            "book_levels_at_end": first["book_levels"],
+            "accounts": args.accounts,
+            "seed_orders_per_side": args.seed_orders,
+            "max_resting": args.max_resting,
+            "tick_every": args.tick_every,
+            "repeats": args.repeats,
+            "wall_s_median": round(wall, 4),
+            "cpu_s_median": round(cpu, 4),
+            "orders_per_s_cpu": round(first["submissions"] / cpu),
+            "wall_s_runs": [round(s["wall_s"], 4) for s in runs],
+            "cpu_s_runs": [round(s["cpu_s"], 4) for s in runs],
+            "rulebook": RULEBOOK.name,
+        },
+    }
+
+
+# --------------------------------------------------------------------------- liquidation scan
+
+
+def build_positions(n: int, seed: int) -> tuple[Exchange, float]:
+    """``n`` open positions made by real fills: pairs of fresh accounts, one resting a sell
+    limit at the index and the other buying it with a market order (1 to 10 lots), every
+    account well collateralised (1,000 to 5,000 USDT for at most 500 USDT of notional) so
+    nobody is near liquidation. Returns the exchange and the build time in seconds."""
+    if n % 2:
+        raise ValueError("positions come in pairs; give an even count")
+    rng = np.random.default_rng(seed)
+    deposits = (rng.integers(1_000, 5_001, n) * MICRO).tolist()
+    leverages = rng.integers(2, 21, n).tolist()
+    cross = (rng.random(n) < 0.5).tolist()
+    qtys = rng.integers(1, 11, n // 2).tolist()
+    ex = Exchange(rulebook(), seed=seed)
+    ex.begin_tick(0, INDEX)
+    open_account = ex.open_account
+    submit = ex.submit
+    t0 = time.perf_counter()
+    for j, qty in enumerate(qtys):
+        i = 2 * j
+        seller = open_account(deposits[i], leverage=leverages[i], cross=cross[i])
+        buyer = open_account(deposits[i + 1], leverage=leverages[i + 1], cross=cross[i + 1])
+        submit(seller, SELL, qty, INDEX)
+        if submit(buyer, BUY, qty, None, kind="market").filled != qty:
+            raise RuntimeError("a pair did not trade")
+    build = time.perf_counter() - t0
+    if len(ex.open_accounts) != n:
+        raise RuntimeError(f"built {len(ex.open_accounts)} positions, wanted {n}")
+    return ex, build
+
+
+def per_call_us(fn: Callable, arg: object, calls: int, repeats: int) -> tuple[float, list[float]]:
+    """Median over ``repeats`` of (wall time of ``calls`` calls) / ``calls``, in microseconds."""
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn(arg)
+        runs.append((time.perf_counter() - t0) / calls * 1e6)
+    return median(runs), runs
+
+
+def _noop(arg: object) -> None:
+    return None
+
+
+@section("exchange.liquidation", "cost of a quiet liquidation scan against the open positions")
+def bench_liquidation(args: argparse.Namespace) -> dict:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    say(
+        f"[exchange.liquidation] positions {sizes}; {args.scan_calls:,} calls per timing, "
+        f"{args.repeats} repeats; nobody liquidatable"
+    )
+    loop_us, _ = per_call_us(_noop, None, args.scan_calls, args.repeats)
+    say(f"  loop and call overhead (a no-op function): {loop_us:.3f} us per call")
+    detect_us: dict[str, float] = {}
+    rounds_us: dict[str, float] = {}
+    details: dict[str, dict] = {}
+    for n in sizes:
+        gc.collect()
+        rss_before = rss_mb()
+        ex, build_s = build_positions(n, seed=args.seed)
+        rss_after = rss_mb()
+        if liquidation.detect(ex):
+            raise RuntimeError("the scan found liquidatable accounts; the set-up is wrong")
+        heap_entries = len(ex.long_thresholds) + len(ex.short_thresholds)
+        d_us, d_runs = per_call_us(liquidation.detect, ex, args.scan_calls, args.repeats)
+        r_us, r_runs = per_call_us(liquidation.run_rounds, ex, args.scan_calls, args.repeats)
+        if ex.liquidations or len(ex.open_accounts) != n:
+            raise RuntimeError("the scan changed the exchange")
+        detect_us[str(n)] = round(d_us, 4)
+        rounds_us[str(n)] = round(r_us, 4)
+        details[str(n)] = {
+            "build_s": round(build_s, 3),
+            "build_positions_per_s": round(n / build_s),
+            "rss_mb_before": round(rss_before, 1),
+            "rss_mb_after_build": round(rss_after, 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "threshold_heap_entries": heap_entries,
+            "fills": len(ex.fills["qty"]),
+            "ledger_transfers": len(ex.ledger),
+            "detect_us_runs": [round(x, 4) for x in d_runs],
+            "run_rounds_us_runs": [round(x, 4) for x in r_runs],
+        }
+        say(
+            f"  {n:>9,} positions: built in {build_s:.2f} s ({n / build_s:,.0f}/s), "
+            f"RSS {rss_before:,.0f} -> {rss_after:,.0f} MB (peak {peak_rss_mb():,.0f} MB); "
+            f"detect {d_us:.3f} us, run_rounds {r_us:.3f} us per tick"
+        )
+        del ex
+        gc.collect()
+    return {
+        "liquidation_scan_us": detect_us,
+        "liquidation_run_rounds_us": rounds_us,
+        "liquidation": {
+            "calls_per_timing": args.scan_calls,
+            "repeats": args.repeats,
+            "loop_overhead_us": round(loop_us, 4),
+            "build": "pairs of fresh accounts: resting sell limit + market buy, 1-10 lots",
+            "sizes": details,
+        },
+    }
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def profile_orders(args: argparse.Namespace, top: int) -> None:
+    """One orders run under cProfile; prints the ``top`` functions by own time."""
+    market, flow = orders_once(args, 0)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    stats = run_flow(market, flow, args.max_resting, args.tick_every)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    say(
+        f"[profile] exchange.orders under cProfile: {stats['submissions']:,} submissions in "
+        f"{stats['wall_s']:.2f} s (profiler overhead included)"
+    )
+    say(out.getvalue())
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="run only sections whose name starts with this (repeatable, or comma-separated)",
+    )
+    p.add_argument("--list", action="store_true", help="list the sections and exit")
+    p.add_argument("--repeats", type=int, default=5, help="timed repeats; the median is reported")
+    p.add_argument("--seed", type=int, default=20_240_601)
+    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    p.add_argument("--profile", action="store_true", help="also profile the orders path")
+    p.add_argument("--profile-top", type=int, default=25)
+    g = p.add_argument_group("exchange.orders")
+    g.add_argument("--orders", type=int, default=200_000, help="submissions per repeat")
+    g.add_argument("--accounts", type=int, default=2_000)
+    g.add_argument("--seed-orders", type=int, default=2_000, help="resting orders per side")
+    g.add_argument("--aggressive", type=float, default=0.2, help="share crossing the spread")
+    g.add_argument("--max-resting", type=int, default=10_000, help="cancel beyond this many")
+    g.add_argument("--tick-every", type=int, default=1_000, help="submissions per tick")
+    g = p.add_argument_group("exchange.liquidation")
+    g.add_argument("--sizes", default="1000,100000,1000000", help="open positions, comma list")
+    g.add_argument("--scan-calls", type=int, default=100_000, help="calls per timing")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.orders = min(args.orders, 20_000)
+        args.sizes = "1000,10000"
+        args.scan_calls = min(args.scan_calls, 10_000)
+        args.repeats = min(args.repeats, 2)
+    return args
+
+
+def selected(only: list[str]) -> list[Section]:
+    prefixes = [p.strip() for item in only for p in item.split(",") if p.strip()]
+    if not prefixes:
+        return list(SECTIONS.values())
+    chosen = [s for s in SECTIONS.values() if any(s.name.startswith(p) for p in prefixes)]
+    if not chosen:
+        raise SystemExit(f"no benchmark section matches {prefixes}; sections: {list(SECTIONS)}")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        for s in SECTIONS.values():
+            say(f"{s.name:24} {s.help}")
+        return 0
+    sections = selected(args.only)
+    info = machine()
+    say(
+        f"abm benchmarks on {info['cpu_model']} ({info['cpus_usable']} usable CPUs, load "
+        f"{info['load_avg_at_start']}), Python {info['python']}, {info['platform']}, "
+        f"git {info['git']}"
+    )
+    say("single process, one core; wall-clock medians, so other load on the machine adds noise")
+    result: dict = {"machine": info}
+    wall0 = time.perf_counter()
+    for s in sections:
+        t0 = time.perf_counter()
+        part = s.run(args)
+        clash = set(part) & set(result)
+        if clash:
+            raise RuntimeError(f"section {s.name} reports keys already present: {sorted(clash)}")
+        result.update(part)
+        result.setdefault("section_seconds", {})[s.name] = round(time.perf_counter() - t0, 1)
+        say()
+    if args.profile:
+        profile_orders(args, args.profile_top)
+    checks = {}
+    if "orders_per_s" in result:
+        checks["orders_per_s"] = result["orders_per_s"] >= TARGETS["orders_per_s"]
+    scan = result.get("liquidation_scan_us", {}).get("1000000")
+    if scan is not None:
+        checks["liquidation_scan_us_at_1000000"] = scan < TARGETS["liquidation_scan_us_at_1000000"]
+    result["targets"] = {"values": TARGETS, "met": checks}
+    result["total_seconds"] = round(time.perf_counter() - wall0, 1)
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    say(f"targets {TARGETS}: met {checks}")
+    print(json.dumps(result, separators=(",", ":")), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
