@@ -226,7 +226,7 @@ class WorldConfig(StrictModel):
         default=0.9995, gt=0, lt=1, description="GARCH alpha + beta per tick (clustering)"
     )
     vol_reaction: float = Field(
-        default=0.02, gt=0, lt=1, description="GARCH alpha: weight of the last squared shock"
+        default=0.008, gt=0, lt=1, description="GARCH alpha: weight of the last squared shock"
     )
     tail_df: float = Field(default=4.0, gt=2, le=1000, description="Student-t innovations")
     jumps_per_day: float = Field(default=2.0, ge=0, le=1000)
@@ -287,7 +287,7 @@ class Choice(StrictModel):
 class RetailConfig(StrictModel):
     count: int = Field(default=3_000, ge=0, le=10_000_000)
     activity_per_hour: float = Field(default=2.0, gt=0, le=3_600)
-    capital: LogNormal = LogNormal(median=1_000.0, sigma=1.3)
+    capital: LogNormal = LogNormal(median=500.0, sigma=1.2)
     leverage: Choice = Choice(
         values=(2, 3, 5, 10, 20, 25, 50, 75, 100, 125),
         weights=(6, 6, 14, 24, 18, 10, 12, 4, 4, 2),
@@ -304,6 +304,9 @@ class RetailConfig(StrictModel):
     lookback_minutes: float = Field(default=10.0, gt=0, le=1_440)
     reentry_probability: float = Field(default=0.3, ge=0, le=1)
     minimum_balance: float = Field(default=10.0, ge=0, description="USDT; below it, wiped out")
+    wipe_out_share: float = Field(
+        default=0.1, ge=0, le=1, description="wiped out below this share of net deposits"
+    )
 
     @model_validator(mode="after")
     def _weights(self) -> RetailConfig:
@@ -330,11 +333,14 @@ class MarketMakerConfig(StrictModel):
     count: int = Field(default=4, ge=0, le=10_000)
     capital: LogNormal = LogNormal(median=2_000_000.0, sigma=0.3)
     leverage: int = Field(default=5, ge=1, le=125)
-    levels: int = Field(default=5, ge=1, le=50)
-    level_spacing_bps: float = Field(default=2.0, gt=0)
+    levels: int = Field(default=10, ge=1, le=50)
+    level_spacing_bps: float = Field(default=3.0, gt=0)
     half_spread_bps: float = Field(default=1.0, gt=0)
-    size_btc: float = Field(default=0.5, gt=0)
+    size_btc: float = Field(default=1.0, gt=0)
     requote_ticks: int = Field(default=5, ge=1)
+    anchor_to_last: float = Field(
+        default=0.25, ge=0, le=1, description="weight of the perp's last price in fair value"
+    )
     inventory_limit_btc: float = Field(default=30.0, gt=0)
     inventory_skew_bps: float = Field(default=4.0, ge=0, description="at the inventory limit")
     vol_window_ticks: int = Field(default=60, ge=2)
@@ -346,15 +352,23 @@ class MarketMakerConfig(StrictModel):
 
 class ArbitrageurConfig(StrictModel):
     count: int = Field(default=3, ge=0, le=10_000)
-    activity_per_hour: float = Field(default=720.0, gt=0, le=3_600)
+    activity_per_hour: float = Field(default=1_800.0, gt=0, le=3_600)
     capital: LogNormal = LogNormal(median=3_000_000.0, sigma=0.3)
     leverage: int = Field(default=3, ge=1, le=125)
     basis_threshold_bps: float = Field(default=8.0, gt=0)
     funding_threshold: float = Field(default=0.0003, gt=0)
-    clip_btc: float = Field(default=1.0, gt=0)
+    clip_btc: float = Field(default=2.0, gt=0)
     max_position_btc: float = Field(default=40.0, gt=0)
     catch_distances: tuple[float, ...] = (0.008, 0.015, 0.025)
     catch_size_btc: float = Field(default=3.0, gt=0)
+
+
+class TradingConfig(StrictModel):
+    """Conventions all agents share."""
+
+    market_protection: float = Field(
+        default=0.01, gt=0, lt=0.5, description="market orders fill no further from the mark"
+    )
 
 
 class RunConfig(StrictModel):
@@ -374,6 +388,7 @@ class ModelConfig(StrictModel):
     whales: WhaleConfig = WhaleConfig()
     market_makers: MarketMakerConfig = MarketMakerConfig()
     arbitrageurs: ArbitrageurConfig = ArbitrageurConfig()
+    trading: TradingConfig = TradingConfig()
 
     @property
     def ticks(self) -> int:

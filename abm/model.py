@@ -88,6 +88,7 @@ class MarketModel(mesa.Model):
             self.ticks, self.tick_seconds, config.market_makers.vol_window_ticks
         )
         self.minimum_balance = self.exchange.instrument.micro(config.retail.minimum_balance)
+        self.market_protection = config.trading.market_protection
         self.population_of: dict[int, str] = {int(a): p for a, p in SYSTEM_POPULATIONS.items()}
         self._map_tick = -1
         self._map: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -216,14 +217,19 @@ class MarketModel(mesa.Model):
         for event in events[self._liquidations_seen :]:
             if (
                 event.qty
+                and event.closed == event.qty
                 and self.population_of.get(event.account) == "retail"
-                and self.exchange.balance(event.account) < self.minimum_balance
+                and self.is_wiped_out(event.account)
             ):
-                agent = self.agent_by_account.get(event.account)
-                if agent is not None and event.closed == event.qty:
-                    agent.wiped_out += 1
-                    self.wiped_out += 1
+                self.agent_by_account[event.account].wiped_out += 1
+                self.wiped_out += 1
         self._liquidations_seen = len(events)
+
+    def is_wiped_out(self, account: int) -> bool:
+        """Balance below the minimum, or below ``wipe_out_share`` of what was deposited."""
+        balance = self.exchange.balance(account)
+        share = self.config.retail.wipe_out_share
+        return balance < self.minimum_balance or balance < share * self.exchange.deposited[account]
 
     def depart(self, agent: RetailTrader) -> None:
         """A wiped-out trader leaves for good: drop it from the activity pool in O(1)."""

@@ -76,7 +76,7 @@ def test_zero_transfer_is_not_logged_and_changes_nothing():
 def test_negative_transfer_raises_and_changes_nothing(amount):
     ledger, a, b = two_accounts()
     before = (list(ledger.balances), len(ledger))
-    with pytest.raises(LedgerError, match=f"positive, got {amount} \\(FEE\\)"):
+    with pytest.raises(LedgerError, match=f"must be a positive .*, got {amount} \\(FEE\\)"):
         ledger.transfer(a, b, amount, Cause.FEE, 9)
     assert (ledger.balances, len(ledger)) == before
 
@@ -87,6 +87,16 @@ def test_self_transfer_raises_and_changes_nothing():
     with pytest.raises(LedgerError, match=f"from account {a} to itself \\(FUNDING\\)"):
         ledger.transfer(a, a, 10, Cause.FUNDING, 9)
     assert (ledger.balances, len(ledger)) == before
+
+
+@pytest.mark.parametrize("amount", [1.5, 2.0, "3"])
+def test_non_integer_transfer_raises_ledger_error_and_changes_nothing(amount):
+    # A float amount used to change both balances and then fail half-way through the log.
+    ledger, a, b = two_accounts()
+    before = (list(ledger.balances), len(ledger.log_tick), len(ledger))
+    with pytest.raises(LedgerError, match=f"got {amount!r} \\(FEE\\)"):
+        ledger.transfer(a, b, amount, Cause.FEE, 9)
+    assert (ledger.balances, len(ledger.log_tick), len(ledger)) == before
 
 
 def test_pay_positive_goes_payer_to_payee_and_negative_the_other_way():

@@ -42,9 +42,10 @@ class MarketMaker(Trader):
             self.quote(fair, spacing, stressed)
 
     def fair_price(self) -> int:
-        """Index and last blended, skewed against inventory."""
+        """Index and last blended (``anchor_to_last``), skewed against inventory."""
         ex = self.exchange
-        anchor = (ex.index + (ex.last or ex.index)) // 2
+        last = ex.last or ex.index
+        anchor = ex.index + round(self.config.anchor_to_last * (last - ex.index))
         skew = self.config.inventory_skew_bps * self.position / self.inventory_limit
         return round(anchor * (1 - skew / 10_000))
 

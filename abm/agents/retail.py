@@ -41,7 +41,7 @@ class RetailTrader(Trader):
             return
         if self.exchange.accounts[self.account].stops:
             self.exchange.cancel_all(self.account)
-        if self.exchange.balance(self.account) < self.model.minimum_balance:
+        if self.model.is_wiped_out(self.account):
             self.handle_wipe_out()
             if self.departed:
                 return

@@ -40,11 +40,14 @@ class Trader(mesa.Agent):
         return margin_micro * self.leverage // (ex.mark * ex.k)
 
     def market(self, side: int, lots: int, reduce_only: bool = False) -> int:
-        """Send a market order; returns the lots filled."""
+        """Send a market order protected ``model.market_protection`` away from the mark (like
+        venues' percent-price filters); returns the lots filled."""
         if lots <= 0:
             return 0
-        return self.exchange.submit(
-            self.account, side, lots, kind="market", reduce_only=reduce_only
+        ex = self.exchange
+        bound = round(ex.mark * (1 + side * self.model.market_protection))
+        return ex.submit(
+            self.account, side, lots, max(1, bound), kind="market", reduce_only=reduce_only
         ).filled
 
     def close_position(self) -> int:

@@ -145,8 +145,10 @@ class Exchange:
             raise ValueError(
                 f"leverage {leverage} is outside the allowed range 1 to {self.max_leverage}"
             )
-        if deposit < 0:
-            raise ValueError(f"deposit must not be negative, got {deposit}")
+        if type(deposit) is not int or deposit < 0:
+            raise ValueError(
+                f"deposit must be a non-negative whole number of micro-units, got {deposit!r}"
+            )
         account_id = self.ledger.open_account()
         self.deposited.append(0)
         mode = self.rules.margin_mode == "cross" if cross is None else cross
@@ -168,7 +170,7 @@ class Exchange:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        if not isinstance(amount, int) or amount <= 0:
+        if type(amount) is not int or amount <= 0:
             return OrderResult(False, Reject.INVALID_AMOUNT)
         self.ledger.deposit(account.id, amount, self.next_event())
         self.deposited[account.id] += amount
@@ -180,7 +182,7 @@ class Exchange:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        if not isinstance(amount, int) or amount <= 0:
+        if type(amount) is not int or amount <= 0:
             return OrderResult(False, Reject.INVALID_AMOUNT)
         if amount > self.available(account.id):
             return OrderResult(False, Reject.INSUFFICIENT_BALANCE)
@@ -261,7 +263,7 @@ class Exchange:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        if side != BUY and side != SELL:
+        if type(side) is not int or side not in (BUY, SELL):
             return OrderResult(False, Reject.INVALID_SIDE)
         if type(qty) is not int or qty <= 0:
             return OrderResult(False, Reject.INVALID_QTY)
@@ -365,6 +367,8 @@ class Exchange:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
+        if type(order_id) is not int:
+            return OrderResult(False, Reject.UNKNOWN_ORDER)
         order = account.orders.get(order_id)
         if order is not None:
             self._unrest(order, order.qty)
@@ -566,7 +570,7 @@ class Exchange:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        if side != BUY and side != SELL:
+        if type(side) is not int or side not in (BUY, SELL):
             return OrderResult(False, Reject.INVALID_SIDE)
         if type(qty) is not int or qty <= 0:
             return OrderResult(False, Reject.INVALID_QTY)

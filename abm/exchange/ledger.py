@@ -80,8 +80,11 @@ class Ledger:
         """Move ``amount`` micro-units from ``src`` to ``dst``; zero amounts are not logged."""
         if amount == 0:
             return
-        if amount < 0:
-            raise LedgerError(f"transfer amount must be positive, got {amount} ({cause.name})")
+        if type(amount) is not int or amount < 0:
+            raise LedgerError(
+                f"transfer amount must be a positive whole number of micro-units, got {amount!r} "
+                f"({cause.name})"
+            )
         if src == dst:
             raise LedgerError(f"transfer from account {src} to itself ({cause.name})")
         balances = self.balances
