@@ -218,6 +218,9 @@ class WorldConfig(StrictModel):
     """The exogenous spot index."""
 
     process: Literal["garch_jump", "csv"] = "garch_jump"
+    seed: int | None = Field(
+        default=None, ge=0, description="seed of the index path alone (default: from run.seed)"
+    )
     start_price: float = Field(default=50_000.0, gt=0, description="USDT")
     annual_volatility: float = Field(
         default=0.7, gt=0, le=5, description="long-run annualised volatility of log returns"
@@ -299,8 +302,11 @@ class RetailConfig(StrictModel):
     stop_on_mark_share: float = Field(default=0.5, ge=0, le=1)
     stop_limit_share: float = Field(default=0.2, ge=0, le=1)
     holding_minutes: LogNormal = LogNormal(median=90.0, sigma=1.0)
-    trend_weight: float = Field(default=0.5, ge=0, le=1)
+    trend_share: float = Field(default=0.45, ge=0, le=1, description="trend followers")
+    contrarian_share: float = Field(default=0.25, ge=0, le=1, description="dip buyers")
     herding_weight: float = Field(default=0.3, ge=0, le=1)
+    long_bias: float = Field(default=0.15, ge=-1, le=1, description="retail's lean to long")
+    noise: float = Field(default=0.6, ge=0, le=5, description="std of the idiosyncratic signal")
     lookback_minutes: float = Field(default=10.0, gt=0, le=1_440)
     reentry_probability: float = Field(default=0.3, ge=0, le=1)
     minimum_balance: float = Field(default=10.0, ge=0, description="USDT; below it, wiped out")
@@ -309,9 +315,11 @@ class RetailConfig(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _weights(self) -> RetailConfig:
-        if self.trend_weight + self.herding_weight > 1:
-            raise ValueError("trend_weight + herding_weight must not exceed 1 (the rest is noise)")
+    def _shares(self) -> RetailConfig:
+        if self.trend_share + self.contrarian_share > 1:
+            raise ValueError(
+                "trend_share + contrarian_share must not exceed 1 (the rest trade on noise)"
+            )
         return self
 
 

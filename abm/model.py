@@ -81,8 +81,9 @@ class MarketModel(mesa.Model):
         self.tick_seconds = config.run.tick_seconds
         self.ticks = config.ticks
         self.exchange = Exchange(config.exchange, seed=seeds[1])
+        world_seed = seeds[2] if config.world.seed is None else config.world.seed
         self.world = IndexProcess(
-            config.world, np.random.default_rng(seeds[2]), self.ticks, self.tick_seconds
+            config.world, np.random.default_rng(world_seed), self.ticks, self.tick_seconds
         )
         self.market = MarketView(
             self.ticks, self.tick_seconds, config.market_makers.vol_window_ticks

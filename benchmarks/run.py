@@ -268,9 +268,8 @@ def run_flow(market: Market, flow: Flow, max_resting: int, tick_every: int) -> d
     gc.collect()
     wall0 = time.perf_counter()
     cpu0 = time.process_time()
-    i = 0
-    for account, side, qty, price, kind in zip(
-        flow.accounts, flow.sides, flow.qtys, flow.prices, flow.kinds, strict=True
+    for i, (account, side, qty, price, kind) in enumerate(
+        zip(flow.accounts, flow.sides, flow.qtys, flow.prices, flow.kinds, strict=True), start=1
     ):
         result = submit(account, side, qty, price, kind=kind)
         if result.resting:
@@ -282,7 +281,6 @@ def run_flow(market: Market, flow: Flow, max_resting: int, tick_every: int) -> d
             cancels += 1
             if cancel(a, o).accepted:
                 cancelled += 1
-        i += 1
         if i == next_tick:
             end_tick()
             tick += 1
@@ -312,7 +310,7 @@ def run_flow(market: Market, flow: Flow, max_resting: int, tick_every: int) -> d
     }
 
 
-def orders_once(args: argparse.Namespace, repeat: int) -> tuple[Market, Flow]:
+def orders_once(args: argparse.Namespace) -> tuple[Market, Flow]:
     market = build_market(args.accounts, args.seed_orders, seed=args.seed)
     flow = make_flow(market.accounts, args.orders, args.aggressive, seed=args.seed + 1)
     return market, flow
@@ -327,7 +325,7 @@ def bench_orders(args: argparse.Namespace) -> dict:
     )
     runs = []
     for r in range(args.repeats):
-        market, flow = orders_once(args, r)
+        market, flow = orders_once(args)
         stats = run_flow(market, flow, args.max_resting, args.tick_every)
         market.ex.check_invariants()
         stats["orders_per_s"] = stats["submissions"] / stats["wall_s"]
@@ -499,7 +497,7 @@ def bench_liquidation(args: argparse.Namespace) -> dict:
 
 def profile_orders(args: argparse.Namespace, top: int) -> None:
     """One orders run under cProfile; prints the ``top`` functions by own time."""
-    market, flow = orders_once(args, 0)
+    market, flow = orders_once(args)
     profiler = cProfile.Profile()
     profiler.enable()
     stats = run_flow(market, flow, args.max_resting, args.tick_every)

@@ -28,6 +28,14 @@ class RetailTrader(Trader):
         self.stop_distance = rng.uniform(config.stop_distance.low, config.stop_distance.high)
         self.stop_trigger = "mark" if rng.random() < config.stop_on_mark_share else "last"
         self.stop_limit = rng.random() < config.stop_limit_share
+        draw = rng.random()
+        self.style = (
+            1
+            if draw < config.trend_share
+            else -1
+            if draw < config.trend_share + config.contrarian_share
+            else 0
+        )
         self.close_at = 0
         self.wiped_out = 0
         self.reentries = 0
@@ -48,14 +56,15 @@ class RetailTrader(Trader):
         self.open_trade()
 
     def choose_side(self) -> int:
-        """Trend, herd and noise, weighted by the config."""
+        """Trend following (or, for contrarians, fading the trend), herding on recent retail
+        flow, a long bias and idiosyncratic noise."""
         config = self.config
         market = self.model.market
-        noise = 1.0 - config.trend_weight - config.herding_weight
         score = (
-            config.trend_weight * math.tanh(market.trend(config.lookback_minutes) * 200)
+            self.style * math.tanh(market.trend(config.lookback_minutes) * 200)
             + config.herding_weight * math.tanh(market.retail_flow * 2)
-            + noise * self.model.rng.normal()
+            + config.long_bias
+            + config.noise * self.model.rng.normal()
         )
         return BUY if score >= 0 else SELL
 

@@ -40,7 +40,9 @@ class Whale(Trader):
             self.drift()
 
     def hunt_liquidations(self) -> bool:
-        """Pick the largest liquidation cluster within reach whose book depth the whale can eat."""
+        """Pick the largest liquidation cluster within reach when it pays: the book between here
+        and the cluster is thin enough for the whale to eat and at most half the cluster, whose
+        forced orders then carry the price further than the whale pushed it."""
         config = self.config
         ex = self.exchange
         thresholds, sizes, sides = self.model.liquidation_map()
@@ -64,11 +66,11 @@ class Whale(Trader):
                 best = (cluster_lots, side, cluster_price)
         if best is None:
             return False
-        _, liquidated_side, target = best
+        cluster_lots, liquidated_side, target = best
         push_side = SELL if liquidated_side == 1 else BUY
         depth = ex.book.depth_between(-push_side, target)
         capacity = self.exchange.balance(self.account) * self.leverage // (mark * ex.k)
-        if depth > capacity // 2:
+        if depth > capacity // 2 or depth * 2 > cluster_lots:
             return False
         self.campaign_side = push_side
         self.campaign_target = target

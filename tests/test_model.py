@@ -1,0 +1,107 @@
+"""Short runs of the market model: Mesa conventions, activation, behaviour the baseline must show,
+and the ledger's invariants at the end of every run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abm.agents import MarketMaker, RetailTrader
+from abm.config import load_config
+from abm.experiments.run import run_model
+from abm.experiments.summary import cascades
+from abm.model import MarketModel
+
+BASELINE = "configs/baseline.yaml"
+SMALL = ["retail.count=600", "whales.count=2", "market_makers.count=3", "arbitrageurs.count=2"]
+
+
+def small_config(*overrides: str, hours: float = 1.0):
+    return load_config(BASELINE, [*SMALL, f"run.hours={hours}", *overrides])
+
+
+def drop(move: float, start: int = 20, minutes: int = 15) -> str:
+    return f"world.shocks=[{{start_minute: {start}, minutes: {minutes}, move: {move}}}]"
+
+
+def test_run_for_advances_ticks_like_mesa_time():
+    model = MarketModel(small_config())
+    model.run_for(30)
+    assert model.tick == 30 and model.time == 30
+    model.exchange.check_invariants()
+
+
+def test_agents_follow_mesa_conventions():
+    model = MarketModel(small_config())
+    assert len(model.agents_by_type[RetailTrader]) == 600
+    assert len(model.agents_by_type[MarketMaker]) == 3
+    accounts = [agent.account for agent in model.agents]
+    assert len(set(accounts)) == len(accounts)
+
+
+def test_only_sampled_agents_act():
+    config = small_config("retail.activity_per_hour=36")
+    model = MarketModel(config)
+    model.run_for(600)
+    retail_expected = 600 * 600 * 36 / 3600
+    fixed = 3 * 600
+    arbs_expected = 2 * 600 * config.arbitrageurs.activity_per_hour / 3600
+    whales_expected = 2 * 600 * config.whales.activity_per_hour / 3600
+    expected = retail_expected + fixed + arbs_expected + whales_expected
+    assert abs(model.agent_actions - expected) < 0.1 * expected
+
+
+def test_leverage_never_exceeds_the_cap_and_some_stay_out():
+    model = MarketModel(small_config("exchange.max_leverage=10", "retail.above_cap_stay_out=0.5"))
+    leverages = [agent.leverage for agent in model.agents_by_type[RetailTrader]]
+    assert max(leverages) == 10
+    assert model.stayed_out > 0
+    assert len(leverages) + model.stayed_out == 600
+
+
+def test_a_drop_liquidates_longs_and_cascades():
+    model = run_model(small_config(drop(-0.08), hours=1.0))
+    events = [e for e in model.exchange.liquidations if e.qty]
+    longs = sum(e.side == "long" for e in events)
+    shorts = sum(e.side == "short" for e in events)
+    assert longs > 3 * max(shorts, 1)
+    assert cascades(model)
+
+
+def test_a_rally_liquidates_shorts():
+    model = run_model(small_config(drop(0.08), hours=1.0))
+    events = [e for e in model.exchange.liquidations if e.qty]
+    longs = sum(e.side == "long" for e in events)
+    shorts = sum(e.side == "short" for e in events)
+    assert shorts > 3 * max(longs, 1)
+
+
+@pytest.mark.slow
+def test_a_lower_leverage_cap_gives_fewer_liquidations_over_seeds():
+    totals = {}
+    for cap in (125, 10):
+        count = notional = 0
+        for seed in (1, 2, 3):
+            model = run_model(
+                small_config(
+                    drop(-0.06), f"exchange.max_leverage={cap}", f"run.seed={seed}", "world.seed=7"
+                )
+            )
+            events = [e for e in model.exchange.liquidations if e.qty]
+            count += len(events)
+            notional += sum(e.closed * e.mark for e in events)
+        totals[cap] = (count, notional)
+    assert totals[10][0] < totals[125][0]
+    assert totals[10][1] < totals[125][1]
+
+
+@pytest.mark.slow
+def test_one_minute_returns_are_fat_tailed_and_clustered():
+    model = run_model(small_config(hours=6.0))
+    marks = model.market.marks.astype(float)
+    returns = np.diff(np.log(marks[::60]))
+    excess_kurtosis = ((returns - returns.mean()) ** 4).mean() / returns.var() ** 2 - 3
+    absolute = np.abs(returns)
+    autocorrelation = np.corrcoef(absolute[:-1], absolute[1:])[0, 1]
+    assert excess_kurtosis > 1
+    assert autocorrelation > 0.05

@@ -1,0 +1,135 @@
+"""The run folder and the ``abm run`` command (DESIGN section 8)."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from abm.cli import main
+from abm.config import ConfigError, load_config
+from abm.experiments.run import config_hash, execute
+
+BASELINE = "configs/baseline.yaml"
+TINY = [
+    "run.hours=0.25",
+    "retail.count=300",
+    "whales.count=1",
+    "market_makers.count=2",
+    "arbitrageurs.count=1",
+    "world.shocks=[{start_minute: 2, minutes: 5, move: -0.05}]",
+]
+TABLES = ("ticks", "fills", "liquidations", "transfers", "accounts")
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    result = execute(load_config(BASELINE, TINY), out)
+    return out, result
+
+
+def test_run_writes_every_file(run_folder):
+    out, _ = run_folder
+    for name in TABLES:
+        assert (out / f"{name}.parquet").is_file()
+    assert (out / "summary.json").is_file()
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_manifest_records_config_hash_versions_and_status(run_folder):
+    out, result = run_folder
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["config_hash"] == config_hash(result.model.config)
+    assert manifest["seed"] == 42
+    assert manifest["config"]["retail"]["count"] == 300
+    assert manifest["versions"]["mesa"].startswith("3.")
+    assert manifest["started"] <= manifest["ended"]
+
+
+def test_transfers_table_is_the_ledger_log(run_folder):
+    out, result = run_folder
+    table = pq.read_table(out / "transfers.parquet")
+    assert table.column_names == ["tick", "src", "dst", "amount", "cause", "event_id"]
+    assert len(table) == len(result.model.exchange.ledger)
+    assert str(table.schema.field("amount").type) == "int64"
+    causes = set(table.column("cause").to_pylist())
+    assert {"deposit", "trade_pnl", "fee"} <= causes
+
+
+def test_accounts_table_names_populations_and_balances_reconcile(run_folder):
+    out, result = run_folder
+    accounts = pq.read_table(out / "accounts.parquet").to_pandas()
+    assert set(accounts.population) == {
+        "retail",
+        "whale",
+        "market_maker",
+        "arbitrageur",
+        "exchange",
+        "insurance_fund",
+        "backstop_vault",
+        "external",
+    }
+    ex = result.model.exchange
+    assert accounts.final_balance.tolist() == ex.ledger.balances
+    external = accounts.loc[accounts.population == "external", "final_balance"].item()
+    assert accounts.final_balance.sum() - external == -external
+
+
+def test_liquidations_and_ticks_tables_agree(run_folder):
+    out, result = run_folder
+    ticks = pq.read_table(out / "ticks.parquet").to_pandas()
+    liquidations = pq.read_table(out / "liquidations.parquet").to_pandas()
+    full = liquidations[liquidations.qty_lots > 0]
+    assert len(ticks) == result.model.ticks + 1
+    assert ticks.liquidations_long.sum() + ticks.liquidations_short.sum() == len(full)
+    assert len(full) > 0
+    assert ticks.equity_retail.notna().sum() == result.model.ticks // 60 + 1
+
+
+def test_same_config_and_seed_give_byte_identical_tables(run_folder, tmp_path):
+    out, _ = run_folder
+    execute(load_config(BASELINE, TINY), tmp_path)
+    for name in TABLES:
+        assert (tmp_path / f"{name}.parquet").read_bytes() == (out / f"{name}.parquet").read_bytes()
+
+
+def test_another_seed_gives_another_run(run_folder, tmp_path):
+    out, _ = run_folder
+    execute(load_config(BASELINE, [*TINY, "run.seed=43"]), tmp_path)
+    assert (tmp_path / "fills.parquet").read_bytes() != (out / "fills.parquet").read_bytes()
+
+
+def test_cli_run_prints_the_summary(tmp_path, capsys):
+    code = main(
+        [
+            "run",
+            BASELINE,
+            *sum((["--set", o] for o in TINY), []),
+            "--seed",
+            "5",
+            "--out",
+            str(tmp_path / "cli"),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "liquidations:" in printed and "insurance fund:" in printed
+    assert str(tmp_path / "cli") in printed
+    assert json.loads((tmp_path / "cli" / "manifest.json").read_text())["seed"] == 5
+
+
+def test_cli_names_a_bad_key_and_writes_nothing(tmp_path, capsys):
+    code = main(["run", BASELINE, "--set", "retail.cuont=5", "--out", str(tmp_path / "bad")])
+    assert code == 2
+    assert "retail.cuont" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_out_of_range_values_name_the_key_and_the_range():
+    with pytest.raises(ConfigError, match=r"retail\.stop_loss_share"):
+        load_config(BASELINE, ["retail.stop_loss_share=1.5"])
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(BASELINE, ["retail.count"])
