@@ -384,6 +384,7 @@ class RunConfig(StrictModel):
     tick_seconds: float = Field(default=1.0, gt=0, le=3_600)
     seed: int = Field(default=42, ge=0)
     equity_every_ticks: int = Field(default=60, ge=1)
+    liquidation_map_every_ticks: int = Field(default=300, ge=1)
 
 
 class ModelConfig(StrictModel):

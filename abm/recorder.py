@@ -2,11 +2,26 @@
 
 Cheap values are taken every tick; equity by population (a pass over the balances and the open
 positions) only every ``run.equity_every_ticks`` ticks, and is null in between.
+
+The liquidation map (where open positions' liquidation prices sit) is snapshotted every
+``run.liquidation_map_every_ticks`` ticks and at the last tick, into its own columns
+(``MAP_COLUMNS``, written as ``liquidation_map.parquet``). Each snapshot bins the liquidation
+thresholds of the open positions, per side, on a fixed price grid: bins ``MAP_BIN_BPS`` of the
+run's first mark wide (125 USDT at 50,000), aligned across snapshots so that they stack into a
+heatmap, kept within ``MAP_WINDOW`` (15%) of the snapshot's mark. Only non-empty bins are stored.
+So that each snapshot's sizes add up to the open interest, three kinds of rows sit beside the
+bins: positions whose liquidation price is below the window (``price_bin_low`` 0, longs that no
+positive price liquidates included), above it (``price_bin_high`` infinite, shorts that no price
+liquidates included), and positions of system accounts that are never liquidated (both bounds
+null). ``notional_usdt`` values a binned position at its own liquidation price, the others at
+the snapshot's mark.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from abm.exchange import BUY, SELL, SystemAccount
 
@@ -44,6 +59,21 @@ COLUMNS = (
     "equity_arbitrageur",
 )
 
+MAP_COLUMNS = (
+    "tick",
+    "mark",
+    "price_bin_low",
+    "price_bin_high",
+    "side",
+    "size_lots",
+    "size_btc",
+    "notional_usdt",
+)
+MAP_BIN_BPS = 25
+"""Width of a liquidation-map price bin, in basis points of the run's first mark."""
+MAP_WINDOW_PERCENT = 15
+"""Bins are kept within this many percent of the snapshot's mark."""
+
 
 class Recorder:
     """Collects the per-tick series of one model run."""
@@ -53,6 +83,10 @@ class Recorder:
         self.every = model.config.run.equity_every_ticks
         self._events_seen = 0
         self._stops_seen = 0
+        self.map_every = model.config.run.liquidation_map_every_ticks
+        self.map_columns: dict[str, list] = {name: [] for name in MAP_COLUMNS}
+        self.map_bin = max(1, model.exchange.mark * MAP_BIN_BPS // 10_000)
+        """Liquidation-map bin width in price ticks, fixed for the run."""
 
     def record(self, model: MarketModel) -> None:
         ex = model.exchange
@@ -108,3 +142,47 @@ class Recorder:
         else:
             for population in ("retail", "whale", "market_maker", "arbitrageur"):
                 c[f"equity_{population}"].append(None)
+        if model.tick % self.map_every == 0 or model.tick == model.ticks:
+            self.record_liquidation_map(model)
+
+    def record_liquidation_map(self, model: MarketModel) -> None:
+        """Snapshot the liquidation map: sizes per side and price bin (module docstring)."""
+        ex = model.exchange
+        inst = ex.instrument
+        mark, k, width = ex.mark, ex.k, self.map_bin
+        thresholds, sizes, sides = ex.liquidation_map()
+        first = mark * (100 - MAP_WINDOW_PERCENT) // 100 // width
+        last = mark * (100 + MAP_WINDOW_PERCENT) // 100 // width
+        low_edge, high_edge = first * width, (last + 1) * width
+        open_interest = ex.open_interest()[0]
+        rows: list[tuple[float | None, float | None, str, int, int]] = []
+        for sign, side in ((1, "long"), (-1, "short")):
+            mine = sides == sign
+            t, q = thresholds[mine], sizes[mine]
+            inside = (t >= low_edge) & (t < high_edge)
+            bins, where = np.unique(t[inside] // width, return_inverse=True)
+            lots = np.zeros(len(bins), dtype=np.int64)
+            value = np.zeros(len(bins), dtype=np.int64)
+            np.add.at(lots, where, q[inside])
+            np.add.at(value, where, q[inside] * t[inside])
+            for b, n, v in zip(bins.tolist(), lots.tolist(), value.tolist(), strict=True):
+                rows.append((inst.price(b * width), inst.price((b + 1) * width), side, n, v * k))
+            below = int(q[t < low_edge].sum())
+            above = int(q[t >= high_edge].sum())
+            unmapped = open_interest - int(q.sum())
+            if below:
+                rows.append((0.0, inst.price(low_edge), side, below, below * mark * k))
+            if above:
+                rows.append((inst.price(high_edge), float("inf"), side, above, above * mark * k))
+            if unmapped:
+                rows.append((None, None, side, unmapped, unmapped * mark * k))
+        c = self.map_columns
+        for low, high, side, size, micro in rows:
+            c["tick"].append(model.tick)
+            c["mark"].append(inst.price(mark))
+            c["price_bin_low"].append(low)
+            c["price_bin_high"].append(high)
+            c["side"].append(side)
+            c["size_lots"].append(size)
+            c["size_btc"].append(inst.btc(size))
+            c["notional_usdt"].append(inst.usdt(micro))

@@ -175,7 +175,7 @@ def test_repointing_settlement_leaves_every_equity_and_threshold_unchanged():
         return [ex.equity(i, price) for i in everyone]
 
     at_fill, elsewhere = snapshot(fill), snapshot(497_300)
-    threshold = ex.accounts[a_long].liq_threshold
+    threshold = ex.liquidation_threshold(a_long)
     margin_before = ex.isolated_margin(a_long)
     # A third party's trade: B buys back from C. A's exposure is re-pointed to C.
     trade(ex, c_new, b_short, 10, fill)
@@ -186,7 +186,7 @@ def test_repointing_settlement_leaves_every_equity_and_threshold_unchanged():
     assert ex.equity(a_long, 497_300) == elsewhere[0]
     # A's settlement went into its isolated margin, so its liquidation threshold is unchanged.
     assert ex.isolated_margin(a_long) == margin_before + 5_000_000
-    assert ex.accounts[a_long].liq_threshold == threshold
+    assert ex.liquidation_threshold(a_long) == threshold
 
 
 def test_self_trade_cancels_the_resting_order():

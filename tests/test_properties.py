@@ -52,7 +52,10 @@ def fingerprint(ex: Exchange) -> tuple:
     return (
         tuple(log.balances),
         bytes(log.log_src) + bytes(log.log_dst) + bytes(log.log_amount) + bytes(log.log_event),
-        tuple((a.position, a.cost, a.isolated_margin, a.liq_threshold) for a in ex.accounts),
+        tuple(
+            (a.position, a.cost, a.isolated_margin, ex.liquidation_threshold(a.id))
+            for a in ex.accounts
+        ),
         tuple(bytes(column) for column in ex.fills.values()),
         tuple((e.account, e.closed, e.deficit, e.debt) for e in ex.liquidations),
         (ex.mark, ex.last, ex.index),

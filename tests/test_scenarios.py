@@ -55,7 +55,7 @@ def test_long_loss_lands_on_short_fee_and_surplus_to_fund():
     short = ex.open_account(100_000 * U, leverage=10)
     long = open_long_against(ex, [(short, 200)])
     assert ex.isolated_margin(long) == 1_000 * U
-    assert ex.accounts[long].liq_threshold == 451_807
+    assert ex.liquidation_threshold(long) == 451_807
     maker = ex.open_account(1_000_000 * U, leverage=5)
     assert ex.submit(maker, BUY, 1_000, 451_500)
     move_last(ex, 1, 451_500)

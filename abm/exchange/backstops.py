@@ -87,8 +87,19 @@ def adl_ranking(ex: Exchange, side: int) -> list[int]:
 
     ``bitmex``: PnL% x effective leverage (PnL% / leverage when losing); ``binance``: PnL% of
     wallet x margin ratio; ``random``: a pseudo-random order (dYdX). Floats rank; money stays
-    integer.
+    integer. The queue is ranked once per tick, mark and side (as venues publish it) and reused
+    by every deleveraging at that mark; accounts that have since closed or flipped are skipped.
     """
+    key = (ex.tick, ex.prices.mark, side)
+    cached = ex.adl_queue.get(key)
+    if cached is not None:
+        return cached
+    ex.adl_queue.clear()
+    ex.adl_queue[key] = ranking = _rank(ex, side)
+    return ranking
+
+
+def _rank(ex: Exchange, side: int) -> list[int]:
     accounts = ex.accounts
     mark = ex.prices.mark
     k = ex.k
@@ -123,10 +134,13 @@ def auto_deleverage(ex: Exchange, account: Account, bankruptcy: int, record) -> 
     from abm.exchange.exchange import FILL_ADL
 
     mark = ex.prices.mark
-    for winner_id in adl_ranking(ex, -1 if account.position > 0 else 1):
+    opposite = -1 if account.position > 0 else 1
+    for winner_id in adl_ranking(ex, opposite):
         if not account.position:
             break
         winner = ex.accounts[winner_id]
+        if winner.position * opposite <= 0 or winner_id == account.id:
+            continue
         lots = min(abs(account.position), abs(winner.position))
         if account.position > 0:
             ex.execute(winner, account, lots, bankruptcy, record.event_id, FILL_ADL, SELL, False)

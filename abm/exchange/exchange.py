@@ -110,6 +110,8 @@ class Exchange:
         self.long_thresholds: list[tuple[int, int, int]] = []
         self.short_thresholds: list[tuple[int, int, int]] = []
         self.pending_deficits: set[int] = set()
+        self.stale_thresholds: set[int] = set()
+        self.adl_queue: dict[tuple[int, int, int], list[int]] = {}
         self.liquidating: int | None = None
         self.tick = 0
         self._event = 0
@@ -521,20 +523,40 @@ class Exchange:
         self._refresh(account)
 
     def _refresh(self, account: Account) -> None:
-        """Recompute the account's liquidation threshold and index it."""
-        account.liq_version += 1
-        if not account.position or not account.liquidatable:
-            account.liq_threshold = None
+        """Mark the account's liquidation threshold as out of date; it is recomputed once, when
+        thresholds are next read (:meth:`flush_thresholds`), however many fills touched it."""
+        self.stale_thresholds.add(account.id)
+
+    def flush_thresholds(self) -> None:
+        """Recompute the thresholds of every account changed since the last flush, and index
+        them; entries of older versions stay in the heaps as stale and are skipped."""
+        if not self.stale_thresholds:
             return
-        threshold = liquidation_tick(
-            self.brackets, self.k, self.collateral(account), account.position, account.cost
-        )
-        account.liq_threshold = threshold
-        if account.position > 0:
-            heapq.heappush(self.long_thresholds, (-threshold, account.liq_version, account.id))
-        else:
-            heapq.heappush(self.short_thresholds, (threshold, account.liq_version, account.id))
+        accounts = self.accounts
+        brackets, k = self.brackets, self.k
+        longs, shorts = self.long_thresholds, self.short_thresholds
+        for account_id in sorted(self.stale_thresholds):
+            account = accounts[account_id]
+            account.liq_version += 1
+            if not account.position or not account.liquidatable:
+                account.liq_threshold = None
+                continue
+            threshold = liquidation_tick(
+                brackets, k, self.collateral(account), account.position, account.cost
+            )
+            account.liq_threshold = threshold
+            if account.position > 0:
+                heapq.heappush(longs, (-threshold, account.liq_version, account_id))
+            else:
+                heapq.heappush(shorts, (threshold, account.liq_version, account_id))
+        self.stale_thresholds.clear()
         self._compact_thresholds()
+
+    def liquidation_threshold(self, account_id: int) -> int | None:
+        """The mark (ticks) at which the account's position becomes liquidatable: a long at or
+        below it, a short at or above it; None when flat."""
+        self.flush_thresholds()
+        return self.accounts[account_id].liq_threshold
 
     def _compact_thresholds(self) -> None:
         live = len(self.open_accounts)
@@ -700,6 +722,7 @@ class Exchange:
 
     def liquidation_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Liquidation thresholds (ticks) and sizes (lots) of open positions, and their sides."""
+        self.flush_thresholds()
         ids = sorted(a for a in self.open_accounts if self.accounts[a].liq_threshold is not None)
         thresholds = np.array([self.accounts[a].liq_threshold for a in ids], dtype=np.int64)
         sizes = np.array([self.accounts[a].position for a in ids], dtype=np.int64)

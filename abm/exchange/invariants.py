@@ -23,6 +23,7 @@ def check_invariants(ex: Exchange) -> None:
        open-order aggregates agree with a recomputation from scratch.
     """
     ex.ledger.check_conservation()
+    ex.flush_thresholds()
     balances = ex.ledger.balances
     accounts = ex.accounts
     position = [0] * len(accounts)

@@ -65,6 +65,7 @@ class LiquidationEvent:
 
 def detect(ex: Exchange) -> list[int]:
     """Accounts whose threshold the mark has crossed, most underwater first on each side."""
+    ex.flush_thresholds()
     mark = ex.prices.mark
     accounts = ex.accounts
     found: list[int] = []

@@ -89,9 +89,16 @@ def liquidation_tick(brackets: Brackets, k: int, collateral: int, position: int,
     def liquidatable(price: int) -> bool:
         return margin_surplus(brackets, k, collateral, position, cost, price) < 0
 
-    start = min(max(0, round(guess)), UNBOUNDED >> 8)
     if position > 0:
+        tick = math.ceil(guess) - 1
+        if tick >= 0 and liquidatable(tick) and not liquidatable(tick + 1):
+            return tick
+        start = min(max(0, round(guess)), UNBOUNDED >> 8)
         return _boundary(liquidatable, start, rising=False, none=NEVER)
+    tick = math.floor(guess) + 1
+    if 0 < tick < UNBOUNDED >> 8 and liquidatable(tick) and not liquidatable(tick - 1):
+        return tick
+    start = min(max(0, round(guess)), UNBOUNDED >> 8)
     return _boundary(liquidatable, start, rising=True, none=UNBOUNDED)
 
 

@@ -2,7 +2,7 @@
 
 The folder holds ``manifest.json`` (resolved config and its hash, seed, versions, times, status),
 ``ticks.parquet``, ``fills.parquet``, ``liquidations.parquet``, ``transfers.parquet``,
-``accounts.parquet`` and ``summary.json``. Every file is written to a temporary name and renamed,
+``accounts.parquet``, ``liquidation_map.parquet`` and ``summary.json``. Every file is written to a temporary name and renamed,
 so a folder never holds a half-written file; the manifest's status turns ``complete`` last.
 """
 
@@ -128,6 +128,7 @@ def write_run(model: MarketModel, out: Path) -> dict:
     write_table(out / "liquidations.parquet", tables.liquidations_table(model))
     write_table(out / "transfers.parquet", tables.transfers_table(model))
     write_table(out / "accounts.parquet", tables.accounts_table(model))
+    write_table(out / "liquidation_map.parquet", tables.liquidation_map_table(model))
     summary = summarize(model)
     write_json(out / "summary.json", summary)
     return summary

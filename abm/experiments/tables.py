@@ -21,6 +21,31 @@ def ticks_table(model: MarketModel) -> pa.Table:
     return pa.table(model.recorder.columns)
 
 
+LIQUIDATION_MAP_SCHEMA = pa.schema(
+    [
+        ("tick", pa.int64()),
+        ("mark", pa.float64()),
+        ("price_bin_low", pa.float64()),
+        ("price_bin_high", pa.float64()),
+        ("side", pa.string()),
+        ("size_lots", pa.int64()),
+        ("size_btc", pa.float64()),
+        ("notional_usdt", pa.float64()),
+    ]
+)
+
+
+def liquidation_map_table(model: MarketModel) -> pa.Table:
+    """Liquidation-map snapshots: open positions' sizes per side and liquidation-price bin.
+
+    One row per (snapshot tick, side, non-empty bin); rows with ``price_bin_low`` 0 or
+    ``price_bin_high`` infinite hold the positions beyond the binned window, rows with null bounds
+    those of never-liquidated system accounts, so that each snapshot's sizes per side sum to the
+    open interest (see ``abm.recorder``). Prices and notionals in USDT, sizes in lots and BTC.
+    """
+    return pa.table(model.recorder.map_columns, schema=LIQUIDATION_MAP_SCHEMA)
+
+
 def fills_table(model: MarketModel) -> pa.Table:
     """Every fill: integer price ticks and lots, plus USDT and BTC for convenience."""
     ex = model.exchange
