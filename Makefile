@@ -23,7 +23,7 @@ test: lint
 	$(UV) run --locked pytest
 
 run: setup
-	$(UV) run --locked abm demo
+	$(UV) run --locked abm run
 
 demo: setup
 	$(UV) run --locked abm demo
