@@ -48,7 +48,12 @@ RULEBOOK = ROOT / "configs" / "exchanges" / "binance.yaml"
 INDEX = 500_000
 """Index price in ticks: 50,000 USDT at the Binance preset's 0.1 USDT tick (lot 0.001 BTC)."""
 
-TARGETS = {"orders_per_s": 150_000, "liquidation_scan_us_at_1000000": 20.0}
+TARGETS = {
+    "orders_per_s": 150_000,
+    "liquidation_scan_us_at_1000000": 20.0,
+    "baseline_day_under_2_min": 120,
+    "us_per_agent_action_100x_within_1.5x": 1.5,
+}
 
 
 # --------------------------------------------------------------------------- registry
@@ -495,6 +500,47 @@ def bench_liquidation(args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------- driver
 
 
+@section("model.scaling", "the baseline model at 1x, 10x and 100x its retail population")
+def bench_model(args: argparse.Namespace) -> dict:
+    """Each size runs in its own process (``model_bench.py``), so peak memory is per size."""
+    sizes = [(1, args.model_hours[0]), (10, args.model_hours[1]), (100, args.model_hours[2])]
+    if args.quick:
+        sizes = [(1, 0.5), (10, 0.1)]
+    runs = {}
+    for multiplier, hours in sizes:
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "model_bench.py"),
+                str(multiplier),
+                str(hours),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        run = json.loads(out.stdout.strip().splitlines()[-1])
+        runs[f"{multiplier}x"] = run
+        say(
+            f"model {multiplier:>3}x retail ({run['retail']:,} traders), {hours:g} h: "
+            f"build {run['build_s']:.1f} s, run {run['run_s']:.1f} s, "
+            f"{run['sim_hours_per_wall_minute']:.2f} sim h per wall min, "
+            f"{run['us_per_agent_action']:.1f} us per agent action, "
+            f"peak {run['peak_rss_mb']:,.0f} MB"
+        )
+    base = runs["1x"]["us_per_agent_action"]
+    ratio = {k: round(v["us_per_agent_action"] / base, 2) for k, v in runs.items()}
+    say(f"us_per_agent_action relative to 1x: {ratio}")
+    return {
+        "model": runs,
+        "sim_hours_per_wall_minute": {k: v["sim_hours_per_wall_minute"] for k, v in runs.items()},
+        "us_per_agent_action": {k: v["us_per_agent_action"] for k, v in runs.items()},
+        "model_peak_rss_mb": {k: v["peak_rss_mb"] for k, v in runs.items()},
+        "us_per_agent_action_ratio": ratio,
+    }
+
+
 def profile_orders(args: argparse.Namespace, top: int) -> None:
     """One orders run under cProfile; prints the ``top`` functions by own time."""
     market, flow = orders_once(args)
@@ -535,6 +581,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g = p.add_argument_group("exchange.liquidation")
     g.add_argument("--sizes", default="1000,100000,1000000", help="open positions, comma list")
     g.add_argument("--scan-calls", type=int, default=100_000, help="calls per timing")
+    g = p.add_argument_group("model.scaling")
+    g.add_argument(
+        "--model-hours",
+        type=lambda text: [float(x) for x in text.split(",")],
+        default=[24.0, 2.0, 0.5],
+        help="simulated hours at 1x, 10x and 100x retail (comma list)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.orders = min(args.orders, 20_000)
@@ -587,6 +640,15 @@ def main(argv: list[str] | None = None) -> int:
     scan = result.get("liquidation_scan_us", {}).get("1000000")
     if scan is not None:
         checks["liquidation_scan_us_at_1000000"] = scan < TARGETS["liquidation_scan_us_at_1000000"]
+    model = result.get("model")
+    if model:
+        day = model["1x"]
+        if day["sim_hours"] >= 24:
+            checks["baseline_day_under_2_min"] = day["run_s"] + day["build_s"] < 120
+        if "100x" in model:
+            checks["us_per_agent_action_100x_within_1.5x"] = (
+                result["us_per_agent_action_ratio"]["100x"] <= 1.5
+            )
     result["targets"] = {"values": TARGETS, "met": checks}
     result["total_seconds"] = round(time.perf_counter() - wall0, 1)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
