@@ -136,6 +136,11 @@ class Rulebook(StrictModel):
         caps = [b.notional_cap for b in self.brackets]
         if any(later <= earlier for earlier, later in zip(caps, caps[1:], strict=False)):
             raise ValueError(f"brackets: notional_cap must increase, got {caps}")
+        leverages = [b.max_leverage for b in self.brackets]
+        if any(later > earlier for earlier, later in zip(leverages, leverages[1:], strict=False)):
+            raise ValueError(
+                f"brackets: max_leverage must not rise from tier to tier, got {leverages}"
+            )
         mmrs = [b.mmr for b in self.brackets]
         if any(later < earlier for earlier, later in zip(mmrs, mmrs[1:], strict=False)):
             raise ValueError(f"brackets: mmr must not decrease from tier to tier, got {mmrs}")

@@ -64,6 +64,14 @@ class OrderResult:
 
 ORDER_KINDS = ("limit", "market", "ioc", "post_only")
 FILL_NORMAL, FILL_LIQUIDATION, FILL_ADL, FILL_TAKEOVER, FILL_UNWIND = range(5)
+FILL_CAUSES = (
+    Cause.TRADE_PNL,
+    Cause.TRADE_PNL,
+    Cause.ADL,
+    Cause.BACKSTOP_TAKEOVER,
+    Cause.TRADE_PNL,
+)
+"""The ledger cause of the link settlements a fill of each kind makes."""
 
 
 class StopOrder:
@@ -121,6 +129,7 @@ class Exchange:
             name: array("q")
             for name in ("tick", "event", "buyer", "seller", "qty", "price", "aggressor", "kind")
         }
+        self._fill_columns = tuple(self.fills.values())
         self.liquidations: list[liquidation.LiquidationEvent] = []
         self.funding_payments: list[tuple[int, int, int]] = []
         self.stop_triggers = 0
@@ -243,10 +252,6 @@ class Exchange:
 
     # ----------------------------------------------------------------- orders
 
-    def _next_order_id(self) -> int:
-        self._order_id += 1
-        return self._order_id
-
     def submit(
         self,
         account_id: int,
@@ -262,9 +267,13 @@ class Exchange:
         A market order may carry ``price`` as a protection bound. Returns what happened; a
         rejected order changes nothing.
         """
-        account = self._account(account_id)
-        if account is None:
-            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
+        accounts = self.accounts
+        if type(account_id) is int and FIRST_TRADER <= account_id < len(accounts):
+            account = accounts[account_id]
+        else:
+            account = self._account(account_id)
+            if account is None:
+                return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
         if type(side) is not int or side not in (BUY, SELL):
             return OrderResult(False, Reject.INVALID_SIDE)
         if type(qty) is not int or qty <= 0:
@@ -286,13 +295,16 @@ class Exchange:
             reject = self._check_margin(account, side, qty, price, kind)
             if reject is not None:
                 return OrderResult(False, reject)
-        if kind == "post_only" and self.book.crosses(side, price):
+        crosses = self.book.crosses(side, price)
+        if crosses and kind == "post_only":
             return OrderResult(False, Reject.POST_ONLY_WOULD_CROSS)
-        order_id = self._next_order_id()
-        event = self.next_event()
-        filled = self.match(account, side, qty, price, event, FILL_NORMAL, True)
-        if self.pending_deficits:
-            liquidation.resolve_deficits(self)
+        self._order_id += 1
+        order_id = self._order_id
+        filled = 0
+        if crosses:
+            filled = self.match(account, side, qty, price, self.next_event(), FILL_NORMAL, True)
+            if self.pending_deficits:
+                liquidation.resolve_deficits(self)
         rest = qty - filled
         if rest and kind in ("limit", "post_only"):
             self._rest(Order(order_id, account.id, side, price, rest, reduce_only), account)
@@ -320,18 +332,19 @@ class Exchange:
             exposure = account.open_sell_qty + qty - account.position
         if exposure <= 0:
             return None
-        if self.brackets.max_leverage_for(exposure * value_price * self.k) < account.leverage:
+        k = self.k
+        if exposure * value_price * k > self.brackets.notional_cap_for(account.leverage):
             return Reject.LEVERAGE_ABOVE_CAP
-        fee = -(-qty * value_price * self.k * self.taker_fee_ppm // MICRO)
+        fee = -(-qty * value_price * k * self.taker_fee_ppm // MICRO)
         buy_value = account.open_buy_value + (qty * value_price if side == BUY else 0)
         sell_value = account.open_sell_value + (qty * value_price if side == SELL else 0)
         orders_value = max(buy_value, sell_value)
         balance = self.ledger.balances[account.id]
         if account.cross:
-            needed = (abs(account.position) * mark + orders_value) * self.k
-            budget = balance + min(0, self.unrealized_pnl(account.id))
+            needed = (abs(account.position) * mark + orders_value) * k
+            budget = balance + min(0, (account.position * self.prices.mark - account.cost) * k)
         else:
-            needed = orders_value * self.k
+            needed = orders_value * k
             budget = balance - account.isolated_margin
         if budget >= -(-needed // account.leverage) + fee:
             return None
@@ -448,9 +461,7 @@ class Exchange:
         charge_fees: bool,
     ) -> None:
         """One fill: links and their settlement, fees, margin allocation, thresholds, records."""
-        cause = {FILL_ADL: Cause.ADL, FILL_TAKEOVER: Cause.BACKSTOP_TAKEOVER}.get(
-            kind, Cause.TRADE_PNL
-        )
+        cause = FILL_CAUSES[kind]
         buyer_before, seller_before = buyer.position, seller.position
         apply_fill(self.accounts, self.ledger, self.k, buyer, seller, qty, price, cause, event)
         if kind in (FILL_NORMAL, FILL_LIQUIDATION, FILL_UNWIND):
@@ -468,15 +479,15 @@ class Exchange:
             self.prices.last = price
         self._after_fill(buyer, buyer_before, qty, price)
         self._after_fill(seller, seller_before, qty, price)
-        fills = self.fills
-        fills["tick"].append(self.tick)
-        fills["event"].append(event)
-        fills["buyer"].append(buyer.id)
-        fills["seller"].append(seller.id)
-        fills["qty"].append(qty)
-        fills["price"].append(price)
-        fills["aggressor"].append(aggressor)
-        fills["kind"].append(kind)
+        ticks, events, buyers, sellers, lots, prices, aggressors, kinds = self._fill_columns
+        ticks.append(self.tick)
+        events.append(event)
+        buyers.append(buyer.id)
+        sellers.append(seller.id)
+        lots.append(qty)
+        prices.append(price)
+        aggressors.append(aggressor)
+        kinds.append(kind)
 
     def _charge_fee(self, account: Account, fee: int, event: int) -> None:
         """Fees come from free balance first, then from isolated margin."""
@@ -604,7 +615,8 @@ class Exchange:
             return OrderResult(False, Reject.INVALID_PRICE)
         if trigger not in ("mark", "last"):
             return OrderResult(False, Reject.INVALID_TRIGGER)
-        order_id = self._next_order_id()
+        self._order_id += 1
+        order_id = self._order_id
         order = StopOrder(
             order_id, account.id, side, qty, stop, limit, trigger == "mark", reduce_only
         )

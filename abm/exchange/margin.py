@@ -26,7 +26,7 @@ class Brackets:
     ``cum_n = cap_(n-1) x (mmr_n - mmr_(n-1)) + cum_(n-1)``.
     """
 
-    __slots__ = ("caps", "mmr_ppm", "max_leverage", "cum")
+    __slots__ = ("caps", "mmr_ppm", "max_leverage", "cum", "_caps_by_leverage")
 
     def __init__(self, brackets: Sequence[Bracket]) -> None:
         self.caps = [
@@ -35,6 +35,7 @@ class Brackets:
         ]
         self.mmr_ppm = [round(b.mmr * MICRO) for b in brackets]
         self.max_leverage = [b.max_leverage for b in brackets]
+        self._caps_by_leverage: dict[float, int] = {}
         self.cum = [0]
         for n in range(1, len(brackets)):
             step = self.caps[n - 1] * (self.mmr_ppm[n] - self.mmr_ppm[n - 1]) // MICRO
@@ -52,6 +53,17 @@ class Brackets:
     def max_leverage_for(self, notional: int) -> float:
         """Highest leverage the tier of ``notional`` allows."""
         return self.max_leverage[self.tier(notional)]
+
+    def notional_cap_for(self, leverage: float) -> int:
+        """Largest notional whose tier allows ``leverage`` (-1 if none); tiers' maximum
+        leverage never rises, so this is the cap of the last tier that allows it."""
+        cap = self._caps_by_leverage.get(leverage)
+        if cap is None:
+            allowed = [
+                c for c, lev in zip(self.caps, self.max_leverage, strict=True) if lev >= leverage
+            ]
+            cap = self._caps_by_leverage[leverage] = allowed[-1] if allowed else -1
+        return cap
 
 
 def margin_surplus(
