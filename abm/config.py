@@ -173,7 +173,8 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, following ``extends:`` chains; raises ConfigError naming the file."""
+    """Read a YAML mapping, following ``extends:`` in it and in any nested mapping (each path
+    relative to the file that names it); raises ConfigError naming the file."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -183,10 +184,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data)}")
-    parent = data.pop("extends", None)
-    if parent is not None:
-        data = _merge(read_yaml(path.parent / parent), data)
-    return data
+    return _resolve_extends(data, path.parent)
 
 
 def describe_errors(err: ValidationError, where: str) -> str:
@@ -302,7 +300,7 @@ class RetailConfig(StrictModel):
     )
     above_cap_stay_out: float = Field(default=0.3, ge=0, le=1)
     margin_fraction: Uniform = Uniform(low=0.2, high=0.9)
-    stop_loss_share: float = Field(default=0.35, ge=0, le=1)
+    stop_loss_share: float = Field(default=0.1, ge=0, le=1)
     stop_distance: Uniform = Uniform(low=0.01, high=0.06)
     stop_on_mark_share: float = Field(default=0.5, ge=0, le=1)
     stop_limit_share: float = Field(default=0.2, ge=0, le=1)
@@ -453,8 +451,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 def load_config(path: str | Path, overrides: list[str] = ()) -> ModelConfig:
     """Load, override and validate a model config; ConfigError names every bad key."""
     path = Path(path)
-    data = _resolve_extends(read_yaml(path), path.parent)
-    data = apply_overrides(data, list(overrides))
+    data = apply_overrides(read_yaml(path), list(overrides))
     try:
         return ModelConfig.model_validate(data)
     except ValidationError as err:

@@ -349,3 +349,17 @@ def test_yaml_that_is_not_a_mapping_names_the_file(tmp_path):
 def test_empty_file_reports_the_missing_brackets(tmp_path):
     path = write_yaml(tmp_path / "empty.yaml", "")
     assert_config_error(path, "empty.yaml", "brackets")
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["baseline", "scenarios/long_squeeze", "scenarios/short_squeeze", "scenarios/calm_day"],
+)
+def test_model_configs_load_with_nested_extends_resolved_per_file(scenario):
+    """A scenario extends the baseline, whose ``exchange: {extends: ...}`` names a path relative
+    to the baseline's own folder, not the scenario's."""
+    from abm.config import load_config
+
+    config = load_config(Path("configs") / f"{scenario}.yaml")
+    assert config.exchange.name == "binance-btcusdt-2021-03"
+    assert config.ticks == 86_400
