@@ -105,3 +105,16 @@ def test_one_minute_returns_are_fat_tailed_and_clustered():
     autocorrelation = np.corrcoef(absolute[:-1], absolute[1:])[0, 1]
     assert excess_kurtosis > 1
     assert autocorrelation > 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("scenario", "hours", "squeezed"),
+    [("long_squeeze", 14.0, "long"), ("short_squeeze", 14.0, "short")],
+)
+def test_scenario_files_liquidate_the_squeezed_side(scenario, hours, squeezed):
+    config = load_config(f"configs/scenarios/{scenario}.yaml", [*SMALL, f"run.hours={hours}"])
+    model = run_model(config)
+    events = [e for e in model.exchange.liquidations if e.qty]
+    sides = [e.side for e in events]
+    assert sides.count(squeezed) > 2 * (len(sides) - sides.count(squeezed))

@@ -173,8 +173,8 @@ class ExchangeStream(RuleBasedStateMachine):
 
 
 ExchangeStream.TestCase.settings = settings(
-    max_examples=150,
-    stateful_step_count=60,
+    max_examples=400,
+    stateful_step_count=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
