@@ -1,4 +1,4 @@
-"""The ``abm`` command: ``abm run``, ``abm demo``."""
+"""The ``abm`` command: ``abm run``, ``abm flows``, ``abm demo``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, help="the run's seed (overrides run.seed)")
     run.add_argument("--out", type=Path, help="output folder (default results/<name>-<time>)")
+    flows = commands.add_parser(
+        "flows", help="where the money goes: (re)write a run folder's flow outputs and print them"
+    )
+    flows.add_argument("run_dir", type=Path, help="a run folder written by abm run")
+    flows.add_argument("--top", type=int, default=10, help="accounts to list (default 10)")
+    flows.add_argument(
+        "--gexf", action="store_true", help="also write liquidations.gexf (dynamic, for Gephi)"
+    )
     commands.add_parser("demo", help="a scripted crash through the exchange alone")
     return parser
 
@@ -98,6 +106,89 @@ def run_command(args: argparse.Namespace) -> int:
         out = Path("results") / f"{Path(args.config).stem}-seed{config.run.seed}-{stamp}"
     result = execute(config, out, Progress())
     print(format_summary(result.summary, out, result.seconds))
+    print(where_money_goes_lines(out, top=3))
+    return 0
+
+
+def where_money_goes_lines(run_dir: Path, top: int | None = None) -> str:
+    """The where-the-money-goes table of a run folder (its ``where_money_goes.csv``)."""
+    import pandas as pd
+
+    from abm.flows import format_where_money_goes
+
+    table = pd.read_csv(run_dir / "where_money_goes.csv")
+    return format_where_money_goes(table, top=top)
+
+
+def format_flows(summary: dict, run_dir: Path, top: int) -> str:
+    """``abm flows``: the where-the-money-goes table, the memo items, the concentration of
+    liquidation gains, the top gainers and the liquidation network's central accounts."""
+    import pandas as pd
+
+    from abm.analysis import concentration
+    from abm.flows import (
+        format_where_money_goes,
+        liquidation_centrality,
+        liquidation_gains,
+        liquidation_graph,
+    )
+
+    table = pd.read_csv(run_dir / "where_money_goes.csv")
+    attribution = pd.read_parquet(run_dir / "liquidation_attribution.parquet")
+    lines = [format_where_money_goes(table, events=summary["liquidation_events"])]
+    if attribution.empty:
+        return lines[0]
+    memo = attribution[attribution["section"] == "memo"].groupby("part")["amount"].sum()
+    lines.append(
+        "not in the sums: liquidation takers' gain against the mark "
+        f"{memo.get('taker_gain', 0) / 1e6:,.2f} USDT, "
+        f"ADL haircuts against the mark {memo.get('adl_haircut', 0) / 1e6:,.2f} USDT"
+    )
+    takers = (
+        attribution[attribution["part"] == "taker_gain"]
+        .groupby("party_population")["amount"]
+        .sum()
+        .sort_values(ascending=False)
+    )
+    if not takers.empty:
+        lines.append(
+            "  takers' gain by population: "
+            + ", ".join(f"{p} {v / 1e6:+,.2f}" for p, v in takers.items())
+        )
+    gains = liquidation_gains(attribution, traders_only=True)
+    positive = gains["gain"][gains["gain"] > 0]
+    c = concentration(positive.to_numpy())
+    lines.append(
+        f"concentration of liquidation gains over {c['holders']:,} gaining trader accounts: "
+        f"Gini {c['gini']:.3f}, HHI {c['hhi']:.4f}, top 1% share {c['top_share']:.1%}"
+    )
+    lines.append(f"top {top} gainers (USDT received from liquidated accounts):")
+    for r in gains.head(top).itertuples(index=False):
+        lines.append(
+            f"  account {r.account:>7}  {r.population:14s} {r.gain_usdt:14,.2f}  "
+            f"in {r.events:,} events; as taker {r.taker_gain / 1e6:+,.2f}"
+        )
+    central = liquidation_centrality(liquidation_graph(attribution))
+    central = central.sort_values(["pagerank", "account"], ascending=[False, True])
+    lines.append(f"top {top} by weighted PageRank of the liquidation network:")
+    for r in central.head(top).itertuples(index=False):
+        lines.append(
+            f"  account {r.account:>7}  {r.population:14s} PageRank {r.pagerank:.4f}  "
+            f"in-strength {r.in_strength / 1e6:14,.2f} USDT"
+        )
+    lines.append(f"files: {', '.join(summary['files'])} in {run_dir}")
+    return "\n".join(lines)
+
+
+def flows_command(args: argparse.Namespace) -> int:
+    from abm.flows import write_flows
+
+    run_dir = args.run_dir
+    if not (run_dir / "transfers.parquet").is_file():
+        print(f"abm flows: {run_dir} is not a run folder (no transfers.parquet)", file=sys.stderr)
+        return 2
+    summary = write_flows(run_dir, gexf=args.gexf)
+    print(format_flows(summary, run_dir, args.top))
     return 0
 
 
@@ -105,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return run_command(args)
+    if args.command == "flows":
+        return flows_command(args)
     from abm.exchange.demo import main as demo
 
     demo()

@@ -140,6 +140,7 @@ class Exchange:
         ):
             if amount > 0:
                 self.ledger.deposit(account, Instrument.micro(amount), seed_event)
+                self.deposited[account] = Instrument.micro(amount)
 
     # ----------------------------------------------------------------- accounts and money
 
@@ -500,27 +501,28 @@ class Exchange:
             account.isolated_margin -= from_margin
 
     def _after_fill(self, account: Account, before: int, qty: int, price: int) -> None:
-        """Isolated-margin allocation and release, the set of open accounts, thresholds."""
+        """Isolated-margin allocation and release, the set of open accounts, thresholds.
+
+        Outside liquidation, a reduced isolated position releases margin pro rata, a closed one
+        all of it; a loss beyond the margin on a trader's own close falls on the free balance,
+        and only a flat account below zero goes to the deficit waterfall. During its
+        liquidation an account's margin stays with the position until :func:`settle`.
+        """
         after = account.position
         self.long_open_interest += max(after, 0) - max(before, 0)
         liquidating = account.id == self.liquidating
-        if not account.cross:
+        if not account.cross and not liquidating:
             opened = abs(after) - abs(before)
-            if after == 0:
-                if account.isolated_margin >= 0 and not liquidating:
-                    account.isolated_margin = 0
-                elif account.liquidatable and not liquidating:
-                    self.pending_deficits.add(account.id)
-            elif before and (after > 0) != (before > 0):
+            if after == 0 or (before and (after > 0) != (before > 0)):
                 account.isolated_margin = 0
                 opened = abs(after)
             elif opened < 0 and account.isolated_margin > 0:
                 account.isolated_margin = account.isolated_margin * abs(after) // abs(before)
-            if opened > 0 and not liquidating:
+            if opened > 0:
                 need = -(-opened * price * self.k // account.leverage)
                 free = self.ledger.balances[account.id] - account.isolated_margin
                 account.isolated_margin += max(0, min(need, free))
-        elif (
+        if (
             after == 0
             and account.liquidatable
             and not liquidating

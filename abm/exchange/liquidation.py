@@ -161,7 +161,8 @@ def settle(ex: Exchange, account: Account, record: LiquidationEvent) -> None:
 
 
 def liquidate(ex: Exchange, account: Account, round_no: int) -> LiquidationEvent | None:
-    """Liquidate one account now; returns its event record, or None if it is healthy."""
+    """Liquidate one account now; returns its event record, or None if it is healthy or nothing
+    could be done (no fill, no backstop could act: it stays liquidatable and is tried again)."""
     if not is_liquidatable(ex, account):
         ex._refresh(account)
         return None
@@ -202,25 +203,23 @@ def liquidate(ex: Exchange, account: Account, round_no: int) -> LiquidationEvent
         counterparty = fills["seller"][i] if fills["buyer"][i] == account.id else fills["buyer"][i]
         record.fills.append((counterparty, fills["qty"][i], fills["price"][i]))
     ex.liquidating = None
-    account.times_liquidated += 1
-    if not account.position:
-        ex.open_accounts.discard(account.id)
     ex._refresh(account)
+    if not record.closed and not record.actions and not record.clearance_fee:
+        return None
+    account.times_liquidated += 1
     record.insurance_delta = ex.ledger.balances[SystemAccount.INSURANCE_FUND] - fund_before
     ex.liquidations.append(record)
     return record
 
 
 def resolve_deficits(ex: Exchange) -> None:
-    """Cover the deficits of accounts that closed a position for less than nothing."""
+    """Cover the deficits of accounts left flat below zero by their own closing trades."""
     pending = sorted(ex.pending_deficits)
     ex.pending_deficits.clear()
     for account_id in pending:
         account = ex.accounts[account_id]
-        collateral = ex.collateral(account)
-        if account.position or collateral >= 0:
-            if not account.position:
-                account.isolated_margin = 0
+        balance = ex.ledger.balances[account_id]
+        if account.position or balance >= 0:
             continue
         fund_before = ex.ledger.balances[SystemAccount.INSURANCE_FUND]
         record = LiquidationEvent(
@@ -234,8 +233,10 @@ def resolve_deficits(ex: Exchange) -> None:
             partial=False,
             mark=ex.prices.mark,
             bankruptcy_price=0,
-            deficit=-collateral,
+            deficit=-balance,
         )
+        if not account.cross:
+            account.isolated_margin = balance
         backstops.cover_deficit(ex, account, record)
         account.isolated_margin = 0
         record.insurance_delta = ex.ledger.balances[SystemAccount.INSURANCE_FUND] - fund_before

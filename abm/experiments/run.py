@@ -2,8 +2,11 @@
 
 The folder holds ``manifest.json`` (resolved config and its hash, seed, versions, times, status),
 ``ticks.parquet``, ``fills.parquet``, ``liquidations.parquet``, ``transfers.parquet``,
-``accounts.parquet``, ``liquidation_map.parquet`` and ``summary.json``. Every file is written to a temporary name and renamed,
-so a folder never holds a half-written file; the manifest's status turns ``complete`` last.
+``accounts.parquet``, ``liquidation_map.parquet`` and ``summary.json``, and the flow outputs of
+:func:`abm.flows.write_flows` (``flows.graphml``, ``flows_by_population.csv``,
+``where_money_goes.csv``, ``liquidation_attribution.parquet``). Every file is written to a
+temporary name and renamed, so a folder never holds a half-written file; the manifest's status
+turns ``complete`` last.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import pyarrow.parquet as pq
 from abm.config import ModelConfig
 from abm.experiments import tables
 from abm.experiments.summary import summarize
+from abm.flows import write_flows
 from abm.model import MarketModel
 
 DEPENDENCIES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "networkx", "pyyaml")
@@ -129,6 +133,7 @@ def write_run(model: MarketModel, out: Path) -> dict:
     write_table(out / "transfers.parquet", tables.transfers_table(model))
     write_table(out / "accounts.parquet", tables.accounts_table(model))
     write_table(out / "liquidation_map.parquet", tables.liquidation_map_table(model))
+    write_flows(out, value_per_tick_lot=model.exchange.k)
     summary = summarize(model)
     write_json(out / "summary.json", summary)
     return summary

@@ -1,0 +1,549 @@
+"""The money-flow network and liquidation attribution (abm.flows).
+
+Toy scenarios built directly on the exchange have hand-computed answers, to the micro-unit, for
+every backstop; a short model run checks that the attribution reconciles with the transfer log
+and the graph with the balances. Common set-up (tests/test_scenarios.py): a long L of 0.2 BTC at
+50,000 with 1,000 USDT isolated margin, bankruptcy price 45,000, liquidated below 45,180.7.
+"""
+
+from __future__ import annotations
+
+import shutil
+from types import SimpleNamespace
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from abm.cli import main
+from abm.config import load_config
+from abm.exchange import BUY, SELL, Exchange, SystemAccount
+from abm.experiments import tables
+from abm.experiments.run import execute
+from abm.flows import (
+    attribute_liquidations,
+    build_graph,
+    check_attribution,
+    flows_by_population,
+    liquidated_total,
+    liquidation_centrality,
+    liquidation_gains,
+    liquidation_graph,
+    liquidation_losses,
+    net_inflow,
+    population_graph,
+    read_run,
+    top_gainers,
+    where_money_goes,
+    write_flows,
+)
+from tests.conftest import U
+from tests.test_scenarios import move_last, open_long_against, start
+
+FUND = int(SystemAccount.INSURANCE_FUND)
+EXCHANGE = int(SystemAccount.EXCHANGE)
+VAULT = int(SystemAccount.BACKSTOP_VAULT)
+
+
+# ---------------------------------------------------------------- exchange -> DataFrames
+
+
+def frames(ex: Exchange) -> dict[str, pd.DataFrame]:
+    """The run tables of a bare exchange (every trader in population ``retail``), through the
+    same table builders as a model run."""
+    traders = range(len(SystemAccount), len(ex.accounts))
+    populations = {int(a): name for a, name in tables.SYSTEM_POPULATIONS.items()}
+    populations.update(dict.fromkeys(traders, "retail"))
+    model = SimpleNamespace(
+        exchange=ex,
+        population_of=populations,
+        agents=[
+            SimpleNamespace(account=a, initial_deposit=ex.deposited[a], wiped_out=0)
+            for a in traders
+        ],
+    )
+    return {
+        "transfers": tables.transfers_table(model).to_pandas(),
+        "liquidations": tables.liquidations_table(model).to_pandas(),
+        "fills": tables.fills_table(model).to_pandas(),
+        "accounts": tables.accounts_table(model).to_pandas(),
+    }
+
+
+def attribute(ex: Exchange) -> pd.DataFrame:
+    f = frames(ex)
+    attribution = attribute_liquidations(
+        f["transfers"], f["liquidations"], f["fills"], f["accounts"], value_per_tick_lot=ex.k
+    )
+    assert check_attribution(attribution, f["liquidations"]).empty
+    return attribution
+
+
+def parts(attribution: pd.DataFrame, section: str) -> set[tuple[str, int, int]]:
+    rows = attribution[attribution["section"] == section]
+    return set(zip(rows["part"], rows["party"], rows["amount"], strict=True))
+
+
+def assert_sums(attribution: pd.DataFrame, loss: int) -> None:
+    for section in ("received", "paid"):
+        assert attribution.loc[attribution["section"] == section, "amount"].sum() == loss
+
+
+# ---------------------------------------------------------------- toy scenarios
+
+
+def test_surplus_goes_to_the_short_the_fee_and_the_fund():
+    ex = start()
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 451_500)
+    move_last(ex, 1, 451_500)
+    ex.end_tick()
+
+    a = attribute(ex)
+    assert set(a["account"]) == {long} and set(a["kind"]) == {"liquidation"}
+    # 0.2 x (50,000 - 45,150) = 970 to the short; fee 0.3% of 9,030 = 27.09; surplus 2.91.
+    assert parts(a, "received") == {
+        ("counterparty", short, 970 * U),
+        ("clearance_fee", FUND, 27_090_000),
+        ("insurance_surplus", FUND, 2_910_000),
+    }
+    assert parts(a, "paid") == {("own_collateral", long, 1_000 * U)}
+    assert parts(a, "memo") == set()  # the maker bought at the mark
+    assert_sums(a, 1_000 * U)
+
+
+def test_maker_settling_its_own_links_in_the_event_is_not_the_liquidated_loss():
+    ex = start()
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    partner = ex.open_account(100_000 * U, leverage=2)
+    assert ex.submit(maker, SELL, 200, 480_000)
+    assert ex.submit(partner, BUY, 200, kind="market").filled == 200
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    assert ex.submit(maker, BUY, 200, 451_400)
+    move_last(ex, 1, 451_500)
+    ex.end_tick()
+
+    (event,) = ex.liquidations
+    f = frames(ex)
+    in_event = f["transfers"][f["transfers"]["event_id"] == event.event_id]
+    # The maker closes its short against the partner in the liquidation's event: 572 USDT.
+    assert ((in_event["src"] == partner) & (in_event["dst"] == maker)).any()
+    a = attribute(ex)
+    # 0.2 x (50,000 - 45,140) = 972 to the short; fee 27.09 capped by nothing; surplus 0.91.
+    assert parts(a, "received") == {
+        ("counterparty", short, 972 * U),
+        ("clearance_fee", FUND, 27_090_000),
+        ("insurance_surplus", FUND, 910_000),
+    }
+    assert parts(a, "paid") == {("own_collateral", long, 1_000 * U)}
+    # The maker bought 0.2 BTC 10 USDT below the 45,150 mark: 2 USDT better than the mark.
+    assert parts(a, "memo") == {("taker_gain", maker, 2 * U)}
+    assert_sums(a, 1_000 * U)
+
+
+def test_clearance_fee_capped_by_what_is_left_and_the_takers_gain():
+    ex = start()
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 451_000)
+    move_last(ex, 1, 451_500)
+    ex.end_tick()
+
+    a = attribute(ex)
+    # Fill at 45,100: 980 to the short, 20 left; the 27.09 fee is capped at 20, no surplus.
+    assert parts(a, "received") == {
+        ("counterparty", short, 980 * U),
+        ("clearance_fee", FUND, 20 * U),
+    }
+    assert parts(a, "paid") == {("own_collateral", long, 1_000 * U)}
+    assert parts(a, "memo") == {("taker_gain", maker, 10 * U)}  # 0.2 x (45,150 - 45,100)
+    assert_sums(a, 1_000 * U)
+
+
+def test_deficit_covered_by_the_fund_unwinding_the_position():
+    ex = start(insurance_fund_seed=20)
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+
+    a = attribute(ex)
+    # Unwound at 44,900: 1,020 to the short, of which the fund paid the 20 beyond bankruptcy.
+    assert parts(a, "received") == {("counterparty", short, 1_020 * U)}
+    assert parts(a, "paid") == {
+        ("own_collateral", long, 1_000 * U),
+        ("insurance_payout", FUND, 20 * U),
+    }
+    assert_sums(a, 1_020 * U)
+
+
+def test_deficit_closed_by_adl_reports_the_haircut_beside_the_sums():
+    ex = start()
+    risky = ex.open_account(250 * U, leverage=50)
+    careful = ex.open_account(6_000 * U, leverage=2)
+    long = open_long_against(ex, [(risky, 200)])
+    other_long = ex.open_account(100_000 * U, leverage=2)
+    assert ex.submit(careful, SELL, 200, 500_000)
+    assert ex.submit(other_long, BUY, 200, kind="market").filled == 200
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+
+    a = attribute(ex)
+    assert parts(a, "received") == {("counterparty", risky, 1_000 * U)}
+    assert parts(a, "paid") == {("own_collateral", long, 1_000 * U)}
+    # The deleveraged short bought back at 45,000 with the mark at 44,900: 0.2 x 100 = 20.
+    assert parts(a, "memo") == {("adl_haircut", risky, 20 * U)}
+    assert_sums(a, 1_000 * U)
+
+
+def test_deficit_left_with_the_trader_as_debt():
+    ex = start(
+        backstops=("trader_debt",),
+        margin_mode="cross",
+        liquidation={"order": "market", "slippage": 0.05},
+    )
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+
+    a = attribute(ex)
+    assert parts(a, "received") == {("counterparty", short, 1_020 * U)}
+    assert parts(a, "paid") == {("own_collateral", long, 1_000 * U), ("trader_debt", long, 20 * U)}
+    assert_sums(a, 1_020 * U)
+
+
+def test_deficit_socialized_over_the_winners():
+    ex = start(
+        backstops=("socialized_loss", "exchange_absorbs"),
+        liquidation={"order": "market", "slippage": 0.05},
+    )
+    short_a = ex.open_account(100_000 * U, leverage=10)
+    short_b = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short_a, 100), (short_b, 100)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+
+    a = attribute(ex)
+    # 510 to each short; each then holds a 509 profit (510 less a 1 USDT maker fee), so the
+    # 20 deficit is taken 10 and 10.
+    assert parts(a, "received") == {
+        ("counterparty", short_a, 510 * U),
+        ("counterparty", short_b, 510 * U),
+    }
+    assert parts(a, "paid") == {
+        ("own_collateral", long, 1_000 * U),
+        ("socialized_loss", short_a, 10 * U),
+        ("socialized_loss", short_b, 10 * U),
+    }
+    assert_sums(a, 1_020 * U)
+
+
+def test_deficit_split_between_the_fund_and_the_exchange():
+    ex = start(
+        insurance_fund_seed=5,
+        backstops=("insurance_fund", "exchange_absorbs"),
+        liquidation={"order": "market", "slippage": 0.05},
+    )
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+
+    a = attribute(ex)
+    assert parts(a, "received") == {("counterparty", short, 1_020 * U)}
+    assert parts(a, "paid") == {
+        ("own_collateral", long, 1_000 * U),
+        ("insurance_payout", FUND, 5 * U),
+        ("exchange_absorbs", EXCHANGE, 15 * U),
+    }
+    assert_sums(a, 1_020 * U)
+
+
+def test_vault_takeover_at_bankruptcy():
+    ex = start(backstops=("backstop_vault", "exchange_absorbs"), backstop_vault_seed=10_000)
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+
+    a = attribute(ex)
+    # The vault takes the position at 45,000: the long's links settle there, 1,000 to the short.
+    assert parts(a, "received") == {("counterparty", short, 1_000 * U)}
+    assert parts(a, "paid") == {("own_collateral", long, 1_000 * U)}
+    assert_sums(a, 1_000 * U)
+
+
+def test_deficit_paid_by_the_vault():
+    ex = start(
+        backstops=("backstop_vault", "exchange_absorbs"),
+        backstop_vault_seed=10_000,
+        liquidation={"order": "market", "slippage": 0.05},
+    )
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    move_last(ex, 1, 449_000)
+    ex.end_tick()
+
+    a = attribute(ex)
+    assert parts(a, "received") == {("counterparty", short, 1_020 * U)}
+    assert parts(a, "paid") == {
+        ("own_collateral", long, 1_000 * U),
+        ("backstop_vault", VAULT, 20 * U),
+    }
+    assert_sums(a, 1_020 * U)
+
+
+def test_deficit_resolution_takes_the_closing_trade_and_the_cover():
+    ex = start(insurance_fund_seed=100)
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 1_000, 449_000)
+    # The long sells everything at 44,900 (mark still 50,000): 1,020 to the short and a 3.592
+    # taker fee (0.04% of 8,980) leave its isolated margin at -23.592, which the fund pays.
+    assert ex.submit(long, SELL, 200, kind="market").filled == 200
+    (resolution,) = ex.liquidations
+    assert resolution.qty == 0 and resolution.deficit == 23_592_000
+
+    a = attribute(ex)
+    assert set(a["kind"]) == {"deficit_resolution"} and set(a["side"]) == {"long"}
+    assert (a["closing_event_id"] == resolution.event_id - 1).all()
+    assert parts(a, "received") == {
+        ("counterparty", short, 1_020 * U),
+        ("trading_fee", EXCHANGE, 3_592_000),
+    }
+    assert parts(a, "paid") == {
+        ("own_collateral", long, 1_000 * U),
+        ("insurance_payout", FUND, 23_592_000),
+    }
+    assert_sums(a, 1_023_592_000)
+
+
+def test_no_liquidations_give_an_empty_attribution_and_table():
+    ex = start()
+    f = frames(ex)
+    a = attribute_liquidations(f["transfers"], f["liquidations"], f["fills"], f["accounts"])
+    assert a.empty and "amount" in a
+    assert where_money_goes(a).empty
+    assert liquidation_graph(a).number_of_nodes() == 0
+
+
+def test_graph_edges_per_cause_and_population_grouping():
+    t = pd.DataFrame(
+        {
+            "tick": [0, 0, 1, 1, 2],
+            "src": [3, 3, 4, 4, 5],
+            "dst": [4, 5, 5, 5, 0],
+            "amount": [100, 50, 7, 3, 1],
+            "cause": ["deposit", "deposit", "trade_pnl", "trade_pnl", "fee"],
+            "event_id": [1, 2, 3, 4, 4],
+        }
+    )
+    accounts = pd.DataFrame(
+        {
+            "account": [0, 3, 4, 5],
+            "population": ["exchange", "external", "retail", "retail"],
+            "final_balance": [1, -150, 90, 59],
+        }
+    )
+    G = build_graph(t, accounts)
+    assert G.edges[4, 5, "trade_pnl"] == {"amount": 10, "amount_usdt": 1e-05, "count": 2}
+    assert net_inflow(G) == {0: 1, 3: -150, 4: 90, 5: 59}
+    P = population_graph(G)
+    assert P.edges["retail", "retail", "trade_pnl"]["amount"] == 10
+    assert P.edges["external", "retail", "deposit"]["count"] == 2
+    assert P.nodes["retail"]["final_balance"] == 149
+    table = flows_by_population(G)
+    assert table["amount"].sum() == t["amount"].sum()
+
+
+# ---------------------------------------------------------------- a short model run
+
+TINY = [
+    "run.hours=0.25",
+    "retail.count=300",
+    "whales.count=1",
+    "market_makers.count=2",
+    "arbitrageurs.count=1",
+    "world.shocks=[{start_minute: 2, minutes: 5, move: -0.05}]",
+]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("flows")
+    execute(load_config("configs/baseline.yaml", TINY), out)
+    data = read_run(out)
+    attribution = pd.read_parquet(out / "liquidation_attribution.parquet")
+    return SimpleNamespace(out=out, data=data, attribution=attribution)
+
+
+def test_every_run_writes_the_flow_outputs(run):
+    for name in (
+        "flows.graphml",
+        "flows_by_population.csv",
+        "where_money_goes.csv",
+        "liquidation_attribution.parquet",
+    ):
+        assert (run.out / name).is_file()
+    assert not list(run.out.glob(".*.tmp"))
+    assert len(run.data.liquidations) > 0
+    fresh = attribute_liquidations(
+        run.data.transfers,
+        run.data.liquidations,
+        run.data.fills,
+        run.data.accounts,
+        value_per_tick_lot=run.data.value_per_tick_lot,
+    )
+    pd.testing.assert_frame_equal(fresh, run.attribution)
+
+
+def test_attribution_agrees_with_the_engines_records(run):
+    assert check_attribution(run.attribution, run.data.liquidations).empty
+    losses = liquidation_losses(run.attribution)
+    assert len(losses) == len(run.data.liquidations)
+    assert (losses["received"] == losses["paid"]).all()
+    assert (
+        run.attribution.groupby("event_id")["part"].apply(lambda p: (p == "own_collateral").sum())
+        == 1
+    ).all()
+
+
+def test_attribution_of_all_events_reconciles_with_the_transfer_log(run):
+    """Independently of attribute_liquidations: for every liquidation row, the liquidated
+    account's net outflow over its transfers in the event (and a deficit resolution's closing
+    event), leaving out what covered it, summed over rows, is the liquidated total."""
+    t = run.data.transfers
+    a = run.attribution
+    rows = a.groupby("event_id")[["account", "closing_event_id"]].first()
+    relevant = t[t["event_id"].isin(set(rows.index) | set(rows["closing_event_id"]))]
+    cover_causes = {"insurance_payout", "socialized_loss", "debt"}
+    total = 0
+    covered = 0
+    for event_id, (account, closing) in rows.iterrows():
+        mine = relevant[
+            relevant["event_id"].isin((event_id, closing))
+            & ((relevant["src"] == account) | (relevant["dst"] == account))
+        ]
+        is_cover = (mine["dst"] == account) & (
+            mine["cause"].isin(cover_causes)
+            | ((mine["cause"] == "backstop_takeover") & (mine["src"] == VAULT))
+        )
+        signed = np.where(mine["src"] == account, mine["amount"], -mine["amount"])
+        total += int(signed[~is_cover.to_numpy()].sum())
+        covered += int(mine.loc[is_cover, "amount"].sum())
+    assert total == liquidated_total(a)
+    paid = a[a["section"] == "paid"]
+    assert (
+        covered == paid.loc[~paid["part"].isin(("own_collateral", "trader_debt")), "amount"].sum()
+    )
+    # Every liquidation-only cause in the log is attributed, to the micro-unit.
+    by_part = a.groupby("part")["amount"].sum()
+    by_cause = t.groupby("cause")["amount"].sum()
+    for cause, part in (
+        ("clearance_fee", "clearance_fee"),
+        ("insurance_surplus", "insurance_surplus"),
+        ("insurance_payout", "insurance_payout"),
+        ("socialized_loss", "socialized_loss"),
+        ("debt", "exchange_absorbs"),
+    ):
+        assert by_part.get(part, 0) == by_cause.get(cause, 0), cause
+
+
+def test_graph_in_minus_out_is_each_accounts_balance_change(run):
+    accounts = run.data.accounts.set_index("account")
+    G = build_graph(run.data.transfers, run.data.accounts)
+    assert set(G.nodes) == set(accounts.index)
+    flow = net_inflow(G)
+    for node, value in flow.items():
+        assert value == accounts.at[node, "final_balance"]
+    inside = net_inflow(G, exclude_causes=("deposit", "withdrawal"))
+    external = int(SystemAccount.EXTERNAL)
+    assert flow[external] == -accounts["net_deposits"].sum()
+    assert inside[FUND] == accounts.at[FUND, "final_balance"] - accounts.at[FUND, "initial_deposit"]
+    traders = accounts.index[accounts.index >= len(SystemAccount)]
+    for node in traders:
+        assert (
+            inside[node] == accounts.at[node, "final_balance"] - accounts.at[node, "net_deposits"]
+        )
+    # The population graph keeps every micro-unit.
+    P = population_graph(G)
+    assert sum(d for _, _, d in P.edges(data="amount")) == run.data.transfers["amount"].sum()
+
+
+def test_graphml_holds_scalar_attributes_and_reads_back(run):
+    G = nx.read_graphml(run.out / "flows.graphml", node_type=int)
+    assert G.number_of_nodes() == len(run.data.accounts)
+    total = sum(d for _, _, d in G.edges(data="amount"))
+    assert total == run.data.transfers["amount"].sum()
+    assert G.nodes[FUND]["population"] == "insurance_fund"
+
+
+def test_where_money_goes_rows_sum_to_the_liquidated_total(run):
+    table = pd.read_csv(run.out / "where_money_goes.csv")
+    total = liquidated_total(run.attribution)
+    assert total > 0
+    for section in ("received", "paid"):
+        rows = table[table["section"] == section]
+        assert rows["amount"].sum() == total
+        assert rows["share"].sum() == pytest.approx(1.0)
+        liquidated = run.attribution[run.attribution["section"] == section]
+        assert rows["long"].sum() + rows["short"].sum() == liquidated["amount"].sum()
+    assert {"counterparty", "clearance_fee", "own_collateral"} <= set(table["part"])
+
+
+def test_gains_and_centrality_of_the_liquidation_network(run):
+    gains = liquidation_gains(run.attribution)
+    assert gains["gain"].sum() == liquidated_total(run.attribution)
+    top = top_gainers(run.attribution, 3)
+    assert len(top) <= 3 and not top["population"].isin(["insurance_fund", "exchange"]).any()
+    assert top["gain"].is_monotonic_decreasing
+    L = liquidation_graph(run.attribution)
+    central = liquidation_centrality(L)
+    assert central["pagerank"].sum() == pytest.approx(1.0)
+    fund = central.set_index("account").loc[FUND, "in_strength"]
+    received = run.attribution[run.attribution["party"] == FUND]
+    assert fund == received.loc[received["section"] == "received", "amount"].sum()
+
+
+def test_flow_outputs_are_byte_identical_when_rewritten(run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run.out, copy)
+    write_flows(copy)
+    for name in ("flows.graphml", "flows_by_population.csv", "where_money_goes.csv"):
+        assert (copy / name).read_bytes() == (run.out / name).read_bytes(), name
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(copy / "liquidation_attribution.parquet"), run.attribution
+    )
+
+
+def test_cli_flows_prints_the_table_and_its_total(run, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(run.out, copy)
+    assert main(["flows", str(copy), "--top", "3"]) == 0
+    printed = capsys.readouterr().out
+    total = liquidated_total(run.attribution) / 1e6
+    assert "received by" in printed and "paid by" in printed
+    totals = [line for line in printed.splitlines() if line.strip().startswith("total")]
+    assert len(totals) == 2
+    assert all(f"{total:,.2f}" in line for line in totals)
+    assert "Gini" in printed and "PageRank" in printed
+    assert main(["flows", str(tmp_path / "missing")]) == 2
