@@ -240,3 +240,48 @@ def test_cascade_liquidation_fills_move_the_mark_into_the_next_account():
     ex.check_invariants()
     assert [e.account for e in ex.liquidations] == [first, second]
     assert [e.round for e in ex.liquidations] == [0, 1]
+
+
+def test_multi_fill_liquidation_keeps_all_margin_with_the_position():
+    """Two fills above bankruptcy (0.1 BTC at 45,150 and 0.1 BTC at 45,100) leave
+    0.1 x 150 + 0.1 x 100 = 25 USDT over the bankruptcy price: a 0.1% clearance fee on
+    0.2 x 45,150 (9.03 USDT) and the 15.97 USDT rest to the fund; nothing goes back to the
+    trader between the fills."""
+    ex = start(liquidation={"clearance_fee": 0.001})
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 100, 451_500)
+    assert ex.submit(maker, BUY, 100, 451_000)
+    move_last(ex, 1, 451_500)
+    ex.end_tick()
+    ex.check_invariants()
+
+    (event,) = ex.liquidations
+    by_price = {}
+    for _, lots, price in event.fills:
+        by_price[price] = by_price.get(price, 0) + lots
+    assert by_price == {451_500: 100, 451_000: 100} and len(event.fills) > 1
+    assert event.clearance_fee == 9_030_000
+    assert event.insurance_surplus == 15_970_000
+    assert event.insurance_delta == 25 * U
+    assert ex.balance(long) == 0
+
+
+def test_own_close_beyond_isolated_margin_is_paid_from_free_balance():
+    """A trader's own market sell through a thin book loses more than its isolated margin;
+    the rest comes from its free balance, not from the insurance fund."""
+    ex = start(insurance_fund_seed=1_000)
+    short = ex.open_account(100_000 * U, leverage=10)
+    long = open_long_against(ex, [(short, 200)])
+    assert ex.deposit(long, 500 * U)
+    maker = ex.open_account(1_000_000 * U, leverage=5)
+    assert ex.submit(maker, BUY, 200, 448_000)
+    result = ex.submit(long, SELL, 200, kind="market", reduce_only=True)
+    assert result.filled == 200
+    ex.check_invariants()
+    # Loss 0.2 x (50,000 - 44,800) = 1,040 USDT: 1,000 of margin and 40 of the 500 free;
+    # then the taker fee, 0.04% of 0.2 x 44,800 = 3.584 USDT.
+    assert ex.balance(long) == 456_416_000
+    assert ex.balance(FUND) == 1_000 * U
+    assert ex.liquidations == []
