@@ -179,27 +179,26 @@ class Exchange:
 
     def deposit(self, account_id: int, amount: int) -> OrderResult:
         """Add money from outside; repays trader debt first by construction."""
-        account = self._account(account_id)
-        if account is None:
-            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        if type(amount) is not int or amount <= 0:
-            return OrderResult(False, Reject.INVALID_AMOUNT)
-        self.ledger.deposit(account.id, amount, self.next_event())
-        self.deposited[account.id] += amount
-        self._refresh(account)
-        return OrderResult(True)
+        return self._move_external(account_id, amount, withdrawal=False)
 
     def withdraw(self, account_id: int, amount: int) -> OrderResult:
         """Take money out, at most what the account has free of margin and orders."""
+        return self._move_external(account_id, amount, withdrawal=True)
+
+    def _move_external(self, account_id: int, amount: int, withdrawal: bool) -> OrderResult:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
         if type(amount) is not int or amount <= 0:
             return OrderResult(False, Reject.INVALID_AMOUNT)
-        if amount > self.available(account.id):
-            return OrderResult(False, Reject.INSUFFICIENT_BALANCE)
-        self.ledger.withdraw(account.id, amount, self.next_event())
-        self.deposited[account.id] -= amount
+        if withdrawal:
+            if amount > self.available(account.id):
+                return OrderResult(False, Reject.INSUFFICIENT_BALANCE)
+            self.ledger.withdraw(account.id, amount, self.next_event())
+            self.deposited[account.id] -= amount
+        else:
+            self.ledger.deposit(account.id, amount, self.next_event())
+            self.deposited[account.id] += amount
         self._refresh(account)
         return OrderResult(True)
 

@@ -22,7 +22,7 @@ from abm.flows.graph import (
     net_inflow,
     population_graph,
 )
-from abm.flows.io import RunData, read_run, value_per_tick_lot, write_atomic
+from abm.flows.io import RunData, read_run, value_per_tick_lot
 from abm.flows.money import (
     format_where_money_goes,
     liquidated_total,
@@ -50,6 +50,5 @@ __all__ = [
     "top_gainers",
     "value_per_tick_lot",
     "where_money_goes",
-    "write_atomic",
     "write_flows",
 ]

@@ -8,9 +8,6 @@ never holds a half-written file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,15 +67,3 @@ def read_run(run_dir: str | Path) -> RunData:
     manifest = path / "manifest.json"
     config = json.loads(manifest.read_text())["config"] if manifest.is_file() else {}
     return RunData(path=path, config=config, **tables)
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

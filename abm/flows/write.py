@@ -9,9 +9,10 @@ import networkx as nx
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from abm.files import write_atomic
 from abm.flows.attribution import attribute_liquidations, liquidation_losses
 from abm.flows.graph import build_graph, flows_by_population, liquidation_graph
-from abm.flows.io import read_run, write_atomic
+from abm.flows.io import read_run
 from abm.flows.money import MICRO, liquidated_total, top_gainers, where_money_goes
 
 FILES = (
