@@ -122,6 +122,9 @@ def apply_fill(
     """Move ``qty`` lots from ``seller`` to ``buyer`` at ``price`` through the links."""
     buyer_closes = min(qty, max(0, -buyer.position))
     seller_closes = min(qty, max(0, seller.position))
+    if not buyer_closes and not seller_closes:
+        open_link(accounts, buyer.id, seller.id, qty, price)
+        return
     longs, mutual = leave_links(
         accounts, ledger, k, buyer, buyer_closes, price, cause, event_id, seller, seller_closes
     )
