@@ -17,14 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 MICRO = 1_000_000
 """Micro-units of the quote currency per unit (1 USDT = 1,000,000)."""
 
-BACKSTOPS = (
-    "insurance_fund",
-    "backstop_vault",
-    "adl",
-    "socialized_loss",
-    "exchange_absorbs",
-    "trader_debt",
-)
 Backstop = Literal[
     "insurance_fund",
     "backstop_vault",
