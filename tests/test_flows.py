@@ -39,7 +39,7 @@ from abm.flows import (
     write_flows,
 )
 from tests.conftest import U
-from tests.test_scenarios import move_last, open_long_against, start
+from tests.scenarios import MARKET_CLOSE, crash, opened, second_pair, start
 
 FUND = int(SystemAccount.INSURANCE_FUND)
 EXCHANGE = int(SystemAccount.EXCHANGE)
@@ -94,13 +94,8 @@ def assert_sums(attribution: pd.DataFrame, loss: int) -> None:
 
 
 def test_surplus_goes_to_the_short_the_fee_and_the_fund():
-    ex = start()
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 451_500)
-    move_last(ex, 1, 451_500)
-    ex.end_tick()
+    scenario = crash(bids=[(1_000, 451_500)], mark_to=451_500)
+    ex, long, short = scenario.ex, scenario.long, scenario.short
 
     a = attribute(ex)
     assert set(a["account"]) == {long} and set(a["kind"]) == {"liquidation"}
@@ -116,16 +111,14 @@ def test_surplus_goes_to_the_short_the_fee_and_the_fund():
 
 
 def test_maker_settling_its_own_links_in_the_event_is_not_the_liquidated_loss():
-    ex = start()
+    scenario = opened()
+    ex, long, short = scenario.ex, scenario.long, scenario.short
     maker = ex.open_account(1_000_000 * U, leverage=5)
     partner = ex.open_account(100_000 * U, leverage=2)
     assert ex.submit(maker, SELL, 200, 480_000)
     assert ex.submit(partner, BUY, 200, kind="market").filled == 200
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
     assert ex.submit(maker, BUY, 200, 451_400)
-    move_last(ex, 1, 451_500)
-    ex.end_tick()
+    scenario.fall(bids=[], mark_to=451_500)
 
     (event,) = ex.liquidations
     f = frames(ex)
@@ -146,13 +139,8 @@ def test_maker_settling_its_own_links_in_the_event_is_not_the_liquidated_loss():
 
 
 def test_clearance_fee_capped_by_what_is_left_and_the_takers_gain():
-    ex = start()
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 451_000)
-    move_last(ex, 1, 451_500)
-    ex.end_tick()
+    scenario = crash(bids=[(1_000, 451_000)], mark_to=451_500)
+    ex, long, short, maker = scenario.ex, scenario.long, scenario.short, scenario.maker
 
     a = attribute(ex)
     # Fill at 45,100: 980 to the short, 20 left; the 27.09 fee is capped at 20, no surplus.
@@ -166,13 +154,8 @@ def test_clearance_fee_capped_by_what_is_left_and_the_takers_gain():
 
 
 def test_deficit_covered_by_the_fund_unwinding_the_position():
-    ex = start(insurance_fund_seed=20)
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    scenario = crash(insurance_fund_seed=20)
+    ex, long, short = scenario.ex, scenario.long, scenario.short
 
     a = attribute(ex)
     # Unwound at 44,900: 1,020 to the short, of which the fund paid the 20 beyond bankruptcy.
@@ -185,17 +168,8 @@ def test_deficit_covered_by_the_fund_unwinding_the_position():
 
 
 def test_deficit_closed_by_adl_reports_the_haircut_beside_the_sums():
-    ex = start()
-    risky = ex.open_account(250 * U, leverage=50)
-    careful = ex.open_account(6_000 * U, leverage=2)
-    long = open_long_against(ex, [(risky, 200)])
-    other_long = ex.open_account(100_000 * U, leverage=2)
-    assert ex.submit(careful, SELL, 200, 500_000)
-    assert ex.submit(other_long, BUY, 200, kind="market").filled == 200
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    scenario = crash(shorts=[(250, 50, 200)], before_crash=second_pair)
+    ex, long, risky = scenario.ex, scenario.long, scenario.short
 
     a = attribute(ex)
     assert parts(a, "received") == {("counterparty", risky, 1_000 * U)}
@@ -206,17 +180,8 @@ def test_deficit_closed_by_adl_reports_the_haircut_beside_the_sums():
 
 
 def test_deficit_left_with_the_trader_as_debt():
-    ex = start(
-        backstops=("trader_debt",),
-        margin_mode="cross",
-        liquidation={"order": "market", "slippage": 0.05},
-    )
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    scenario = crash(backstops=("trader_debt",), margin_mode="cross", liquidation=MARKET_CLOSE)
+    ex, long, short = scenario.ex, scenario.long, scenario.short
 
     a = attribute(ex)
     assert parts(a, "received") == {("counterparty", short, 1_020 * U)}
@@ -225,17 +190,12 @@ def test_deficit_left_with_the_trader_as_debt():
 
 
 def test_deficit_socialized_over_the_winners():
-    ex = start(
+    scenario = crash(
+        shorts=[(100_000, 10, 100), (100_000, 10, 100)],
         backstops=("socialized_loss", "exchange_absorbs"),
-        liquidation={"order": "market", "slippage": 0.05},
+        liquidation=MARKET_CLOSE,
     )
-    short_a = ex.open_account(100_000 * U, leverage=10)
-    short_b = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short_a, 100), (short_b, 100)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    ex, long, (short_a, short_b) = scenario.ex, scenario.long, scenario.shorts
 
     a = attribute(ex)
     # 510 to each short; each then holds a 509 profit (510 less a 1 USDT maker fee), so the
@@ -253,17 +213,12 @@ def test_deficit_socialized_over_the_winners():
 
 
 def test_deficit_split_between_the_fund_and_the_exchange():
-    ex = start(
+    scenario = crash(
         insurance_fund_seed=5,
         backstops=("insurance_fund", "exchange_absorbs"),
-        liquidation={"order": "market", "slippage": 0.05},
+        liquidation=MARKET_CLOSE,
     )
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    ex, long, short = scenario.ex, scenario.long, scenario.short
 
     a = attribute(ex)
     assert parts(a, "received") == {("counterparty", short, 1_020 * U)}
@@ -276,11 +231,10 @@ def test_deficit_split_between_the_fund_and_the_exchange():
 
 
 def test_vault_takeover_at_bankruptcy():
-    ex = start(backstops=("backstop_vault", "exchange_absorbs"), backstop_vault_seed=10_000)
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    scenario = crash(
+        bids=[], backstops=("backstop_vault", "exchange_absorbs"), backstop_vault_seed=10_000
+    )
+    ex, long, short = scenario.ex, scenario.long, scenario.short
 
     a = attribute(ex)
     # The vault takes the position at 45,000: the long's links settle there, 1,000 to the short.
@@ -290,17 +244,12 @@ def test_vault_takeover_at_bankruptcy():
 
 
 def test_deficit_paid_by_the_vault():
-    ex = start(
+    scenario = crash(
         backstops=("backstop_vault", "exchange_absorbs"),
         backstop_vault_seed=10_000,
-        liquidation={"order": "market", "slippage": 0.05},
+        liquidation=MARKET_CLOSE,
     )
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    ex, long, short = scenario.ex, scenario.long, scenario.short
 
     a = attribute(ex)
     assert parts(a, "received") == {("counterparty", short, 1_020 * U)}
@@ -312,11 +261,9 @@ def test_deficit_paid_by_the_vault():
 
 
 def test_deficit_resolution_takes_the_closing_trade_and_the_cover():
-    ex = start(insurance_fund_seed=100)
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
+    scenario = opened(insurance_fund_seed=100)
+    ex, long, short = scenario.ex, scenario.long, scenario.short
+    scenario.bid([(1_000, 449_000)])
     # The long sells everything at 44,900 (mark still 50,000): 1,020 to the short and a 3.592
     # taker fee (0.04% of 8,980) leave its isolated margin at -23.592, which the fund pays.
     assert ex.submit(long, SELL, 200, kind="market").filled == 200

@@ -8,58 +8,20 @@ bankruptcy price is 50,000 - 1,000 / 0.2 = 45,000.
 
 from __future__ import annotations
 
-from abm.exchange import BUY, SELL, Cause, Exchange, SystemAccount
-from tests.conftest import U, make_rulebook
+from abm.exchange import BUY, SELL, Cause, SystemAccount
+from tests.conftest import U
+from tests.scenarios import MARKET_CLOSE, crash, opened, second_pair, transfers
 
 FUND = SystemAccount.INSURANCE_FUND
 EXCHANGE = SystemAccount.EXCHANGE
 
 
-def transfers(ex: Exchange, cause: Cause) -> list[tuple[int, int, int]]:
-    """(src, dst, amount) of every logged transfer with ``cause``."""
-    log = ex.ledger
-    return [
-        (log.log_src[i], log.log_dst[i], log.log_amount[i])
-        for i in range(len(log))
-        if log.log_cause[i] == cause
-    ]
-
-
-def open_long_against(ex: Exchange, shorts: list[tuple[int, int]], lots: int = 200) -> int:
-    """The 10x long buys ``lots`` at 50,000 from resting asks of ``shorts`` (account, lots)."""
-    long = ex.open_account(1_004 * U, leverage=10)
-    for short, qty in shorts:
-        assert ex.submit(short, SELL, qty, 500_000)
-    result = ex.submit(long, BUY, lots, kind="market")
-    assert result.filled == lots
-    return long
-
-
-def move_last(ex: Exchange, tick: int, price: int) -> None:
-    """A fresh maker and taker trade 1 lot at ``price``; with mark = last this moves the mark."""
-    maker = ex.open_account(10_000 * U, leverage=5)
-    taker = ex.open_account(10_000 * U, leverage=5)
-    ex.begin_tick(tick, price)
-    assert ex.submit(maker, BUY, 1, price)
-    assert ex.submit(taker, SELL, 1, kind="market").filled == 1
-
-
-def start(**rules) -> Exchange:
-    ex = Exchange(make_rulebook(**rules))
-    ex.begin_tick(0, 500_000)
-    return ex
-
-
 def test_long_loss_lands_on_short_fee_and_surplus_to_fund():
-    ex = start()
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
+    scenario = opened()
+    ex, long, short = scenario.ex, scenario.long, scenario.short
     assert ex.isolated_margin(long) == 1_000 * U
     assert ex.liquidation_threshold(long) == 451_807
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 451_500)
-    move_last(ex, 1, 451_500)
-    ex.end_tick()
+    maker = scenario.fall(bids=[(1_000, 451_500)], mark_to=451_500).maker
     ex.check_invariants()
 
     (event,) = ex.liquidations
@@ -80,13 +42,8 @@ def test_long_loss_lands_on_short_fee_and_surplus_to_fund():
 
 
 def test_gap_through_bankruptcy_drains_the_fund():
-    ex = start(insurance_fund_seed=20)
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    scenario = crash(insurance_fund_seed=20)
+    ex, long, short = scenario.ex, scenario.long, scenario.short
     ex.check_invariants()
 
     (event,) = ex.liquidations
@@ -101,17 +58,9 @@ def test_gap_through_bankruptcy_drains_the_fund():
 
 
 def test_empty_fund_deleverages_most_profitable_most_leveraged_short():
-    ex = start()
-    risky = ex.open_account(250 * U, leverage=50)
-    careful = ex.open_account(6_000 * U, leverage=2)
-    long = open_long_against(ex, [(risky, 200)])
-    other_long = ex.open_account(100_000 * U, leverage=2)
-    assert ex.submit(careful, SELL, 200, 500_000)
-    assert ex.submit(other_long, BUY, 200, kind="market").filled == 200
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    scenario = crash(shorts=[(250, 50, 200)], before_crash=second_pair)
+    ex, long, risky = scenario.ex, scenario.long, scenario.short
+    careful = scenario.extra["careful"]
     ex.check_invariants()
 
     (event,) = ex.liquidations
@@ -128,17 +77,8 @@ def test_empty_fund_deleverages_most_profitable_most_leveraged_short():
 
 
 def test_trader_debt_leaves_a_negative_balance():
-    ex = start(
-        backstops=("trader_debt",),
-        margin_mode="cross",
-        liquidation={"order": "market", "slippage": 0.05},
-    )
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    scenario = crash(backstops=("trader_debt",), margin_mode="cross", liquidation=MARKET_CLOSE)
+    ex, long, maker = scenario.ex, scenario.long, scenario.maker
     ex.check_invariants()
 
     (event,) = ex.liquidations
@@ -149,17 +89,12 @@ def test_trader_debt_leaves_a_negative_balance():
 
 
 def test_socialized_loss_takes_from_winners_pro_rata():
-    ex = start(
+    scenario = crash(
+        shorts=[(100_000, 10, 100), (100_000, 10, 100)],
         backstops=("socialized_loss", "exchange_absorbs"),
-        liquidation={"order": "market", "slippage": 0.05},
+        liquidation=MARKET_CLOSE,
     )
-    short_a = ex.open_account(100_000 * U, leverage=10)
-    short_b = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short_a, 100), (short_b, 100)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    ex, long = scenario.ex, scenario.long
     ex.check_invariants()
 
     (event,) = ex.liquidations
@@ -171,17 +106,12 @@ def test_socialized_loss_takes_from_winners_pro_rata():
 
 
 def test_exchange_absorbs_what_the_fund_cannot():
-    ex = start(
+    scenario = crash(
         insurance_fund_seed=5,
         backstops=("insurance_fund", "exchange_absorbs"),
-        liquidation={"order": "market", "slippage": 0.05},
+        liquidation=MARKET_CLOSE,
     )
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 449_000)
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    ex, long = scenario.ex, scenario.long
     ex.check_invariants()
 
     (event,) = ex.liquidations
@@ -192,11 +122,10 @@ def test_exchange_absorbs_what_the_fund_cannot():
 
 
 def test_backstop_vault_takes_over_at_bankruptcy():
-    ex = start(backstops=("backstop_vault", "exchange_absorbs"), backstop_vault_seed=10_000)
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    move_last(ex, 1, 449_000)
-    ex.end_tick()
+    scenario = crash(
+        bids=[], backstops=("backstop_vault", "exchange_absorbs"), backstop_vault_seed=10_000
+    )
+    ex, long, short = scenario.ex, scenario.long, scenario.short
     ex.check_invariants()
 
     vault = SystemAccount.BACKSTOP_VAULT
@@ -208,15 +137,12 @@ def test_backstop_vault_takes_over_at_bankruptcy():
 
 
 def test_partial_liquidation_closes_a_slice_then_rechecks():
-    ex = start(
+    scenario = crash(
+        bids=[(1_000, 451_500)],
+        mark_to=451_500,
         liquidation={"partial": True, "partial_fraction": 0.25, "partial_min_notional": 1_000},
     )
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 1_000, 451_500)
-    move_last(ex, 1, 451_500)
-    ex.end_tick()
+    ex, long = scenario.ex, scenario.long
     ex.check_invariants()
     first = ex.liquidations[0]
     assert first.partial and first.closed == 50
@@ -224,19 +150,14 @@ def test_partial_liquidation_closes_a_slice_then_rechecks():
 
 
 def test_cascade_liquidation_fills_move_the_mark_into_the_next_account():
-    ex = start(liquidation={"order": "market", "slippage": 0.05})
-    short = ex.open_account(1_000_000 * U, leverage=10)
-    first = open_long_against(ex, [(short, 200)])
+    scenario = opened(shorts=[(1_000_000, 10, 200)], liquidation=MARKET_CLOSE)
+    ex, first, short = scenario.ex, scenario.long, scenario.short
     second = ex.open_account(1_004 * U, leverage=10)
     assert ex.submit(short, SELL, 200, 495_000)
     assert ex.submit(second, BUY, 200, kind="market").filled == 200
     # The second long (entry 49,500) is liquidated below ~44,728; only bids at 45,150 and
     # 44,500 exist: the first liquidation sells through 45,150 into 44,500 and moves the mark.
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 150, 451_500)
-    assert ex.submit(maker, BUY, 1_000, 445_000)
-    move_last(ex, 1, 451_500)
-    ex.end_tick()
+    scenario.fall(bids=[(150, 451_500), (1_000, 445_000)], mark_to=451_500)
     ex.check_invariants()
     assert [e.account for e in ex.liquidations] == [first, second]
     assert [e.round for e in ex.liquidations] == [0, 1]
@@ -247,14 +168,12 @@ def test_multi_fill_liquidation_keeps_all_margin_with_the_position():
     0.1 x 150 + 0.1 x 100 = 25 USDT over the bankruptcy price: a 0.1% clearance fee on
     0.2 x 45,150 (9.03 USDT) and the 15.97 USDT rest to the fund; nothing goes back to the
     trader between the fills."""
-    ex = start(liquidation={"clearance_fee": 0.001})
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 100, 451_500)
-    assert ex.submit(maker, BUY, 100, 451_000)
-    move_last(ex, 1, 451_500)
-    ex.end_tick()
+    scenario = crash(
+        bids=[(100, 451_500), (100, 451_000)],
+        mark_to=451_500,
+        liquidation={"clearance_fee": 0.001},
+    )
+    ex, long = scenario.ex, scenario.long
     ex.check_invariants()
 
     (event,) = ex.liquidations
@@ -271,12 +190,10 @@ def test_multi_fill_liquidation_keeps_all_margin_with_the_position():
 def test_own_close_beyond_isolated_margin_is_paid_from_free_balance():
     """A trader's own market sell through a thin book loses more than its isolated margin;
     the rest comes from its free balance, not from the insurance fund."""
-    ex = start(insurance_fund_seed=1_000)
-    short = ex.open_account(100_000 * U, leverage=10)
-    long = open_long_against(ex, [(short, 200)])
+    scenario = opened(insurance_fund_seed=1_000)
+    ex, long = scenario.ex, scenario.long
     assert ex.deposit(long, 500 * U)
-    maker = ex.open_account(1_000_000 * U, leverage=5)
-    assert ex.submit(maker, BUY, 200, 448_000)
+    scenario.bid([(200, 448_000)])
     result = ex.submit(long, SELL, 200, kind="market", reduce_only=True)
     assert result.filled == 200
     ex.check_invariants()
