@@ -149,14 +149,13 @@ class MarketModel(mesa.Model):
         rulebook's cap uses the cap, or with ``above_cap_stay_out`` stays out of the market.
         """
         config = self.config
-        for capital in self.draw_lognormals(
-            config.market_makers.capital, config.market_makers.count
+        for kind, section in (
+            (MarketMaker, config.market_makers),
+            (Arbitrageur, config.arbitrageurs),
+            (Whale, config.whales),
         ):
-            MarketMaker(self, config.market_makers, float(capital))
-        for capital in self.draw_lognormals(config.arbitrageurs.capital, config.arbitrageurs.count):
-            Arbitrageur(self, config.arbitrageurs, float(capital))
-        for capital in self.draw_lognormals(config.whales.capital, config.whales.count):
-            Whale(self, config.whales, float(capital))
+            capitals = self.draw_lognormals(section.capital, section.count).tolist()
+            kind.create_agents(self, section.count, section, capitals)
         retail = config.retail
         weights = np.asarray(retail.leverage.weights, dtype=float)
         wanted = self.rng.choice(
@@ -165,12 +164,15 @@ class MarketModel(mesa.Model):
         stay_out = self.rng.random(retail.count) < retail.above_cap_stay_out
         cap = int(config.exchange.max_leverage)
         capitals = self.draw_lognormals(retail.capital, retail.count)
-        self.stayed_out = 0
-        for leverage, out, capital in zip(wanted, stay_out, capitals, strict=True):
-            if leverage > cap and out:
-                self.stayed_out += 1
-                continue
-            RetailTrader(self, retail, float(capital), int(min(leverage, cap)))
+        joins = ~((wanted > cap) & stay_out)
+        self.stayed_out = int(retail.count - joins.sum())
+        RetailTrader.create_agents(
+            self,
+            int(joins.sum()),
+            retail,
+            capitals[joins].tolist(),
+            np.minimum(wanted[joins], cap).astype(int).tolist(),
+        )
 
     # ------------------------------------------------------------------ the tick
 
