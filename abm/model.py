@@ -250,18 +250,17 @@ class MarketModel(mesa.Model):
         return self._map
 
     def equity_by_population(self) -> dict[str, int]:
-        """Balance plus unrealized PnL summed per population, micro-units."""
+        """Balance plus unrealized PnL summed per population, micro-units (exact integers)."""
         ex = self.exchange
         balances = np.array(ex.ledger.balances, dtype=np.int64)
         codes = self.population_codes
         traders = codes >= 0
         totals = np.zeros(len(POPULATIONS), dtype=np.int64)
         np.add.at(totals, codes[traders], balances[traders])
-        mark, k = ex.mark, ex.k
-        upnl = [0] * len(POPULATIONS)
-        for account_id in ex.open_accounts:
-            code = codes[account_id]
-            if code >= 0:
-                account = ex.accounts[account_id]
-                upnl[code] += (account.position * mark - account.cost) * k
-        return {p: int(totals[i]) + upnl[i] for i, p in enumerate(POPULATIONS)}
+        ids = np.fromiter(ex.open_accounts, dtype=np.int64, count=len(ex.open_accounts))
+        ids = ids[codes[ids] >= 0]
+        open_ = [ex.accounts[a] for a in ids.tolist()]
+        position = np.fromiter((a.position for a in open_), dtype=np.int64, count=len(ids))
+        cost = np.fromiter((a.cost for a in open_), dtype=np.int64, count=len(ids))
+        np.add.at(totals, codes[ids], (position * ex.mark - cost) * ex.k)
+        return {p: int(totals[i]) for i, p in enumerate(POPULATIONS)}

@@ -18,6 +18,15 @@ from abm.model import MarketModel
 BASELINE = Path(__file__).resolve().parent.parent / "configs" / "baseline.yaml"
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the
+    parent process that spawned it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def measure(multiplier: int, hours: float) -> dict:
     """Build and run the baseline with ``multiplier`` x its retail traders for ``hours``."""
     base = load_config(BASELINE)
@@ -39,7 +48,7 @@ def measure(multiplier: int, hours: float) -> dict:
         "agent_actions": model.agent_actions,
         "us_per_agent_action": round(wall * 1e6 / max(1, model.agent_actions), 2),
         "liquidations": sum(1 for e in model.exchange.liquidations if e.qty),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

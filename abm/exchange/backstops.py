@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from abm.config import MICRO
 from abm.exchange.book import BUY, SELL
 from abm.exchange.ledger import FIRST_TRADER, Cause, SystemAccount
@@ -100,33 +102,47 @@ def adl_ranking(ex: Exchange, side: int) -> list[int]:
 
 
 def _rank(ex: Exchange, side: int) -> list[int]:
+    """The ranking itself, vectorised over the side's open positions (one pass to gather)."""
     accounts = ex.accounts
-    mark = ex.prices.mark
-    k = ex.k
-    candidates = sorted(
-        a
-        for a in ex.open_accounts
-        if accounts[a].liquidatable and (accounts[a].position > 0) == (side > 0)
+    balances = ex.ledger.balances
+    ids = np.array(
+        sorted(
+            a
+            for a in ex.open_accounts
+            if accounts[a].liquidatable and (accounts[a].position > 0) == (side > 0)
+        ),
+        dtype=np.int64,
     )
     method = ex.rules.liquidation.adl_ranking
     if method == "random":
-        return [candidates[i] for i in ex.rng.permutation(len(candidates))]
-    keys = {}
-    for a in candidates:
-        acc = accounts[a]
-        upnl = (acc.position * mark - acc.cost) * k
-        collateral = ex.collateral(acc)
-        if method == "bitmex":
-            entry = abs(acc.cost) * k
-            equity = collateral + upnl
-            pnl = upnl / max(1, entry)
-            leverage = abs(acc.position) * mark * k / max(1, equity)
-            keys[a] = pnl * leverage if pnl > 0 else pnl / max(leverage, 1e-9)
-        else:
-            equity = collateral + upnl
-            ratio = ex.brackets.maintenance_margin(abs(acc.position) * mark * k) / equity
-            keys[a] = max(0, upnl) / max(1, collateral) * (ratio if equity > 0 else 0.0)
-    return sorted(candidates, key=lambda a: (-keys[a], a))
+        return ids[ex.rng.permutation(len(ids))].tolist()
+    chosen = [accounts[a] for a in ids.tolist()]
+    position = np.fromiter((a.position for a in chosen), dtype=np.float64, count=len(ids))
+    cost = np.fromiter((a.cost for a in chosen), dtype=np.float64, count=len(ids))
+    collateral = np.fromiter(
+        (balances[a.id] if a.cross else a.isolated_margin for a in chosen),
+        dtype=np.float64,
+        count=len(ids),
+    )
+    mark, k = ex.prices.mark, ex.k
+    upnl = (position * mark - cost) * k
+    equity = collateral + upnl
+    notional = np.abs(position) * mark * k
+    if method == "bitmex":
+        pnl = upnl / np.maximum(1.0, np.abs(cost) * k)
+        leverage = notional / np.maximum(1.0, equity)
+        keys = np.where(pnl > 0, pnl * leverage, pnl / np.maximum(leverage, 1e-9))
+    else:
+        brackets = ex.brackets
+        tier = np.minimum(
+            np.searchsorted(np.array(brackets.caps, dtype=np.float64), notional, side="left"),
+            len(brackets.caps) - 1,
+        )
+        mmr = np.array(brackets.mmr_ppm, dtype=np.float64)[tier] / 1e6
+        maintenance = np.ceil(notional * mmr) - np.array(brackets.cum, dtype=np.float64)[tier]
+        ratio = np.where(equity > 0, maintenance / np.where(equity > 0, equity, 1.0), 0.0)
+        keys = np.maximum(0.0, upnl) / np.maximum(1.0, collateral) * ratio
+    return ids[np.lexsort((ids, -keys))].tolist()
 
 
 def auto_deleverage(ex: Exchange, account: Account, bankruptcy: int, record) -> None:

@@ -1,0 +1,154 @@
+"""Shared plumbing of the figures: reading a run folder, styling, saving.
+
+Figures are drawn on ``matplotlib.figure.Figure`` objects rendered by the Agg canvas, never through
+``pyplot``: nothing here changes the global backend or leaves figures open, so the functions are
+safe in notebooks, tests and worker processes alike. Seaborn styling is applied through its
+context managers (``styled``), not ``set_theme``, for the same reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+MICRO = 1_000_000
+"""Micro-units per USDT: transfer amounts are integers of micro-units."""
+
+POPULATIONS = (
+    "retail",
+    "whale",
+    "market_maker",
+    "arbitrageur",
+    "exchange",
+    "insurance_fund",
+    "backstop_vault",
+    "external",
+)
+"""Every population of ``accounts.parquet``, traders first, in the order the figures use."""
+
+_PALETTE = sns.color_palette("tab10", 10)
+POPULATION_COLORS = {
+    "retail": _PALETTE[0],
+    "whale": _PALETTE[4],
+    "market_maker": _PALETTE[2],
+    "arbitrageur": _PALETTE[1],
+    "exchange": _PALETTE[7],
+    "insurance_fund": _PALETTE[9],
+    "backstop_vault": _PALETTE[5],
+    "external": _PALETTE[8],
+}
+LONG_COLOR = "#c0392b"
+SHORT_COLOR = "#1f6fb4"
+DPI = 150
+
+
+class FigureSkipped(Exception):
+    """A figure cannot be made from this run folder; the message says why."""
+
+
+@contextmanager
+def styled() -> Iterator[None]:
+    """Seaborn's whitegrid style and paper context, for the figures drawn inside the block."""
+    with sns.axes_style("whitegrid"), sns.plotting_context("paper", font_scale=1.15):
+        yield
+
+
+def new_figure(width: float, height: float, **kwargs) -> Figure:
+    """A figure on an Agg canvas (no pyplot)."""
+    figure = Figure(figsize=(width, height), **kwargs)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def output_path(run_dir: Path, out: Path | None, name: str) -> Path:
+    """``out`` if it names a file; ``out/name.png`` if it is a folder; else ``run_dir/figures``."""
+    if out is None:
+        path = Path(run_dir) / "figures" / f"{name}.png"
+    else:
+        out = Path(out)
+        path = out / f"{name}.png" if out.is_dir() or not out.suffix else out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save(figure: Figure, path: Path) -> Path:
+    figure.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
+    return path
+
+
+def require(run_dir: Path, name: str) -> Path:
+    """The path of a run file, or FigureSkipped naming the missing file."""
+    path = Path(run_dir) / name
+    if not path.is_file():
+        raise FigureSkipped(f"{name} is not in {run_dir}")
+    return path
+
+
+def read_parquet(run_dir: Path, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    return pd.read_parquet(require(run_dir, name), columns=columns)
+
+
+def manifest_config(run_dir: Path) -> dict:
+    """The resolved config of the run's manifest, or {} if there is none."""
+    path = Path(run_dir) / "manifest.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text()).get("config", {})
+
+
+def tick_seconds(run_dir: Path) -> float:
+    return float(manifest_config(run_dir).get("run", {}).get("tick_seconds", 1.0))
+
+
+def populations(run_dir: Path) -> pd.Series:
+    """Population of each account id, from ``accounts.parquet``."""
+    accounts = read_parquet(run_dir, "accounts.parquet", ["account", "population"])
+    return accounts.set_index("account")["population"].astype(str)
+
+
+def compact(value: float, _pos: object = None) -> str:
+    """1234567 -> '1.2M', 45300 -> '45k', -2500 -> '-2.5k'."""
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= limit:
+            scaled = value / limit
+            text = f"{scaled:.1f}" if scaled < 10 else f"{scaled:.0f}"
+            return f"{sign}{text.removesuffix('.0')}{suffix}"
+    return f"{sign}{value:.0f}" if value >= 10 else f"{sign}{value:.2g}"
+
+
+COMPACT = FuncFormatter(compact)
+
+
+def pick_column(columns: list[str], names: tuple[str, ...]) -> str | None:
+    """The first column whose lower-cased name is one of ``names`` (in their order), else the
+    first one containing one of them, else None."""
+    lowered = {c.lower(): c for c in columns}
+    for name in names:
+        if name in lowered:
+            return lowered[name]
+    for name in names:
+        for low, column in lowered.items():
+            if name in low:
+                return column
+    return None
+
+
+def to_usdt(frame: pd.DataFrame, column: str) -> tuple[pd.Series, str]:
+    """A money column in USDT and a note on how it was read: a name with 'micro' or an integer
+    column without 'usdt' in its name is micro-units (the project's convention), else USDT."""
+    values = frame[column]
+    name = column.lower()
+    micro = "micro" in name or ("usdt" not in name and pd.api.types.is_integer_dtype(values))
+    if micro:
+        return values.astype(float) / MICRO, f"{column} (micro-units)"
+    return values.astype(float), f"{column} (USDT)"
