@@ -257,7 +257,8 @@ class MarketModel(mesa.Model):
         traders = codes >= 0
         totals = np.zeros(len(POPULATIONS), dtype=np.int64)
         np.add.at(totals, codes[traders], balances[traders])
-        ids = np.fromiter(ex.open_accounts, dtype=np.int64, count=len(ex.open_accounts))
+        holders = ex.open_accounts
+        ids = np.fromiter(holders, dtype=np.int64, count=len(holders))
         ids = ids[codes[ids] >= 0]
         open_ = [ex.accounts[a] for a in ids.tolist()]
         position = np.fromiter((a.position for a in open_), dtype=np.int64, count=len(ids))

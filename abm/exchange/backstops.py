@@ -105,14 +105,8 @@ def _rank(ex: Exchange, side: int) -> list[int]:
     """The ranking itself, vectorised over the side's open positions (one pass to gather)."""
     accounts = ex.accounts
     balances = ex.ledger.balances
-    ids = np.array(
-        sorted(
-            a
-            for a in ex.open_accounts
-            if accounts[a].liquidatable and (accounts[a].position > 0) == (side > 0)
-        ),
-        dtype=np.int64,
-    )
+    holders = ex.longs if side > 0 else ex.shorts
+    ids = np.array(sorted(holders.difference((SystemAccount.BACKSTOP_VAULT,))), dtype=np.int64)
     method = ex.rules.liquidation.adl_ranking
     if method == "random":
         return ids[ex.rng.permutation(len(ids))].tolist()

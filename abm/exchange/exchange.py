@@ -113,7 +113,8 @@ class Exchange:
             (on_mark, side): [] for on_mark in (True, False) for side in (BUY, SELL)
         }
         self.deposited: list[int] = [0] * FIRST_TRADER
-        self.open_accounts: set[int] = set()
+        self.longs: set[int] = set()
+        self.shorts: set[int] = set()
         self.long_open_interest = 0
         self.long_thresholds: list[tuple[int, int, int]] = []
         self.short_thresholds: list[tuple[int, int, int]] = []
@@ -528,10 +529,15 @@ class Exchange:
             and self.ledger.balances[account.id] < 0
         ):
             self.pending_deficits.add(account.id)
-        if after:
-            self.open_accounts.add(account.id)
+        if after > 0:
+            self.longs.add(account.id)
+            self.shorts.discard(account.id)
+        elif after < 0:
+            self.shorts.add(account.id)
+            self.longs.discard(account.id)
         else:
-            self.open_accounts.discard(account.id)
+            self.longs.discard(account.id)
+            self.shorts.discard(account.id)
         self._refresh(account)
 
     def _refresh(self, account: Account) -> None:
@@ -571,7 +577,7 @@ class Exchange:
         return self.accounts[account_id].liq_threshold
 
     def _compact_thresholds(self) -> None:
-        live = len(self.open_accounts)
+        live = len(self.longs) + len(self.shorts)
         if len(self.long_thresholds) + len(self.short_thresholds) > 4 * live + 4096:
             accounts = self.accounts
             self.long_thresholds = [
@@ -707,6 +713,11 @@ class Exchange:
         return rate
 
     # ----------------------------------------------------------------- public views
+
+    @property
+    def open_accounts(self) -> set[int]:
+        """Accounts with an open position (long or short)."""
+        return self.longs | self.shorts
 
     @property
     def mark(self) -> int:

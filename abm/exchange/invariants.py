@@ -57,7 +57,9 @@ def check_invariants(ex: Exchange) -> None:
                 f"account {account.id}: position {account.position} / cost {account.cost} "
                 f"disagree with its links ({position[account.id]} / {cost[account.id]})"
             )
-        if (account.position != 0) != (account.id in ex.open_accounts):
+        if (account.position > 0) != (account.id in ex.longs) or (account.position < 0) != (
+            account.id in ex.shorts
+        ):
             raise AssertionError(f"account {account.id}: open-accounts set out of date")
     debt_allowed = "trader_debt" in ex.rules.backstops
     for account in accounts[FIRST_TRADER:]:
