@@ -1,4 +1,4 @@
-"""The ``abm`` command: ``abm run``, ``abm flows``, ``abm demo``."""
+"""The ``abm`` command: ``abm run``, ``abm flows``, ``abm figures``, ``abm demo``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument(
         "--gexf", action="store_true", help="also write liquidations.gexf (dynamic, for Gephi)"
     )
+    figures = commands.add_parser(
+        "figures", help="draw a run folder's figures into RUN_DIR/figures"
+    )
+    figures.add_argument("run_dir", type=Path, help="a run folder written by abm run")
     commands.add_parser("demo", help="a scripted crash through the exchange alone")
     return parser
 
@@ -192,10 +196,28 @@ def flows_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def figures_command(args: argparse.Namespace) -> int:
+    from abm.figures import make_figures
+
+    if not (args.run_dir / "ticks.parquet").is_file():
+        print(
+            f"abm figures: {args.run_dir} is not a run folder (no ticks.parquet)", file=sys.stderr
+        )
+        return 2
+    made, skipped = make_figures(args.run_dir)
+    for path in made:
+        print(path)
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return run_command(args)
+    if args.command == "figures":
+        return figures_command(args)
     if args.command == "flows":
         return flows_command(args)
     from abm.exchange.demo import main as demo

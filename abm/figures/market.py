@@ -9,8 +9,8 @@ import numpy as np
 from abm.figures._common import (
     COMPACT,
     LONG_COLOR,
-    SHORT_COLOR,
     POPULATION_COLORS,
+    SHORT_COLOR,
     compact,
     new_figure,
     output_path,
