@@ -115,14 +115,12 @@ def populations(run_dir: Path) -> pd.Series:
 
 
 def compact(value: float, _pos: object = None) -> str:
-    """1234567 -> '1.2M', 45300 -> '45k', -2500 -> '-2.5k'."""
+    """Three significant digits: 1234567 -> '1.23M', 45300 -> '45.3k', -2500 -> '-2.5k'."""
     sign = "-" if value < 0 else ""
     value = abs(value)
     for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if value >= limit:
-            scaled = value / limit
-            text = f"{scaled:.1f}" if scaled < 10 else f"{scaled:.0f}"
-            return f"{sign}{text.removesuffix('.0')}{suffix}"
+            return f"{sign}{value / limit:.3g}{suffix}"
     return f"{sign}{value:.0f}" if value >= 10 else f"{sign}{value:.2g}"
 
 
