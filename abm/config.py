@@ -88,6 +88,9 @@ class LiquidationRules(StrictModel):
     surplus_to_insurance: bool = True
     max_rounds_per_tick: int = Field(default=10, ge=1, le=1000)
     adl_ranking: Literal["bitmex", "binance", "random"] = "bitmex"
+    adl_refresh_ticks: int = Field(
+        default=60, ge=1, description="the ADL queue is re-ranked at most this often"
+    )
     insurance_unwind_slippage: float = Field(default=0.1, gt=0, lt=1)
 
 

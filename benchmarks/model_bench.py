@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from abm.config import load_config
+from abm.experiments.run import simulate
 from abm.model import MarketModel
 
 BASELINE = Path(__file__).resolve().parent.parent / "configs" / "baseline.yaml"
@@ -36,7 +37,7 @@ def measure(multiplier: int, hours: float) -> dict:
     model = MarketModel(config)
     built = time.perf_counter() - t0
     t1 = time.perf_counter()
-    model.run_for(model.ticks)
+    simulate(model)
     wall = time.perf_counter() - t1
     model.exchange.check_invariants()
     return {

@@ -89,14 +89,16 @@ def adl_ranking(ex: Exchange, side: int) -> list[int]:
 
     ``bitmex``: PnL% x effective leverage (PnL% / leverage when losing); ``binance``: PnL% of
     wallet x margin ratio; ``random``: a pseudo-random order (dYdX). Floats rank; money stays
-    integer. The queue is ranked once per tick, mark and side (as venues publish it) and reused
-    by every deleveraging at that mark; accounts that have since closed or flipped are skipped.
+    integer. Like the ADL indicator venues publish, the queue is re-ranked at most every
+    ``liquidation.adl_refresh_ticks`` and reused in between; accounts that have since closed or
+    flipped are skipped, and positions opened since wait for the next ranking.
     """
-    key = (ex.tick, ex.prices.mark, side)
+    period = ex.rules.liquidation.adl_refresh_ticks
+    key = (ex.tick // period, side)
     cached = ex.adl_queue.get(key)
     if cached is not None:
         return cached
-    ex.adl_queue.clear()
+    ex.adl_queue = {k: v for k, v in ex.adl_queue.items() if k[0] == key[0]}
     ex.adl_queue[key] = ranking = _rank(ex, side)
     return ranking
 

@@ -120,7 +120,7 @@ class Exchange:
         self.short_thresholds: list[tuple[int, int, int]] = []
         self.pending_deficits: set[int] = set()
         self.stale_thresholds: set[int] = set()
-        self.adl_queue: dict[tuple[int, int, int], list[int]] = {}
+        self.adl_queue: dict[tuple[int, int], list[int]] = {}
         self.liquidating: int | None = None
         self.tick = 0
         self._event = 0
