@@ -9,6 +9,18 @@ from abm.config import Bracket, Rulebook
 U = 1_000_000
 """One USDT in micro-units."""
 
+TINY_RUN = [
+    "run.hours=0.25",
+    "retail.count=300",
+    "whales.count=1",
+    "market_makers.count=2",
+    "arbitrageurs.count=1",
+    "run.liquidation_map_every_ticks=60",
+    "world.shocks=[{start_minute: 2, minutes: 5, move: -0.05}]",
+]
+"""Overrides of the baseline for a quarter-hour run with a sharp drop: the short end-to-end run
+the output, flow and figure tests share."""
+
 TWO_TIERS = (
     Bracket(notional_cap=50_000, max_leverage=125, mmr=0.004),
     Bracket(notional_cap=float("inf"), max_leverage=100, mmr=0.005),

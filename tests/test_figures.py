@@ -12,22 +12,13 @@ from abm.cli import main
 from abm.config import load_config
 from abm.experiments.run import execute
 from abm.figures import FIGURES, FigureSkipped, make_figures, where_money_goes_bar
-
-TINY = [
-    "run.hours=0.25",
-    "retail.count=300",
-    "whales.count=1",
-    "market_makers.count=2",
-    "arbitrageurs.count=1",
-    "run.liquidation_map_every_ticks=60",
-    "world.shocks=[{start_minute: 2, minutes: 5, move: -0.05}]",
-]
+from tests.conftest import TINY_RUN
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("figrun")
-    execute(load_config("configs/baseline.yaml", TINY), out)
+    execute(load_config("configs/baseline.yaml", TINY_RUN), out)
     return out
 
 

@@ -38,7 +38,7 @@ from abm.flows import (
     where_money_goes,
     write_flows,
 )
-from tests.conftest import U
+from tests.conftest import TINY_RUN, U
 from tests.scenarios import MARKET_CLOSE, crash, opened, second_pair, start
 
 FUND = int(SystemAccount.INSURANCE_FUND)
@@ -324,20 +324,11 @@ def test_graph_edges_per_cause_and_population_grouping():
 
 # ---------------------------------------------------------------- a short model run
 
-TINY = [
-    "run.hours=0.25",
-    "retail.count=300",
-    "whales.count=1",
-    "market_makers.count=2",
-    "arbitrageurs.count=1",
-    "world.shocks=[{start_minute: 2, minutes: 5, move: -0.05}]",
-]
-
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("flows")
-    execute(load_config("configs/baseline.yaml", TINY), out)
+    execute(load_config("configs/baseline.yaml", TINY_RUN), out)
     data = read_run(out)
     attribution = pd.read_parquet(out / "liquidation_attribution.parquet")
     return SimpleNamespace(out=out, data=data, attribution=attribution)

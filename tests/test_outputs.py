@@ -10,23 +10,16 @@ import pytest
 from abm.cli import main
 from abm.config import ConfigError, load_config
 from abm.experiments.run import config_hash, execute
+from tests.conftest import TINY_RUN
 
 BASELINE = "configs/baseline.yaml"
-TINY = [
-    "run.hours=0.25",
-    "retail.count=300",
-    "whales.count=1",
-    "market_makers.count=2",
-    "arbitrageurs.count=1",
-    "world.shocks=[{start_minute: 2, minutes: 5, move: -0.05}]",
-]
 TABLES = ("ticks", "fills", "liquidations", "transfers", "accounts")
 
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    result = execute(load_config(BASELINE, TINY), out)
+    result = execute(load_config(BASELINE, TINY_RUN), out)
     return out, result
 
 
@@ -91,14 +84,14 @@ def test_liquidations_and_ticks_tables_agree(run_folder):
 
 def test_same_config_and_seed_give_byte_identical_tables(run_folder, tmp_path):
     out, _ = run_folder
-    execute(load_config(BASELINE, TINY), tmp_path)
+    execute(load_config(BASELINE, TINY_RUN), tmp_path)
     for name in TABLES:
         assert (tmp_path / f"{name}.parquet").read_bytes() == (out / f"{name}.parquet").read_bytes()
 
 
 def test_another_seed_gives_another_run(run_folder, tmp_path):
     out, _ = run_folder
-    execute(load_config(BASELINE, [*TINY, "run.seed=43"]), tmp_path)
+    execute(load_config(BASELINE, [*TINY_RUN, "run.seed=43"]), tmp_path)
     assert (tmp_path / "fills.parquet").read_bytes() != (out / "fills.parquet").read_bytes()
 
 
@@ -107,7 +100,7 @@ def test_cli_run_prints_the_summary(tmp_path, capsys):
         [
             "run",
             BASELINE,
-            *sum((["--set", o] for o in TINY), []),
+            *sum((["--set", o] for o in TINY_RUN), []),
             "--seed",
             "5",
             "--out",

@@ -92,7 +92,7 @@ def liquidation_tick(brackets: Brackets, k: int, collateral: int, position: int,
     for _ in range(len(brackets.caps) + 1):
         mmr = brackets.mmr_ppm[n] / MICRO
         guess = side * (base - brackets.cum[n]) / (qty * k * (1 - side * mmr))
-        guess = max(0.0, min(guess, float(UNBOUNDED >> 8)))
+        guess = max(0.0, min(guess, UNBOUNDED >> 8))
         m = brackets.tier(int(qty * guess * k))
         if m == n:
             break
