@@ -190,7 +190,10 @@ def describe_errors(err: ValidationError, where: str) -> str:
         if e["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key (check the spelling against the documented keys)")
         else:
-            lines.append(f"  {key}: {e['msg']} (got {e.get('input')!r})")
+            message = e["msg"].removeprefix("Value error, ")
+            given = e.get("input")
+            shown = "" if isinstance(given, dict | list | tuple) else f" (got {given!r})"
+            lines.append(f"  {key}: {message}{shown}")
     return "\n".join(lines)
 
 
