@@ -100,6 +100,9 @@ def summarize(model: MarketModel) -> dict:
             "mark_min": ex.instrument.price(int(model.market.marks.min())),
             "mark_max": ex.instrument.price(int(model.market.marks.max())),
         },
+        "funding_settlements": [
+            {"tick": tick, "rate": rate / 1e9} for tick, rate, _ in ex.funding_payments
+        ],
         "fills": len(ex.fills["qty"]),
         "transfers": len(ex.ledger),
     }
