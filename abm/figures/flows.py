@@ -13,6 +13,7 @@ from abm.figures._common import (
     COMPACT,
     POPULATION_COLORS,
     POPULATIONS,
+    compact,
     new_figure,
     output_path,
     read_parquet,
@@ -68,14 +69,19 @@ def where_money_goes_bar(run_dir: Path, out: Path | None = None) -> Path:
             rows = table[table["section"] == section].sort_values("amount", ascending=False)
             bottom = np.zeros(2)
             colors = sns.color_palette("tab20", max(3, len(rows)))
+            seen: dict[str, int] = {}
             for color, row in zip(colors, rows.itertuples(index=False), strict=False):
                 values = np.array([row.long_usdt, row.short_usdt])
+                # a party's second and later parts (e.g. the insurance fund's clearance fee and
+                # surplus) keep the party's colour but are hatched, so that they stay apart
+                nth = seen[row.party] = seen.get(row.party, -1) + 1
                 ax.bar(
                     ["long liquidations", "short liquidations"],
                     values,
                     bottom=bottom,
                     color=POPULATION_COLORS.get(row.party, color),
                     edgecolor="white",
+                    hatch=("", "///", "...", "xxx")[nth % 4],
                     label=f"{row.label}: {row.amount_usdt:,.0f}",
                 )
                 bottom += values
@@ -118,33 +124,52 @@ def liquidation_network(run_dir: Path, out: Path | None = None, top: int = 30) -
         ax = figure.add_subplot()
         ax.set_axis_off()
         if graph.number_of_nodes():
-            layout = nx.spring_layout(graph, seed=7, weight=None)
+            # receivers (more money in than out) on the inner ring, liquidated payers outside,
+            # each ring ordered by money so that the big nodes sit together and stay legible
+            inflow = dict(graph.in_degree(weight="weight"))
+            outflow = dict(graph.out_degree(weight="weight"))
+            inner = sorted((n for n in graph if inflow[n] >= outflow[n]), key=lambda n: -inflow[n])
+            outer = sorted((n for n in graph if inflow[n] < outflow[n]), key=lambda n: -outflow[n])
+            layout = nx.shell_layout(graph, [inner, outer] if inner and outer else [list(graph)])
             widths = np.array([d["weight"] for *_, d in graph.edges(data=True)])
+            sizes = np.array([weight.get(n, 0) for n in graph.nodes]) / 1e6
+            node_size = 120 + 1400 * np.sqrt(sizes / max(sizes.max(), 1e-9))
             nx.draw_networkx_edges(
                 graph,
                 layout,
                 ax=ax,
-                width=0.5 + 5 * widths / widths.max(),
-                alpha=0.5,
+                width=0.4 + 6 * widths / widths.max(),
+                alpha=0.45,
                 arrows=True,
                 arrowsize=8,
                 edge_color="grey",
+                node_size=node_size,
+                connectionstyle="arc3,rad=0.06",
             )
-            sizes = np.array([weight.get(n, 0) for n in graph.nodes]) / 1e6
             nx.draw_networkx_nodes(
                 graph,
                 layout,
                 ax=ax,
-                node_size=60 + 900 * sizes / max(sizes.max(), 1e-9),
+                node_size=node_size,
                 node_color=[POPULATION_COLORS.get(populations.get(n), "grey") for n in graph],
+                edgecolors="white",
             )
-            nx.draw_networkx_labels(graph, layout, ax=ax, font_size=7)
+            system = ("exchange", "insurance_fund", "backstop_vault")
+            labels = {
+                n: (populations[n].replace("_", " ") if populations.get(n) in system else f"{n}")
+                + f"\n{compact(weight.get(n, 0) / 1e6)}"
+                for n in graph
+            }
+            label_position = {n: (x * 1.13, y * 1.13) for n, (x, y) in layout.items()}
+            nx.draw_networkx_labels(graph, label_position, labels=labels, ax=ax, font_size=7)
+            ax.margins(0.08)
         for population in sorted({populations.get(n) for n in graph} - {None}):
             ax.scatter([], [], color=POPULATION_COLORS.get(population, "grey"), label=population)
-        ax.legend(loc="lower left", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
         ax.set_title(
             f"Liquidation network, top {top} accounts by money paid or received "
-            f"({Path(run_dir).name}); arrows: liquidated account to receiver",
+            f"({Path(run_dir).name})\narrows: liquidated account to receiver; inner ring "
+            "receives, outer ring pays; labels: account, USDT paid or received",
             loc="left",
         )
     return save(figure, output_path(run_dir, out, "liquidation_network"))

@@ -66,8 +66,10 @@ def liquidation_map_heatmap(run_dir: Path, out: Path | None = None) -> Path:
     hours = ticks["seconds"].to_numpy(float) / 3_600
     mark = ticks["mark"].to_numpy(float)
     with styled(), sns.axes_style("white"):
-        figure = new_figure(11.5, 6.5)
-        ax = figure.add_subplot()
+        figure = new_figure(12, 6.5)
+        grid = figure.add_gridspec(1, 3, width_ratios=[40, 1, 1], wspace=0.12, left=0.08, right=0.9)
+        ax = figure.add_subplot(grid[0, 0])
+        bar_axes = {"long": figure.add_subplot(grid[0, 1]), "short": figure.add_subplot(grid[0, 2])}
         ax.set_facecolor("#fbfbfb")
         meshes = {}
         for side, cmap in (("long", "Reds"), ("short", "Blues")):
@@ -85,13 +87,14 @@ def liquidation_map_heatmap(run_dir: Path, out: Path | None = None) -> Path:
         ax.set_xlabel("time (hours)")
         ax.set_ylabel("liquidation price (USDT)")
         ax.legend(loc="upper right", frameon=True)
-        for side, label, pad in (
-            ("short", "shorts' liquidations: notional (USDT)", 0.01),
-            ("long", "longs' liquidations: notional (USDT)", 0.1),
-        ):
-            bar = figure.colorbar(meshes[side], ax=ax, pad=pad, fraction=0.035, aspect=30)
-            bar.set_label(label)
+        for side, label in (("long", "longs"), ("short", "shorts")):
+            bar = figure.colorbar(meshes[side], cax=bar_axes[side])
             bar.ax.yaxis.set_major_formatter(compact)
+            bar.ax.set_title(label, fontsize=9)
+            if side == "long":
+                bar.ax.tick_params(labelleft=False, labelright=False)
+            else:
+                bar.set_label("notional liquidated at that price (USDT)")
         ax.set_title(
             f"Liquidation map: liquidation prices of open positions "
             f"({width:,.0f} USDT bins, a snapshot every {every * seconds / 60:g} min)",

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from abm.figures._common import (
-    COMPACT,
     LONG_COLOR,
     POPULATION_COLORS,
     SHORT_COLOR,
@@ -115,7 +114,7 @@ def market_overview(run_dir: Path, out: Path | None = None) -> Path:
 
         fund.plot(hours, ticks["insurance_fund"], color=POPULATION_COLORS["insurance_fund"], lw=1)
         fund.set_ylabel("insurance fund\n(USDT)")
-        fund.yaxis.set_major_formatter(COMPACT)
+        fund.yaxis.set_major_formatter(lambda v, _p: f"{v:,.0f}")
         adl = per_minute["adl"].to_numpy() > 0
         if adl.any():
             level = ticks["insurance_fund"].min()
