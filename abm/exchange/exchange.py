@@ -253,6 +253,17 @@ class Exchange:
 
     # ----------------------------------------------------------------- orders
 
+    def _order_account(self, account_id: object, side: object, qty: object) -> Account | Reject:
+        """The account an order or stop is for, or why the request's basics are invalid."""
+        account = self._account(account_id)
+        if account is None:
+            return Reject.UNKNOWN_ACCOUNT
+        if type(side) is not int or side not in (BUY, SELL):
+            return Reject.INVALID_SIDE
+        if type(qty) is not int or qty <= 0:
+            return Reject.INVALID_QTY
+        return account
+
     def submit(
         self,
         account_id: int,
@@ -268,17 +279,9 @@ class Exchange:
         A market order may carry ``price`` as a protection bound. Returns what happened; a
         rejected order changes nothing.
         """
-        accounts = self.accounts
-        if type(account_id) is int and FIRST_TRADER <= account_id < len(accounts):
-            account = accounts[account_id]
-        else:
-            account = self._account(account_id)
-            if account is None:
-                return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        if type(side) is not int or side not in (BUY, SELL):
-            return OrderResult(False, Reject.INVALID_SIDE)
-        if type(qty) is not int or qty <= 0:
-            return OrderResult(False, Reject.INVALID_QTY)
+        account = self._order_account(account_id, side, qty)
+        if type(account) is Reject:
+            return OrderResult(False, account)
         if kind not in ORDER_KINDS:
             return OrderResult(False, Reject.INVALID_KIND)
         if price is None:
@@ -607,13 +610,9 @@ class Exchange:
         A sell stop triggers when the price falls to ``stop`` or below, a buy stop when it rises
         to ``stop`` or above; it then enters as a market order or a GTC limit at ``limit``.
         """
-        account = self._account(account_id)
-        if account is None:
-            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        if type(side) is not int or side not in (BUY, SELL):
-            return OrderResult(False, Reject.INVALID_SIDE)
-        if type(qty) is not int or qty <= 0:
-            return OrderResult(False, Reject.INVALID_QTY)
+        account = self._order_account(account_id, side, qty)
+        if type(account) is Reject:
+            return OrderResult(False, account)
         if (
             type(stop) is not int
             or stop <= 0
