@@ -9,13 +9,35 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 MICRO = 1_000_000
 """Micro-units of the quote currency per unit (1 USDT = 1,000,000)."""
+
+BTC_SUPPLY = 21_000_000
+"""Upper bound of every quantity in BTC in the config."""
+
+DEPOSIT_LIMIT_USDT = 1e12
+"""What a run may deposit in all (seeds and expected capital), a little below the exchange's
+limit on net deposits (``abm.exchange.instrument.MAX_TOTAL_DEPOSITS``, 2**60 micro-USDT)."""
+
+MIN_START_TICKS = 1_000
+"""The index starts at least this many price ticks above zero, so that a move of 0.1% shows."""
+
+MAX_TICKS = 31_536_000
+"""The longest run, in ticks: a year of 1-second ticks."""
 
 Backstop = Literal[
     "insurance_fund",
@@ -31,8 +53,49 @@ class ConfigError(ValueError):
     """A configuration that cannot be used; the message names the key and what is allowed."""
 
 
+def _takes_numbers_not_booleans(annotation: Any) -> bool:
+    """Whether a field of this type holds numbers (``int``, ``float``, optionally ``None``)."""
+    if annotation in (int, float):
+        return True
+    if get_origin(annotation) in (Union, UnionType):
+        args = get_args(annotation)
+        return bool not in args and any(_takes_numbers_not_booleans(a) for a in args)
+    return False
+
+
+def _holds_boolean_for_number(value: Any, annotation: Any) -> bool:
+    """A YAML boolean (``on``, ``yes``, ``true``...) given where a number is expected, directly
+    or as an item of a tuple of numbers."""
+    if isinstance(value, bool):
+        return _takes_numbers_not_booleans(annotation)
+    args = get_args(annotation)
+    if get_origin(annotation) is tuple and isinstance(value, list | tuple) and args:
+        item = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+        return item is not None and any(
+            isinstance(v, bool) and _takes_numbers_not_booleans(item) for v in value
+        )
+    return False
+
+
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    """Unknown keys are refused, numbers must be finite (a field that allows ``.inf`` says so)
+    and a YAML boolean is never read as a number (``max_leverage: on`` is an error, not 1)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is not None and _holds_boolean_for_number(
+            value, cls.model_fields[info.field_name].annotation
+        ):
+            raise ValueError(
+                "must be a number, not a boolean (YAML reads true, false, on, off, yes and no "
+                "as booleans)"
+            )
+        return value
 
 
 def _is_whole(value: float, scale: int) -> bool:
@@ -43,7 +106,9 @@ def _is_whole(value: float, scale: int) -> bool:
 class Bracket(StrictModel):
     """One maintenance-margin tier: positions up to ``notional_cap`` USDT."""
 
-    notional_cap: float = Field(gt=0, description="upper notional bound in USDT (inf allowed)")
+    notional_cap: float = Field(
+        gt=0, allow_inf_nan=True, description="upper notional bound in USDT (inf allowed)"
+    )
     max_leverage: float = Field(ge=1, le=1000)
     mmr: float = Field(gt=0, lt=1, description="maintenance margin rate")
 
@@ -66,7 +131,7 @@ class FundingRules(StrictModel):
     interest_rate: float = Field(default=0.0001, ge=-0.01, le=0.01, description="per interval")
     premium_clamp: float = Field(default=0.0005, ge=0, le=0.01)
     rate_cap: float = Field(default=0.0075, gt=0, le=0.05)
-    impact_notional: float = Field(default=25_000.0, gt=0, description="USDT")
+    impact_notional: float = Field(default=25_000.0, ge=1, le=1e9, description="USDT")
     rate_period_ticks: int | None = Field(
         default=None,
         ge=1,
@@ -92,14 +157,49 @@ class LiquidationRules(StrictModel):
         default=60, ge=1, description="the ADL queue is re-ranked at most this often"
     )
     insurance_unwind_slippage: float = Field(default=0.1, gt=0, lt=1)
+    liquidate_at_equality: bool = Field(
+        default=True,
+        description="liquidate when equity equals maintenance margin (margin ratio reaches "
+        "100%, Binance's rule), not only when it falls below",
+    )
+
+
+class PriceFilterRules(StrictModel):
+    """Order filters of the venue: every order's price within a band around the mark, market
+    orders no further than a bound from the mark, and caps on price and size.
+
+    Defaults are Binance USD-M BTCUSDT's ``exchangeInfo`` filters: PERCENT_PRICE multiplierUp
+    1.05 / multiplierDown 0.95 (of the mark price), marketTakeBound 0.05, PRICE_FILTER maxPrice
+    4,529,764, LOT_SIZE maxQty 1,000 BTC, MARKET_LOT_SIZE maxQty 120 BTC.
+    """
+
+    band_up: float = Field(
+        default=0.05, gt=0, le=10, description="limit prices at most mark x (1 + band_up)"
+    )
+    band_down: float = Field(
+        default=0.05, gt=0, lt=1, description="limit prices at least mark x (1 - band_down)"
+    )
+    market_take_bound: float = Field(
+        default=0.05, gt=0, lt=1, description="market orders fill no further from the mark"
+    )
+    max_price: float = Field(default=4_529_764.0, gt=0, le=1e9, description="USDT")
+    max_order_btc: float = Field(default=1_000.0, gt=0, le=1e7)
+    max_market_order_btc: float = Field(default=120.0, gt=0, le=1e7)
+
+    @model_validator(mode="after")
+    def _ppm(self) -> PriceFilterRules:
+        for name in ("band_up", "band_down", "market_take_bound"):
+            if not _is_whole(getattr(self, name), MICRO):
+                raise ValueError(f"{name} must be a whole number of parts per million")
+        return self
 
 
 class Rulebook(StrictModel):
     """The exchange's rules, every one a parameter; presets live in ``configs/exchanges``."""
 
     name: str = "custom"
-    tick_size: float = Field(default=0.1, gt=0, description="USDT per price tick")
-    lot_size: float = Field(default=0.001, gt=0, description="BTC per quantity lot")
+    tick_size: float = Field(default=0.1, gt=0, le=10_000, description="USDT per price tick")
+    lot_size: float = Field(default=0.001, ge=1e-8, le=1_000, description="BTC per quantity lot")
     brackets: tuple[Bracket, ...] = Field(min_length=1)
     max_leverage: float = Field(default=125, ge=1, le=1000, description="global cap")
     maker_fee: float = Field(default=0.0002, gt=-0.01, lt=0.01)
@@ -108,8 +208,9 @@ class Rulebook(StrictModel):
     mark_price: MarkPriceRules = MarkPriceRules()
     funding: FundingRules = FundingRules()
     liquidation: LiquidationRules = LiquidationRules()
+    price_filter: PriceFilterRules = PriceFilterRules()
     backstops: tuple[Backstop, ...] = ("insurance_fund", "adl", "exchange_absorbs")
-    insurance_fund_seed: float = Field(default=1_000_000.0, ge=0, description="USDT")
+    insurance_fund_seed: float = Field(default=1_000_000.0, ge=0, le=1e11, description="USDT")
     backstop_vault_seed: float = Field(default=0.0, ge=0, description="USDT")
 
     @field_validator("maker_fee", "taker_fee")
@@ -167,27 +268,108 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, following ``extends:`` in it and in any nested mapping (each path
-    relative to the file that names it); raises ConfigError naming the file."""
-    path = Path(path)
+class _DuplicateKey(yaml.YAMLError):
+    """A key given twice in one YAML mapping (PyYAML would silently keep the last)."""
+
+    def __init__(self, key: Any, mark: Any, first: Any) -> None:
+        super().__init__(f"key {key!r} given twice")
+        self.key, self.mark, self.first = key, mark, first
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first is not None:
+                raise _DuplicateKey(key, key_node.start_mark, first)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_yaml(text: str, where: str) -> Any:
+    """Parse YAML text, refusing duplicate keys; ConfigError naming ``where``."""
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError as err:
-        raise ConfigError(f"config file {path} does not exist") from err
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as err:
+        raise ConfigError(
+            f"{where}, line {err.mark.line + 1}: key {err.key!r} is given twice in one mapping "
+            f"(first on line {err.first.line + 1}); give each key once"
+        ) from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        raise ConfigError(f"{where} is not valid YAML: {err}") from err
+
+
+def _read_text(path: Path, where: str) -> str:
+    if path.is_dir():
+        raise ConfigError(f"{where} is a folder; expected a YAML file")
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError as err:
+        raise ConfigError(f"{where} does not exist") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{where} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset "
+            f"{err.start}); save it as UTF-8"
+        ) from err
+    except OSError as err:
+        raise ConfigError(f"{where} cannot be read ({err.strerror or err})") from err
+
+
+def read_yaml(
+    path: str | Path, _chain: tuple[Path, ...] = (), _named_by: str = ""
+) -> dict[str, Any]:
+    """Read a YAML mapping, following ``extends:`` in it and in any nested mapping (each path
+    relative to the file that names it); raises ConfigError naming the file.
+
+    Refused with a message: a missing file, a folder, bytes that are not UTF-8, invalid YAML, a
+    key given twice in one mapping, a file that is not a mapping, an ``extends:`` that is not a
+    path, and files that extend themselves or each other in a cycle."""
+    path = Path(path)
+    real = path.resolve()
+    if real in _chain:
+        loop = [*_chain[_chain.index(real) :], real]
+        if len(loop) == 2:
+            raise ConfigError(f"config file {path} extends itself; extends must name another file")
+        raise ConfigError(
+            "config files extend each other in a cycle: " + " -> ".join(str(p) for p in loop)
+        )
+    where = f"config file {path}{_named_by}"
+    data = _parse_yaml(_read_text(path, where), where)
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data)}")
-    return _resolve_extends(data, path.parent)
+        raise ConfigError(
+            f"{where} must hold a mapping of keys (key: value lines), not a {type(data).__name__}"
+        )
+    return _resolve_extends(data, path, (*_chain, real), ())
 
 
 def describe_errors(err: ValidationError, where: str) -> str:
-    """One line per problem: the dotted key, what was wrong, and what is allowed."""
+    """One line per problem: the dotted key, what was wrong, and what is allowed.
+
+    A list that is too short only because one of its items was refused (pydantic counts the
+    items left after validation) is not reported on top of the item's own error."""
     lines = [f"invalid {where}:"]
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        if e["type"] == "extra_forbidden":
+    errors = err.errors()
+    for e in errors:
+        loc = tuple(e["loc"])
+        if e["type"] == "too_short" and any(
+            len(o["loc"]) > len(loc) and tuple(o["loc"][: len(loc)]) == loc for o in errors
+        ):
+            continue
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if not loc and e["type"] == "value_error":
+            lines.append(f"  {e['msg'].removeprefix('Value error, ')}")
+        elif e["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key (check the spelling against the documented keys)")
         else:
             message = e["msg"].removeprefix("Value error, ")
@@ -222,7 +404,13 @@ class WorldConfig(StrictModel):
     seed: int | None = Field(
         default=None, ge=0, description="seed of the index path alone (default: from run.seed)"
     )
-    start_price: float = Field(default=50_000.0, gt=0, description="USDT")
+    start_price: float = Field(
+        default=50_000.0,
+        gt=0,
+        le=1e8,
+        description="USDT; at least 1,000 price ticks and at most a tenth of the exchange's "
+        "price_filter.max_price (checked with the exchange)",
+    )
     annual_volatility: float = Field(
         default=0.7, gt=0, le=5, description="long-run annualised volatility of log returns"
     )
@@ -250,13 +438,21 @@ class WorldConfig(StrictModel):
                 f"world.vol_reaction {self.vol_reaction} must be below vol_persistence "
                 f"{self.vol_persistence} (GARCH beta = persistence - reaction must be positive)"
             )
+        jump_volatility = math.sqrt(self.jumps_per_day * 365.0) * self.jump_std
+        if self.process == "garch_jump" and jump_volatility >= self.annual_volatility:
+            raise ValueError(
+                f"world: jumps alone ({self.jumps_per_day}/day of std {self.jump_std}) give an "
+                f"annualised volatility of {jump_volatility:.4g}, not below annual_volatility "
+                f"{self.annual_volatility}; lower jumps_per_day or jump_std, or raise "
+                "annual_volatility"
+            )
         return self
 
 
 class LogNormal(StrictModel):
     """A log-normal draw given by its median and the sigma of its log."""
 
-    median: float = Field(gt=0)
+    median: float = Field(gt=0, le=1e9)
     sigma: float = Field(default=1.0, ge=0, le=5)
 
 
@@ -310,7 +506,9 @@ class RetailConfig(StrictModel):
     noise: float = Field(default=0.6, ge=0, le=5, description="std of the idiosyncratic signal")
     lookback_minutes: float = Field(default=10.0, gt=0, le=1_440)
     reentry_probability: float = Field(default=0.3, ge=0, le=1)
-    minimum_balance: float = Field(default=10.0, ge=0, description="USDT; below it, wiped out")
+    minimum_balance: float = Field(
+        default=10.0, ge=0, le=1e9, description="USDT; below it, wiped out"
+    )
     wipe_out_share: float = Field(
         default=0.1, ge=0, le=1, description="wiped out below this share of net deposits"
     )
@@ -321,6 +519,23 @@ class RetailConfig(StrictModel):
             raise ValueError(
                 "trend_share + contrarian_share must not exceed 1 (the rest trade on noise)"
             )
+        fraction = self.margin_fraction
+        if not 0 < fraction.low <= fraction.high <= 1:
+            raise ValueError(
+                f"margin_fraction: low {fraction.low} and high {fraction.high} must satisfy "
+                "0 < low <= high <= 1 (a share of the balance)"
+            )
+        distance = self.stop_distance
+        if not 0 < distance.low <= distance.high < 1:
+            raise ValueError(
+                f"stop_distance: low {distance.low} and high {distance.high} must satisfy "
+                "0 < low <= high < 1 (a share of the price)"
+            )
+        if not all(1 <= v <= 1000 for v in self.leverage.values):
+            raise ValueError(
+                f"leverage.values {list(self.leverage.values)} must be whole leverages from 1 to "
+                "1000"
+            )
         return self
 
 
@@ -329,10 +544,12 @@ class WhaleConfig(StrictModel):
     activity_per_hour: float = Field(default=120.0, gt=0, le=3_600)
     capital: LogNormal = LogNormal(median=5_000_000.0, sigma=0.5)
     leverage: int = Field(default=3, ge=1, le=125)
-    clip_btc: float = Field(default=2.0, gt=0, description="size of one market order")
+    clip_btc: float = Field(
+        default=2.0, gt=0, le=BTC_SUPPLY, description="size of one market order"
+    )
     hunt: bool = True
     hunt_max_distance: float = Field(default=0.02, gt=0, lt=0.5)
-    hunt_min_cluster_btc: float = Field(default=5.0, gt=0)
+    hunt_min_cluster_btc: float = Field(default=5.0, gt=0, le=BTC_SUPPLY)
     map_every_minutes: float = Field(default=1.0, gt=0)
     campaign_minutes: float = Field(default=10.0, gt=0)
     take_profit: float = Field(default=0.01, gt=0, lt=1)
@@ -345,12 +562,12 @@ class MarketMakerConfig(StrictModel):
     levels: int = Field(default=10, ge=1, le=50)
     level_spacing_bps: float = Field(default=3.0, gt=0)
     half_spread_bps: float = Field(default=1.0, gt=0)
-    size_btc: float = Field(default=1.0, gt=0)
+    size_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY)
     requote_ticks: int = Field(default=5, ge=1)
     anchor_to_last: float = Field(
         default=0.25, ge=0, le=1, description="weight of the perp's last price in fair value"
     )
-    inventory_limit_btc: float = Field(default=30.0, gt=0)
+    inventory_limit_btc: float = Field(default=30.0, gt=0, le=BTC_SUPPLY)
     inventory_skew_bps: float = Field(default=4.0, ge=0, description="at the inventory limit")
     vol_window_ticks: int = Field(default=60, ge=2)
     vol_widen: float = Field(default=1.0, ge=0, description="half-spread per bp of tick vol")
@@ -366,10 +583,17 @@ class ArbitrageurConfig(StrictModel):
     leverage: int = Field(default=3, ge=1, le=125)
     basis_threshold_bps: float = Field(default=8.0, gt=0)
     funding_threshold: float = Field(default=0.0003, gt=0)
-    clip_btc: float = Field(default=2.0, gt=0)
-    max_position_btc: float = Field(default=40.0, gt=0)
+    clip_btc: float = Field(default=2.0, gt=0, le=BTC_SUPPLY)
+    max_position_btc: float = Field(default=40.0, gt=0, le=BTC_SUPPLY)
     catch_distances: tuple[float, ...] = (0.008, 0.015, 0.025)
-    catch_size_btc: float = Field(default=3.0, gt=0)
+    catch_size_btc: float = Field(default=3.0, gt=0, le=BTC_SUPPLY)
+
+    @field_validator("catch_distances")
+    @classmethod
+    def _distances(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(0 < d < 1 for d in v):
+            raise ValueError(f"each distance must be a share of the price in (0, 1), got {list(v)}")
+        return v
 
 
 class TradingConfig(StrictModel):
@@ -382,7 +606,7 @@ class TradingConfig(StrictModel):
 
 class RunConfig(StrictModel):
     hours: float = Field(default=24.0, gt=0, le=24 * 365)
-    tick_seconds: float = Field(default=1.0, gt=0, le=3_600)
+    tick_seconds: float = Field(default=1.0, ge=0.001, le=3_600)
     seed: int = Field(default=42, ge=0)
     equity_every_ticks: int = Field(default=60, ge=1)
     liquidation_map_every_ticks: int = Field(default=300, ge=1)
@@ -404,33 +628,150 @@ class ModelConfig(StrictModel):
     def ticks(self) -> int:
         return round(self.run.hours * 3_600 / self.run.tick_seconds)
 
+    @model_validator(mode="after")
+    def _runnable(self) -> ModelConfig:
+        """Checks across sections, so that a config that validates also builds: at least one
+        tick, whole micro-USDT per lot and tick, a start price the exchange can quote, and
+        deposits that fit the exchange's integers. Each problem on its own line."""
+        problems = []
+        run, ex, world = self.run, self.exchange, self.world
+        if not 1 <= self.ticks <= MAX_TICKS:
+            problems.append(
+                f"run.hours {run.hours:g} at run.tick_seconds {run.tick_seconds:g} give "
+                f"{self.ticks:,} ticks; allowed: 1 to {MAX_TICKS:,} (run.hours at least "
+                f"{run.tick_seconds / 3_600:.3g})"
+            )
+        tick_micro = round(ex.tick_size * MICRO)
+        value_per_tick_lot = round(tick_micro * ex.lot_size)
+        if tick_micro < 1 or value_per_tick_lot < 1:
+            problems.append(
+                f"exchange.tick_size {ex.tick_size:g} x exchange.lot_size {ex.lot_size:g} is "
+                f"{ex.tick_size * ex.lot_size:.3g} USDT; allowed: at least one micro-USDT "
+                "(0.000001), so that one lot at one tick is worth a whole amount"
+            )
+        elif round(ex.funding.impact_notional * MICRO) < value_per_tick_lot:
+            problems.append(
+                f"exchange.funding.impact_notional {ex.funding.impact_notional:g} USDT is below "
+                f"the value of one lot at one tick ({value_per_tick_lot / MICRO:g} USDT)"
+            )
+        if world.process == "garch_jump" and tick_micro >= 1:
+            low = MIN_START_TICKS * tick_micro / MICRO
+            high = ex.price_filter.max_price / 10
+            if not low <= world.start_price <= high:
+                problems.append(
+                    f"world.start_price {world.start_price:g} USDT is outside {low:g} to "
+                    f"{high:g} USDT: at least {MIN_START_TICKS:,} ticks of exchange.tick_size "
+                    f"{ex.tick_size:g} and at most a tenth of "
+                    f"exchange.price_filter.max_price {ex.price_filter.max_price:g}"
+                )
+        if world.jumps_per_day * run.tick_seconds > 86_400:
+            problems.append(
+                f"world.jumps_per_day {world.jumps_per_day:g} is more than one jump per "
+                f"{run.tick_seconds:g}-second tick; allowed: at most {86_400 / run.tick_seconds:g}"
+            )
+        expected = ex.insurance_fund_seed + ex.backstop_vault_seed
+        for name in ("retail", "whales", "market_makers", "arbitrageurs"):
+            section = getattr(self, name)
+            capital = section.capital
+            expected += section.count * capital.median * math.exp(capital.sigma**2 / 2)
+        if expected > DEPOSIT_LIMIT_USDT:
+            problems.append(
+                f"the seeds and the expected capital of all traders (count x capital) come to "
+                f"{expected:.3g} USDT; allowed: at most {DEPOSIT_LIMIT_USDT:.0e} USDT in all"
+            )
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
 
-def _resolve_extends(data: Any, base: Path) -> Any:
+
+def _resolve_extends(data: Any, path: Path, chain: tuple[Path, ...], keys: tuple[str, ...]) -> Any:
     """Resolve ``extends:`` in nested mappings (paths relative to the file being read)."""
     if not isinstance(data, dict):
         return data
-    resolved = {key: _resolve_extends(value, base) for key, value in data.items()}
+    resolved = {
+        key: _resolve_extends(value, path, chain, (*keys, str(key))) for key, value in data.items()
+    }
     parent = resolved.pop("extends", None)
-    if parent is not None:
-        resolved = _merge(read_yaml(base / parent), resolved)
-    return resolved
+    if parent is None:
+        return resolved
+    key = ".".join((*keys, "extends"))
+    if not isinstance(parent, str) or not parent.strip():
+        raise ConfigError(
+            f"config file {path}: {key} must be the path of a YAML file (relative to "
+            f"{path.name}'s folder), not {parent!r}"
+        )
+    return _merge(read_yaml(path.parent / parent, chain, f" (named by {key} in {path})"), resolved)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``key.sub=value`` -> (["key", "sub"], value parsed as a YAML scalar)."""
+    """``key.sub=value`` -> (["key", "sub"], value parsed as YAML)."""
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected key=value, e.g. exchange.max_leverage=20")
     key, raw = text.split("=", 1)
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {text!r}: the key must be dotted names, e.g. retail.count")
-    return key.split("."), yaml.safe_load(raw)
+    try:
+        value = yaml.load(raw, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(
+            f"--set {text!r}: the value {raw!r} is not valid YAML ({problem}); write lists as "
+            "[1, 2] and quote text that holds YAML punctuation"
+        ) from err
+    return key.split("."), value
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``--set`` overrides to a raw config mapping (a copy is returned)."""
+def _is_section(path: list[str], current: Any) -> bool:
+    """Whether ``path`` names a section (a mapping) of a model config."""
+    if isinstance(current, dict):
+        return True
+    if len(path) == 1 and path[0] in ModelConfig.model_fields:
+        annotation = ModelConfig.model_fields[path[0]].annotation
+        return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    return False
+
+
+def _override_file(text: str, name: str, config_path: Path | None) -> Path:
+    """The YAML file named by ``--set section=FILE``: relative to the current folder, or else to
+    the config file's folder or a folder above it."""
+    given = Path(name)
+    candidates = [given]
+    if config_path is not None and not given.is_absolute():
+        folder = config_path.resolve().parent
+        candidates += [folder / given, *(parent / given for parent in folder.parents)]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    where = "" if config_path is None else f", next to {config_path} or in a folder above it"
+    raise ConfigError(
+        f"--set {text!r}: a section takes key=value inside it (e.g. exchange.max_leverage=20) "
+        f"or a YAML file that replaces it, and there is no file {name!r} in the current "
+        f"folder{where}"
+    )
+
+
+def apply_overrides(
+    data: dict[str, Any], overrides: list[str], config_path: str | Path | None = None
+) -> dict[str, Any]:
+    """Apply ``--set`` overrides, in order, to a config mapping (a copy is returned).
+
+    ``section.key=value`` sets one key. ``section=FILE`` (or ``section.extends=FILE``) replaces
+    the whole section by the YAML file's mapping (its own ``extends:`` followed), e.g.
+    ``--set exchange=exchanges/bybit.yaml`` switches venue; FILE is looked up relative to the
+    current folder, then to ``config_path``'s folder and the folders above it. Overrides given
+    after it apply on top of the file."""
     result = _merge(data, {})
+    base = None if config_path is None else Path(config_path)
     for text in overrides:
         path, value = parse_override(text)
+        if path[-1] == "extends":
+            path = path[:-1]
+            if not path:
+                raise ConfigError(
+                    f"--set {text!r}: give the config file to extend as the command's argument"
+                )
+            if not isinstance(value, str):
+                raise ConfigError(f"--set {text!r}: extends takes the path of a YAML file")
         node = result
         for part in path[:-1]:
             child = node.get(part)
@@ -442,6 +783,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             else:
                 node[part] = dict(child)
             node = node[part]
+        if isinstance(value, str) and _is_section(path, node.get(path[-1])):
+            value = read_yaml(_override_file(text, value, base))
         node[path[-1]] = value
     return result
 
@@ -449,7 +792,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 def load_config(path: str | Path, overrides: list[str] = ()) -> ModelConfig:
     """Load, override and validate a model config; ConfigError names every bad key."""
     path = Path(path)
-    data = apply_overrides(read_yaml(path), list(overrides))
+    data = apply_overrides(read_yaml(path), list(overrides), path)
     try:
         return ModelConfig.model_validate(data)
     except ValidationError as err:

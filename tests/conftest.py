@@ -27,6 +27,11 @@ TWO_TIERS = (
 )
 
 
+WIDE_BAND = {"band_up": 0.5, "band_down": 0.5, "market_take_bound": 0.5}
+"""A price filter wide enough for scenarios that move the price 10% in one trade (the venues'
+band is 5% around the mark)."""
+
+
 def make_rulebook(**overrides) -> Rulebook:
     """A Binance-like rulebook, marked on last price so tests move the mark with one trade."""
     settings = dict(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from abm.exchange import BUY, SELL, Cause, Exchange
-from tests.conftest import U, make_rulebook
+from tests.conftest import WIDE_BAND, U, make_rulebook
 
 Short = tuple[int, int, int]
 """(deposit in USDT, leverage, lots sold to the long at 50,000)."""
@@ -56,7 +56,8 @@ def move_last(ex: Exchange, tick: int, price: int) -> None:
 
 
 def start(**rules) -> Exchange:
-    ex = Exchange(make_rulebook(**rules))
+    """An exchange at 50,000 whose price filter lets one trade move the price 10%."""
+    ex = Exchange(make_rulebook(**{"price_filter": WIDE_BAND, **rules}))
     ex.begin_tick(0, 500_000)
     return ex
 

@@ -85,7 +85,7 @@ def test_preset_spells_out_every_key(name):
     """Presets state every rule rather than leaning on schema defaults."""
     data = read_yaml(PRESETS / f"{name}.yaml")
     assert set(data) == set(Rulebook.model_fields)
-    for section in ("mark_price", "funding", "liquidation"):
+    for section in ("mark_price", "funding", "liquidation", "price_filter"):
         assert set(data[section]) == set(Rulebook.model_fields[section].annotation.model_fields)
 
 

@@ -261,27 +261,34 @@ def test_deficit_paid_by_the_vault():
 
 
 def test_deficit_resolution_takes_the_closing_trade_and_the_cover():
-    scenario = opened(insurance_fund_seed=100)
+    scenario = opened(
+        insurance_fund_seed=100, funding={"interest_rate": 0.005, "premium_clamp": 0.01}
+    )
     ex, long, short = scenario.ex, scenario.long, scenario.short
-    scenario.bid([(1_000, 449_000)])
-    # The long sells everything at 44,900 (mark still 50,000): 1,020 to the short and a 3.592
-    # taker fee (0.04% of 8,980) leave its isolated margin at -23.592, which the fund pays.
-    assert ex.submit(long, SELL, 200, kind="market").filled == 200
+    # The long rests a sell of everything at 45,020: at the mark (50,000) that loses 996 of its
+    # 1,000 USDT, within what the order check allows. Funding at 0.5% then takes 50 USDT of the
+    # margin (0.2 x 50,000 x 0.005), so when a buyer lifts the order the 996 to the short and a
+    # 1.8008 maker fee (0.02% of 9,004) leave the flat account at -47.8008, which the fund pays.
+    assert ex.submit(long, SELL, 200, 450_200).resting == 200
+    ex.settle_funding()
+    assert ex.isolated_margin(long) == 950 * U
+    buyer = ex.open_account(10_000 * U, leverage=5)
+    assert ex.submit(buyer, BUY, 200, 450_200).filled == 200
     (resolution,) = ex.liquidations
-    assert resolution.qty == 0 and resolution.deficit == 23_592_000
+    assert resolution.qty == 0 and resolution.deficit == 47_800_800
 
     a = attribute(ex)
     assert set(a["kind"]) == {"deficit_resolution"} and set(a["side"]) == {"long"}
     assert (a["closing_event_id"] == resolution.event_id - 1).all()
     assert parts(a, "received") == {
-        ("counterparty", short, 1_020 * U),
-        ("trading_fee", EXCHANGE, 3_592_000),
+        ("counterparty", short, 996 * U),
+        ("trading_fee", EXCHANGE, 1_800_800),
     }
     assert parts(a, "paid") == {
-        ("own_collateral", long, 1_000 * U),
-        ("insurance_payout", FUND, 23_592_000),
+        ("own_collateral", long, 950 * U),
+        ("insurance_payout", FUND, 47_800_800),
     }
-    assert_sums(a, 1_023_592_000)
+    assert_sums(a, 997_800_800)
 
 
 def test_no_liquidations_give_an_empty_attribution_and_table():

@@ -16,6 +16,7 @@ from abm.config import MICRO, load_rulebook
 from abm.exchange.calculator import liquidation_price, maintenance_amounts, maintenance_margin
 from abm.exchange.margin import (
     NEVER,
+    UNBOUNDED,
     Brackets,
     bankruptcy_tick,
     liquidation_tick,
@@ -80,8 +81,22 @@ def test_liquidation_tick_of_the_scenario_long_is_hand_computed():
 
 
 def test_liquidation_tick_of_a_fully_collateralized_long_is_never():
+    # Equity reaches zero only at a price of zero, which no trade can print.
     assert liquidation_tick(BRACKETS, K, 500 * U, 10, 10 * 500_000) == NEVER
-    assert liquidation_tick(BRACKETS, K, 500 * U - 1, 10, 10 * 500_000) >= 0
+    # One micro-unit short of full collateral, equity still stays positive at every tick >= 1.
+    assert liquidation_tick(BRACKETS, K, 500 * U - 1, 10, 10 * 500_000) == NEVER
+    assert liquidation_tick(BRACKETS, K, 450 * U, 10, 10 * 500_000) >= 1
+
+
+def test_liquidation_at_exactly_maintenance_follows_the_rulebook():
+    # Binance liquidates when the margin ratio reaches 100%. The scenario long with 1,000.00456
+    # USDT of margin has equity exactly equal to its maintenance margin at 45,180.7:
+    # 1,000.00456 + 0.2 x (45,180.7 - 50,000) = 36.14456 = ceil(0.2 x 45,180.7 x 0.004).
+    two = Brackets(TWO_TIERS)
+    collateral, position, cost = 1_000_004_560, 200, 200 * 500_000
+    assert margin_surplus(two, K, collateral, position, cost, 451_807) == 0
+    assert liquidation_tick(two, K, collateral, position, cost) == 451_807
+    assert liquidation_tick(two, K, collateral, position, cost, at_equality=False) == 451_806
 
 
 def test_liquidation_tick_of_a_flat_account_raises():
@@ -112,16 +127,21 @@ def test_liquidation_tick_agrees_with_the_calculator_and_is_exact(
     def surplus(price: int) -> int:
         return margin_surplus(BRACKETS, K, collateral, position, cost, price)
 
-    if long and lp == 0.0:
-        assert tick == NEVER
-        assert surplus(0) >= 0
+    if long and tick == NEVER:
+        assert lp * 10 <= 1 + 1e-6
+        assert surplus(1) > 0
         return
     assert abs(tick - lp * 10) <= 1 + 1e-6
-    assert surplus(tick) < 0
+    # Binance liquidates when the margin ratio reaches 100%: equity at or below maintenance.
+    assert surplus(tick) <= 0
     if long:
-        assert surplus(tick + 1) >= 0
+        assert surplus(tick + 1) > 0
     elif tick > 0:
-        assert surplus(tick - 1) >= 0
+        assert surplus(tick - 1) > 0
+    strict = liquidation_tick(BRACKETS, K, collateral, position, cost, at_equality=False)
+    if strict not in (NEVER, UNBOUNDED):
+        assert surplus(strict) < 0
+        assert surplus(strict + (1 if long else -1)) >= 0
 
 
 def test_bankruptcy_tick_of_a_long_rounds_up():

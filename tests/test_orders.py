@@ -193,16 +193,16 @@ def test_leverage_above_the_bracket_cap_for_a_large_notional_is_rejected(market)
     # 1,001 lots at 50,000 is 50,050 USDT: above the 50,000 cap of the 125x tier.
     result = ex.submit(rich, BUY, 1_001, P0)
     assert_rejected(ex, result, Reject.LEVERAGE_ABOVE_CAP, before)
-    assert ex.submit(rich, BUY, 1_000, 400_000).resting == 1_000
+    assert ex.submit(rich, BUY, 1_000, 480_000).resting == 1_000
     # Counting the resting order (valued at the mark), 1 more lot takes it over the cap.
     before = fingerprint(ex)
-    assert_rejected(ex, ex.submit(rich, BUY, 1, 400_000), Reject.LEVERAGE_ABOVE_CAP, before)
+    assert_rejected(ex, ex.submit(rich, BUY, 1, 480_000), Reject.LEVERAGE_ABOVE_CAP, before)
 
 
 def test_post_only_that_would_cross_is_rejected(market):
     ex, acct = market
     before = fingerprint(ex)
-    for side, price in ((BUY, 501_000), (BUY, 502_000), (SELL, 499_000), (SELL, 400_000)):
+    for side, price in ((BUY, 501_000), (BUY, 502_000), (SELL, 499_000), (SELL, 480_000)):
         result = ex.submit(acct["flat"], side, 1, price, kind="post_only")
         assert_rejected(ex, result, Reject.POST_ONLY_WOULD_CROSS, before)
     result = ex.submit(acct["flat"], BUY, 1, 500_999, kind="post_only")

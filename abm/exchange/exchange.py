@@ -10,56 +10,23 @@ from __future__ import annotations
 
 import heapq
 from array import array
-from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 
 from abm.config import MICRO, Rulebook
-from abm.exchange import liquidation
+from abm.exchange import liquidation, risk
 from abm.exchange.accounts import Account
 from abm.exchange.book import BUY, SELL, Order, OrderBook
-from abm.exchange.instrument import Instrument
+from abm.exchange.instrument import MAX_TOTAL_DEPOSITS, MONEY_BOUND, Instrument
 from abm.exchange.ledger import FIRST_TRADER, Cause, Ledger, SystemAccount
 from abm.exchange.margin import Brackets, liquidation_tick
 from abm.exchange.positions import apply_fill
 from abm.exchange.pricing import PriceFeed
+from abm.exchange.results import OrderResult, Reject, UnknownAccountError, whole
+
+__all__ = ["Exchange", "OrderResult", "Reject", "UnknownAccountError"]
 
 PPB = 1_000_000_000
-
-
-class Reject(Enum):
-    """Why an order or request was refused."""
-
-    UNKNOWN_ACCOUNT = "unknown account"
-    INVALID_SIDE = "side must be BUY (1) or SELL (-1)"
-    INVALID_QTY = "quantity must be a positive whole number of lots"
-    INVALID_PRICE = "price must be a positive whole number of ticks"
-    INVALID_KIND = "order kind must be one of limit, market, ioc, post_only"
-    INVALID_TRIGGER = "stop trigger must be 'mark' or 'last'"
-    INSUFFICIENT_MARGIN = "insufficient margin for the order"
-    LEVERAGE_ABOVE_CAP = "leverage above the cap for this notional"
-    POST_ONLY_WOULD_CROSS = "post-only order would cross the book"
-    REDUCE_ONLY_WOULD_INCREASE = "reduce-only order would increase the position"
-    UNKNOWN_ORDER = "no such open order for this account"
-    INSUFFICIENT_BALANCE = "withdrawal exceeds the available balance"
-    INVALID_AMOUNT = "amount must be a positive whole number of micro-units"
-    INVALID_LEVERAGE = "leverage must be at least 1 and at most the rulebook's cap"
-    HAS_POSITION = "cannot change leverage or margin mode with an open position or orders"
-
-
-@dataclass(slots=True)
-class OrderResult:
-    """Outcome of a request: accepted or not, why not, and what filled."""
-
-    accepted: bool
-    reason: Reject | None = None
-    order_id: int | None = None
-    filled: int = 0
-    resting: int = 0
-
-    def __bool__(self) -> bool:
-        return self.accepted
 
 
 ORDER_KINDS = ("limit", "market", "ioc", "post_only")
@@ -101,6 +68,12 @@ class Exchange:
         self.max_leverage = rulebook.max_leverage
         self.maker_fee_ppm = round(rulebook.maker_fee * MICRO)
         self.taker_fee_ppm = round(rulebook.taker_fee * MICRO)
+        self.max_fee_ppm = max(0, self.maker_fee_ppm, self.taker_fee_ppm)
+        band = rulebook.price_filter
+        self.band_up_ppm = round(band.band_up * MICRO)
+        self.band_down_ppm = round(band.band_down * MICRO)
+        self.take_bound_ppm = round(band.market_take_bound * MICRO)
+        self.liquidate_at_equality = rulebook.liquidation.liquidate_at_equality
         self.rng = np.random.default_rng(seed)
         self.ledger = Ledger()
         self.accounts: list[Account] = [
@@ -139,9 +112,15 @@ class Exchange:
             (SystemAccount.INSURANCE_FUND, rulebook.insurance_fund_seed),
             (SystemAccount.BACKSTOP_VAULT, rulebook.backstop_vault_seed),
         ):
-            if amount > 0:
-                self.ledger.deposit(account, Instrument.micro(amount), seed_event)
-                self.deposited[account] = Instrument.micro(amount)
+            micro = Instrument.micro(amount)
+            if micro > 0:
+                if self._deposit_refusal(account, micro) is not None:
+                    raise ValueError(
+                        f"{account.name.lower()} seed {amount} USDT is above the largest balance "
+                        f"the exchange holds ({MAX_TOTAL_DEPOSITS // MICRO:,} USDT)"
+                    )
+                self.ledger.deposit(account, micro, seed_event)
+                self.deposited[account] = micro
 
     # ----------------------------------------------------------------- accounts and money
 
@@ -153,15 +132,27 @@ class Exchange:
     def open_account(
         self, deposit: int = 0, *, leverage: int = 10, cross: bool | None = None
     ) -> int:
-        """Open a trader account with ``deposit`` micro-units; returns its id."""
-        if type(leverage) is not int or not 1 <= leverage <= self.max_leverage:
+        """Open a trader account with ``deposit`` micro-units; returns its id.
+
+        Raises ValueError, and opens nothing, for a leverage outside 1 to the cap or a deposit
+        that is not a whole number of micro-units within the exchange's bounds."""
+        checked = whole(leverage)
+        if checked is None or not 1 <= checked <= self.max_leverage:
             raise ValueError(
-                f"leverage {leverage} is outside the allowed range 1 to {self.max_leverage}"
+                f"leverage {leverage} is outside the allowed range 1 to {self.max_leverage:g}"
             )
-        if type(deposit) is not int or deposit < 0:
+        leverage = checked
+        amount = whole(deposit)
+        if amount is None or amount < 0:
             raise ValueError(
                 f"deposit must be a non-negative whole number of micro-units, got {deposit!r}"
             )
+        if amount and self._deposit_refusal(None, amount) is not None:
+            raise ValueError(
+                f"deposit {amount} micro-units is above the largest balance the exchange holds "
+                f"({MAX_TOTAL_DEPOSITS} micro-units in all)"
+            )
+        deposit = amount
         account_id = self.ledger.open_account()
         self.deposited.append(0)
         mode = self.rules.margin_mode == "cross" if cross is None else cross
@@ -172,10 +163,30 @@ class Exchange:
         return account_id
 
     def _account(self, account_id: object) -> Account | None:
-        if isinstance(account_id, int) and FIRST_TRADER <= account_id < len(self.accounts):
-            return self.accounts[account_id]
-        if account_id == SystemAccount.BACKSTOP_VAULT:
-            return self.accounts[SystemAccount.BACKSTOP_VAULT]
+        """The account a caller may act for: a trader, or the backstop vault; else None."""
+        number = whole(account_id)
+        if number is None:
+            return None
+        if FIRST_TRADER <= number < len(self.accounts) or number == SystemAccount.BACKSTOP_VAULT:
+            return self.accounts[number]
+        return None
+
+    def _view(self, account_id: object) -> Account:
+        """The account a view reads (system accounts included); raises for an unknown id."""
+        number = whole(account_id)
+        if number is None or not 0 <= number < len(self.accounts):
+            raise UnknownAccountError(
+                f"unknown account {account_id!r}: accounts are 0 to {len(self.accounts) - 1}"
+            )
+        return self.accounts[number]
+
+    def _deposit_refusal(self, account_id: int | None, amount: int) -> Reject | None:
+        """Whether a deposit would take the system past the bound that keeps every sum of
+        money inside int64 (None: it may go ahead)."""
+        if self.ledger.net_deposits + amount > MAX_TOTAL_DEPOSITS:
+            return Reject.AMOUNT_ABOVE_MAX
+        if account_id is not None and self.ledger.balances[account_id] + amount >= MONEY_BOUND:
+            return Reject.AMOUNT_ABOVE_MAX
         return None
 
     def deposit(self, account_id: int, amount: int) -> OrderResult:
@@ -190,14 +201,18 @@ class Exchange:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        if type(amount) is not int or amount <= 0:
+        amount = whole(amount)
+        if amount is None or amount <= 0:
             return OrderResult(False, Reject.INVALID_AMOUNT)
         if withdrawal:
-            if amount > self.available(account.id):
+            if amount > risk.available(self, account):
                 return OrderResult(False, Reject.INSUFFICIENT_BALANCE)
             self.ledger.withdraw(account.id, amount, self.next_event())
             self.deposited[account.id] -= amount
         else:
+            reject = self._deposit_refusal(account.id, amount)
+            if reject is not None:
+                return OrderResult(False, reject)
             self.ledger.deposit(account.id, amount, self.next_event())
             self.deposited[account.id] += amount
         self._refresh(account)
@@ -208,7 +223,8 @@ class Exchange:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        if type(leverage) is not int or not 1 <= leverage <= self.max_leverage:
+        leverage = whole(leverage)
+        if leverage is None or not 1 <= leverage <= self.max_leverage:
             return OrderResult(False, Reject.INVALID_LEVERAGE)
         if account.position or account.orders:
             return OrderResult(False, Reject.HAS_POSITION)
@@ -217,11 +233,11 @@ class Exchange:
 
     def balance(self, account_id: int) -> int:
         """Ledger (wallet) balance in micro-units."""
-        return self.ledger.balances[account_id]
+        return self.ledger.balances[self._view(account_id).id]
 
     def unrealized_pnl(self, account_id: int, price: int | None = None) -> int:
         """Unrealized PnL at ``price`` (default: mark), micro-units."""
-        a = self.accounts[account_id]
+        a = self._view(account_id)
         p = self.prices.mark if price is None else price
         return (a.position * p - a.cost) * self.k
 
@@ -231,25 +247,18 @@ class Exchange:
 
     def equity(self, account_id: int, price: int | None = None) -> int:
         """Balance plus unrealized PnL, micro-units."""
-        return self.ledger.balances[account_id] + self.unrealized_pnl(account_id, price)
+        return self.balance(account_id) + self.unrealized_pnl(account_id, price)
 
     def maintenance_margin(self, account_id: int, price: int | None = None) -> int:
-        a = self.accounts[account_id]
+        """Maintenance margin of the position at ``price`` (default: mark), micro-units."""
+        a = self._view(account_id)
         p = self.prices.mark if price is None else price
         return self.brackets.maintenance_margin(abs(a.position) * p * self.k)
 
     def available(self, account_id: int) -> int:
-        """What could be withdrawn: balance not needed as margin for the position or orders."""
-        a = self.accounts[account_id]
-        balance = self.ledger.balances[account_id]
-        price = max(self.prices.mark, 1)
-        orders_value = max(a.open_buy_value, a.open_sell_value)
-        if a.cross:
-            upnl = min(0, self.unrealized_pnl(account_id))
-            needed = (abs(a.position) * price + orders_value) * self.k
-            return max(0, balance + upnl + needed // -a.leverage)
-        needed = -(-orders_value * self.k // a.leverage)
-        return max(0, balance - a.isolated_margin - needed)
+        """What could be withdrawn: balance not needed as margin for the position or orders,
+        less any loss of the position beyond its margin (see :func:`risk.available`)."""
+        return risk.available(self, self._view(account_id))
 
     # ----------------------------------------------------------------- orders
 
@@ -258,11 +267,21 @@ class Exchange:
         account = self._account(account_id)
         if account is None:
             return Reject.UNKNOWN_ACCOUNT
-        if type(side) is not int or side not in (BUY, SELL):
+        if whole(side) not in (BUY, SELL):
             return Reject.INVALID_SIDE
-        if type(qty) is not int or qty <= 0:
+        lots = whole(qty)
+        if lots is None or lots <= 0:
             return Reject.INVALID_QTY
+        if lots > self.instrument.max_order_lots:
+            return Reject.QTY_ABOVE_MAX
         return account
+
+    def _price(self, price: object) -> int | None:
+        """A price as whole ticks within 1 to the filter's maximum, else None."""
+        ticks = whole(price)
+        if ticks is None or not 1 <= ticks <= self.instrument.max_price_ticks:
+            return None
+        return ticks
 
     def submit(
         self,
@@ -276,32 +295,45 @@ class Exchange:
     ) -> OrderResult:
         """Submit an order. ``kind``: ``limit`` (GTC), ``post_only``, ``ioc`` or ``market``.
 
-        A market order may carry ``price`` as a protection bound. Returns what happened; a
-        rejected order changes nothing.
+        Limit prices must lie in the price filter's band around the mark; a market order fills
+        no further from the mark than the filter's market bound, or its ``price`` (a protection
+        bound) when that is tighter. Every order, reduce-only included, passes the margin check
+        at its worst fill prices (:func:`risk.check_order`). Returns what happened; a rejected
+        order changes nothing.
         """
         account = self._order_account(account_id, side, qty)
         if type(account) is Reject:
             return OrderResult(False, account)
+        side, qty = int(side), int(qty)
         if kind not in ORDER_KINDS:
             return OrderResult(False, Reject.INVALID_KIND)
-        if price is None:
-            if kind != "market":
+        if not self.prices.mark:
+            return OrderResult(False, Reject.NO_MARK_PRICE)
+        if price is not None:
+            price = self._price(price)
+            if price is None:
                 return OrderResult(False, Reject.INVALID_PRICE)
-            price = (1 << 62) if side == BUY else 1
-        elif type(price) is not int or price <= 0:
+        if kind == "market":
+            if qty > self.instrument.max_market_lots:
+                return OrderResult(False, Reject.QTY_ABOVE_MAX)
+            price = risk.market_limit(self, side, price)
+        elif price is None:
             return OrderResult(False, Reject.INVALID_PRICE)
+        else:
+            low, high = risk.price_band(self)
+            if not low <= price <= high:
+                return OrderResult(False, Reject.PRICE_OUTSIDE_BAND)
         if reduce_only:
             closable = -account.position if side == BUY else account.position
             if closable <= 0:
                 return OrderResult(False, Reject.REDUCE_ONLY_WOULD_INCREASE)
             qty = min(qty, closable)
-        elif account.liquidatable:
-            reject = self._check_margin(account, side, qty, price, kind)
-            if reject is not None:
-                return OrderResult(False, reject)
         crosses = self.book.crosses(side, price)
         if crosses and kind == "post_only":
             return OrderResult(False, Reject.POST_ONLY_WOULD_CROSS)
+        reject = risk.check_order(self, account, side, qty, price, kind)
+        if reject is not None:
+            return OrderResult(False, reject)
         self._order_id += 1
         order_id = self._order_id
         filled = 0
@@ -314,45 +346,6 @@ class Exchange:
             self._rest(Order(order_id, account.id, side, price, rest, reduce_only), account)
             return OrderResult(True, None, order_id, filled, rest)
         return OrderResult(True, None, order_id, filled, 0)
-
-    def _check_margin(
-        self, account: Account, side: int, qty: int, price: int, kind: str
-    ) -> Reject | None:
-        """Leverage-cap and initial-margin checks for an order that may increase exposure.
-
-        Exposure is the worst case of the position and every open order on the order's side;
-        it is valued at the order's price or the mark, whichever is higher (the best opposite
-        quote for a market order).
-        """
-        mark = self.prices.mark or price
-        if kind == "market":
-            best = self.book.best_ask() if side == BUY else self.book.best_bid()
-            value_price = max(mark, best or mark)
-        else:
-            value_price = max(mark, price)
-        if side == BUY:
-            exposure = account.position + account.open_buy_qty + qty
-        else:
-            exposure = account.open_sell_qty + qty - account.position
-        if exposure <= 0:
-            return None
-        k = self.k
-        if exposure * value_price * k > self.brackets.notional_cap_for(account.leverage):
-            return Reject.LEVERAGE_ABOVE_CAP
-        fee = -(-qty * value_price * k * self.taker_fee_ppm // MICRO)
-        buy_value = account.open_buy_value + (qty * value_price if side == BUY else 0)
-        sell_value = account.open_sell_value + (qty * value_price if side == SELL else 0)
-        orders_value = max(buy_value, sell_value)
-        balance = self.ledger.balances[account.id]
-        if account.cross:
-            needed = (abs(account.position) * mark + orders_value) * k
-            budget = balance + min(0, (account.position * self.prices.mark - account.cost) * k)
-        else:
-            needed = orders_value * k
-            budget = balance - account.isolated_margin
-        if budget >= -(-needed // account.leverage) + fee:
-            return None
-        return Reject.INSUFFICIENT_MARGIN
 
     def _rest(self, order: Order, account: Account) -> None:
         self.book.add(order)
@@ -386,7 +379,8 @@ class Exchange:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        if type(order_id) is not int:
+        order_id = whole(order_id)
+        if order_id is None:
             return OrderResult(False, Reject.UNKNOWN_ORDER)
         order = account.orders.get(order_id)
         if order is not None:
@@ -398,9 +392,15 @@ class Exchange:
             return OrderResult(True, None, order_id)
         return OrderResult(False, Reject.UNKNOWN_ORDER)
 
-    def cancel_all(self, account_id: int) -> int:
-        """Cancel every open order and stop of the account; returns how many."""
-        account = self.accounts[account_id]
+    def cancel_all(self, account_id: int) -> OrderResult:
+        """Cancel every open order and stop of the account; ``cancelled`` says how many."""
+        account = self._account(account_id)
+        if account is None:
+            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
+        return OrderResult(True, cancelled=self.cancel_orders(account))
+
+    def cancel_orders(self, account: Account) -> int:
+        """Cancel every open order and stop of ``account``; returns how many (engine use)."""
         count = len(account.orders) + len(account.stops)
         for order in list(account.orders.values()):
             self._unrest(order, order.qty)
@@ -503,6 +503,18 @@ class Exchange:
             from_margin = max(0, fee - max(0, free))
             account.isolated_margin -= from_margin
 
+    def _debit_margin(self, account: Account, amount: int) -> None:
+        """After a payment of ``amount`` from an isolated position (funding): its margin pays
+        first, the free balance what the margin cannot; only what neither covers leaves the
+        margin below zero."""
+        if account.cross:
+            return
+        margin = account.isolated_margin
+        from_margin = min(amount, max(0, margin))
+        free = self.ledger.balances[account.id] + amount - margin
+        from_free = min(amount - from_margin, max(0, free))
+        account.isolated_margin -= amount - from_free
+
     def _after_fill(self, account: Account, before: int, qty: int, price: int) -> None:
         """Isolated-margin allocation and release, the set of open accounts, thresholds.
 
@@ -563,7 +575,12 @@ class Exchange:
                 account.liq_threshold = None
                 continue
             threshold = liquidation_tick(
-                brackets, k, self.collateral(account), account.position, account.cost
+                brackets,
+                k,
+                self.collateral(account),
+                account.position,
+                account.cost,
+                self.liquidate_at_equality,
             )
             account.liq_threshold = threshold
             if account.position > 0:
@@ -576,8 +593,9 @@ class Exchange:
     def liquidation_threshold(self, account_id: int) -> int | None:
         """The mark (ticks) at which the account's position becomes liquidatable: a long at or
         below it, a short at or above it; None when flat."""
+        account = self._view(account_id)
         self.flush_thresholds()
-        return self.accounts[account_id].liq_threshold
+        return account.liq_threshold
 
     def _compact_thresholds(self) -> None:
         live = len(self.longs) + len(self.shorts)
@@ -613,12 +631,11 @@ class Exchange:
         account = self._order_account(account_id, side, qty)
         if type(account) is Reject:
             return OrderResult(False, account)
-        if (
-            type(stop) is not int
-            or stop <= 0
-            or (limit is not None and (type(limit) is not int or limit <= 0))
-        ):
+        stop = self._price(stop)
+        if stop is None or (limit is not None and self._price(limit) is None):
             return OrderResult(False, Reject.INVALID_PRICE)
+        side, qty = int(side), int(qty)
+        limit = None if limit is None else int(limit)
         if trigger not in ("mark", "last"):
             return OrderResult(False, Reject.INVALID_TRIGGER)
         self._order_id += 1
@@ -666,7 +683,13 @@ class Exchange:
     # ----------------------------------------------------------------- the tick
 
     def begin_tick(self, tick: int, index: int) -> None:
-        """Start a tick: the world's index price (ticks) for this tick."""
+        """Start a tick: the world's index price (ticks) for this tick, a whole number from 1 to
+        the price filter's maximum (ValueError otherwise, before anything changes)."""
+        if self._price(index) is None:
+            raise ValueError(
+                f"index price must be a whole number of ticks from 1 to "
+                f"{self.instrument.max_price_ticks}, got {index!r}"
+            )
         self.tick = tick
         self.ledger.tick = tick
         self.prices.set_index(index)
@@ -701,11 +724,11 @@ class Exchange:
                         continue
                     short = accounts[link.short]
                     signed = amount if rate > 0 else -amount
-                    ledger.pay(long.id, short.id, signed, Cause.FUNDING, event)
-                    if not long.cross:
-                        long.isolated_margin -= signed
-                    if not short.cross:
-                        short.isolated_margin += signed
+                    payer, payee = (long, short) if signed > 0 else (short, long)
+                    ledger.transfer(payer.id, payee.id, amount, Cause.FUNDING, event)
+                    self._debit_margin(payer, amount)
+                    if not payee.cross:
+                        payee.isolated_margin += amount
             for account_id in sorted(self.open_accounts):
                 self._refresh(accounts[account_id])
         self.funding_payments.append((self.tick, rate, event))
@@ -732,11 +755,11 @@ class Exchange:
 
     def position(self, account_id: int) -> int:
         """Signed position in lots (long > 0)."""
-        return self.accounts[account_id].position
+        return self._view(account_id).position
 
     def isolated_margin(self, account_id: int) -> int:
         """Margin allocated to the position in isolated mode, micro-units."""
-        return self.accounts[account_id].isolated_margin
+        return self._view(account_id).isolated_margin
 
     def open_interest(self) -> tuple[int, int]:
         """Long and short open interest in lots, kept as a running count (they are equal by

@@ -79,7 +79,12 @@ def check_invariants(ex: Exchange) -> None:
     for account in accounts:
         if account.position and account.liquidatable:
             expected = liquidation_tick(
-                ex.brackets, ex.k, ex.collateral(account), account.position, account.cost
+                ex.brackets,
+                ex.k,
+                ex.collateral(account),
+                account.position,
+                account.cost,
+                ex.liquidate_at_equality,
             )
             indexed = entries.get((account.id, account.liq_version))
             if account.liq_threshold != expected or indexed != expected:

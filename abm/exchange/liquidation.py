@@ -18,7 +18,7 @@ from abm.config import MICRO
 from abm.exchange import backstops
 from abm.exchange.book import BUY, SELL
 from abm.exchange.ledger import Cause, SystemAccount
-from abm.exchange.margin import bankruptcy_tick, margin_surplus
+from abm.exchange.margin import bankruptcy_tick, is_below_maintenance, margin_surplus
 
 if TYPE_CHECKING:
     from abm.exchange.accounts import Account
@@ -82,13 +82,14 @@ def detect(ex: Exchange) -> list[int]:
 
 
 def is_liquidatable(ex: Exchange, account: Account) -> bool:
-    """Exact check at the mark: equity below maintenance margin."""
+    """Exact check at the mark: equity below maintenance margin (or at it, as the rulebook
+    says)."""
     if not account.position or not account.liquidatable:
         return False
     surplus = margin_surplus(
         ex.brackets, ex.k, ex.collateral(account), account.position, account.cost, ex.prices.mark
     )
-    return surplus < 0
+    return is_below_maintenance(surplus, ex.liquidate_at_equality)
 
 
 def liquidation_size(ex: Exchange, account: Account) -> int:
@@ -140,7 +141,15 @@ def charge_clearance_fee(ex: Exchange, account: Account, lots: int, record: Liqu
 
 
 def settle(ex: Exchange, account: Account, record: LiquidationEvent) -> None:
-    """After a full close: surplus to the insurance fund, or the deficit down the waterfall."""
+    """After a full close: surplus to the insurance fund, or the deficit down the waterfall.
+
+    An isolated account whose free balance went below zero (its own trades lost more than the
+    position's margin) has that shortfall counted against the position's collateral, so the
+    account never ends flat below zero unless the rulebook leaves the deficit as trader debt.
+    """
+    balance = ex.ledger.balances[account.id]
+    if not account.cross and balance < account.isolated_margin:
+        account.isolated_margin = balance
     collateral = ex.collateral(account)
     if collateral >= 0:
         charge_clearance_fee(ex, account, record.closed, record)
@@ -169,7 +178,7 @@ def liquidate(ex: Exchange, account: Account, round_no: int) -> LiquidationEvent
     event = ex.next_event()
     fund_before = ex.ledger.balances[SystemAccount.INSURANCE_FUND]
     ex.liquidating = account.id
-    ex.cancel_all(account.id)
+    ex.cancel_orders(account)
     lots = abs(account.position)
     bankruptcy = bankruptcy_tick(ex.k, ex.collateral(account), account.position, account.cost)
     record = LiquidationEvent(

@@ -69,18 +69,33 @@ class Brackets:
 def margin_surplus(
     brackets: Brackets, k: int, collateral: int, position: int, cost: int, price: int
 ) -> int:
-    """Equity minus maintenance margin at ``price``; negative means liquidatable."""
+    """Equity minus maintenance margin at ``price``; negative (or, when the rulebook liquidates
+    at equality, zero) means liquidatable."""
     equity = collateral + (position * price - cost) * k
     return equity - brackets.maintenance_margin(abs(position) * price * k)
 
 
-def liquidation_tick(brackets: Brackets, k: int, collateral: int, position: int, cost: int) -> int:
+def is_below_maintenance(surplus: int, at_equality: bool) -> bool:
+    """The rulebook's trigger: equity below maintenance margin, or at it too (margin ratio
+    reaching 100%, Binance's rule) when ``at_equality``."""
+    return surplus < 0 or (at_equality and surplus == 0)
+
+
+def liquidation_tick(
+    brackets: Brackets,
+    k: int,
+    collateral: int,
+    position: int,
+    cost: int,
+    at_equality: bool = True,
+) -> int:
     """The price threshold at which the position becomes liquidatable.
 
-    For a long: the highest tick at which equity < maintenance margin (``NEVER`` if none);
-    liquidatable iff ``mark <= threshold``. For a short: the lowest such tick (``UNBOUNDED`` if
-    none); liquidatable iff ``mark >= threshold``. Exact: a closed-form guess per tier (Binance's
-    one-way formula) is corrected by integer evaluation of the surplus, which is monotone in price.
+    For a long: the highest tick at which equity < maintenance margin (``<=`` with
+    ``at_equality``; ``NEVER`` if no tick from 1 up); liquidatable iff ``mark <= threshold``. For a short:
+    the lowest such tick (``UNBOUNDED`` if none); liquidatable iff ``mark >= threshold``. Exact:
+    a closed-form guess per tier (Binance's one-way formula) is corrected by integer evaluation
+    of the surplus, which is monotone in price.
     """
     if position == 0:
         raise ValueError("a flat account has no liquidation threshold")
@@ -99,14 +114,15 @@ def liquidation_tick(brackets: Brackets, k: int, collateral: int, position: int,
         n = m
 
     def liquidatable(price: int) -> bool:
-        return margin_surplus(brackets, k, collateral, position, cost, price) < 0
+        surplus = margin_surplus(brackets, k, collateral, position, cost, price)
+        return is_below_maintenance(surplus, at_equality)
 
     if position > 0:
         tick = math.ceil(guess) - 1
-        if tick >= 0 and liquidatable(tick) and not liquidatable(tick + 1):
-            return tick
-        start = min(max(0, round(guess)), UNBOUNDED >> 8)
-        return _boundary(liquidatable, start, rising=False, none=NEVER)
+        if not (tick >= 0 and liquidatable(tick) and not liquidatable(tick + 1)):
+            start = min(max(0, round(guess)), UNBOUNDED >> 8)
+            tick = _boundary(liquidatable, start, rising=False, none=NEVER)
+        return tick if tick >= 1 else NEVER
     tick = math.floor(guess) + 1
     if 0 < tick < UNBOUNDED >> 8 and liquidatable(tick) and not liquidatable(tick - 1):
         return tick
