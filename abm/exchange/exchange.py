@@ -562,7 +562,9 @@ class Exchange:
 
     def flush_thresholds(self) -> None:
         """Recompute the thresholds of every account changed since the last flush, and index
-        them; entries of older versions stay in the heaps as stale and are skipped."""
+        them; entries of older versions stay in the heaps as stale and are skipped. Entries
+        order by threshold, then account id, so which account is liquidated first never depends
+        on how often thresholds were read."""
         if not self.stale_thresholds:
             return
         accounts = self.accounts
@@ -584,9 +586,9 @@ class Exchange:
             )
             account.liq_threshold = threshold
             if account.position > 0:
-                heapq.heappush(longs, (-threshold, account.liq_version, account_id))
+                heapq.heappush(longs, (-threshold, account_id, account.liq_version))
             else:
-                heapq.heappush(shorts, (threshold, account.liq_version, account_id))
+                heapq.heappush(shorts, (threshold, account_id, account.liq_version))
         self.stale_thresholds.clear()
         self._compact_thresholds()
 
@@ -602,10 +604,10 @@ class Exchange:
         if len(self.long_thresholds) + len(self.short_thresholds) > 4 * live + 4096:
             accounts = self.accounts
             self.long_thresholds = [
-                e for e in self.long_thresholds if accounts[e[2]].liq_version == e[1]
+                e for e in self.long_thresholds if accounts[e[1]].liq_version == e[2]
             ]
             self.short_thresholds = [
-                e for e in self.short_thresholds if accounts[e[2]].liq_version == e[1]
+                e for e in self.short_thresholds if accounts[e[1]].liq_version == e[2]
             ]
             heapq.heapify(self.long_thresholds)
             heapq.heapify(self.short_thresholds)

@@ -74,8 +74,8 @@ def check_invariants(ex: Exchange) -> None:
             )
     if balances[SystemAccount.INSURANCE_FUND] < 0:
         raise AssertionError(f"insurance fund below zero: {balances[SystemAccount.INSURANCE_FUND]}")
-    entries = {(e[2], e[1]): -e[0] for e in ex.long_thresholds}
-    entries.update({(e[2], e[1]): e[0] for e in ex.short_thresholds})
+    entries = {(e[1], e[2]): -e[0] for e in ex.long_thresholds}
+    entries.update({(e[1], e[2]): e[0] for e in ex.short_thresholds})
     for account in accounts:
         if account.position and account.liquidatable:
             expected = liquidation_tick(

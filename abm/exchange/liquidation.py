@@ -64,18 +64,19 @@ class LiquidationEvent:
 
 
 def detect(ex: Exchange) -> list[int]:
-    """Accounts whose threshold the mark has crossed, most underwater first on each side."""
+    """Accounts whose threshold the mark has crossed, most underwater first on each side (ties
+    by account id)."""
     ex.flush_thresholds()
     mark = ex.prices.mark
     accounts = ex.accounts
     found: list[int] = []
     longs, shorts = ex.long_thresholds, ex.short_thresholds
     while longs and -longs[0][0] >= mark:
-        _, version, account_id = heapq.heappop(longs)
+        _, account_id, version = heapq.heappop(longs)
         if accounts[account_id].liq_version == version:
             found.append(account_id)
     while shorts and shorts[0][0] <= mark:
-        _, version, account_id = heapq.heappop(shorts)
+        _, account_id, version = heapq.heappop(shorts)
         if accounts[account_id].liq_version == version:
             found.append(account_id)
     return found
