@@ -51,6 +51,33 @@ def test_only_sampled_agents_act():
     assert abs(model.agent_actions - expected) < 0.1 * expected
 
 
+@pytest.mark.parametrize("cap", [1, 2, 3])
+def test_the_leverage_lever_works_all_the_way_down(cap):
+    """``exchange.max_leverage=2`` crashed at build: market makers, arbitrageurs and whales
+    asked for more than the cap. Every population now uses the cap, and the run trades."""
+    model = MarketModel(small_config(f"exchange.max_leverage={cap}", hours=0.1))
+    assert max(agent.leverage for agent in model.agents) == cap
+    assert all(a.leverage <= cap for a in model.exchange.accounts)
+    model.run_for(model.ticks)
+    assert len(model.exchange.fills["qty"]) > 0
+    model.exchange.check_invariants()
+
+
+def test_traders_at_125x_size_down_to_the_first_tier():
+    """A 125x order above the first tier's 50,000 USDT notional cap was refused whole (36% of
+    those choosing 125x never traded); the trader now sizes down to what the tier allows."""
+    model = MarketModel(small_config("retail.leverage={values: [125], weights: [1]}", hours=0.1))
+    ex = model.exchange
+    model.run_for(5)
+    rich = model.agents_by_type[RetailTrader][0]
+    ex.deposit(rich.account, 10_000 * 1_000_000)
+    rich.margin_fraction = 0.9
+    rich.open_trade()
+    notional = abs(rich.position) * ex.mark * ex.k
+    assert 0.9 * 50_000e6 < notional <= 50_000e6
+    ex.check_invariants()
+
+
 def test_leverage_never_exceeds_the_cap_and_some_stay_out():
     model = MarketModel(small_config("exchange.max_leverage=10", "retail.above_cap_stay_out=0.5"))
     leverages = [agent.leverage for agent in model.agents_by_type[RetailTrader]]

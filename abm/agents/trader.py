@@ -18,8 +18,11 @@ class Trader(mesa.Agent):
     population = "trader"
 
     def __init__(self, model: MarketModel, capital: float, leverage: int) -> None:
+        """An account with ``capital`` USDT at ``leverage``, or at the rulebook's cap when the
+        trader wanted more (a leverage-cap policy binds every population)."""
         super().__init__(model)
         self.exchange = model.exchange
+        leverage = min(int(leverage), int(model.exchange.max_leverage))
         self.leverage = leverage
         deposit = model.exchange.instrument.micro(capital)
         self.account = model.exchange.open_account(deposit, leverage=leverage)
@@ -35,9 +38,22 @@ class Trader(mesa.Agent):
         return max(1, self.exchange.instrument.lots(btc))
 
     def lots_for_margin(self, margin_micro: int) -> int:
-        """Lots a margin buys at this account's leverage and the current mark."""
+        """Lots a margin buys at this account's leverage and the current mark, no more than the
+        margin tiers allow at that leverage (a trader at 125x sizes down to the first tier's
+        notional cap rather than sending an order the exchange refuses whole)."""
         ex = self.exchange
-        return margin_micro * self.leverage // (ex.mark * ex.k)
+        lots = margin_micro * self.leverage // (ex.mark * ex.k)
+        return min(lots, self.lots_within_tier())
+
+    def lots_within_tier(self) -> int:
+        """Lots of new exposure the tier of this leverage still allows at the mark, counting the
+        position and open orders (the exchange's leverage-cap check, with 1% of room for the
+        price a market order fills at)."""
+        ex = self.exchange
+        account = ex.accounts[self.account]
+        cap = ex.brackets.notional_cap_for(self.leverage)
+        held = abs(account.position) + max(account.open_buy_qty, account.open_sell_qty)
+        return max(0, cap * 100 // (101 * ex.mark * ex.k) - held)
 
     def market(self, side: int, lots: int, reduce_only: bool = False) -> int:
         """Send a market order protected ``model.market_protection`` away from the mark (like
