@@ -441,7 +441,7 @@ class WorldConfig(StrictModel):
         jump_volatility = math.sqrt(self.jumps_per_day * 365.0) * self.jump_std
         if self.process == "garch_jump" and jump_volatility >= self.annual_volatility:
             raise ValueError(
-                f"world: jumps alone ({self.jumps_per_day}/day of std {self.jump_std}) give an "
+                f"jumps alone ({self.jumps_per_day:g}/day of std {self.jump_std:g}) give an "
                 f"annualised volatility of {jump_volatility:.4g}, not below annual_volatility "
                 f"{self.annual_volatility}; lower jumps_per_day or jump_std, or raise "
                 "annual_volatility"
@@ -659,10 +659,10 @@ class ModelConfig(StrictModel):
             high = ex.price_filter.max_price / 10
             if not low <= world.start_price <= high:
                 problems.append(
-                    f"world.start_price {world.start_price:g} USDT is outside {low:g} to "
-                    f"{high:g} USDT: at least {MIN_START_TICKS:,} ticks of exchange.tick_size "
-                    f"{ex.tick_size:g} and at most a tenth of "
-                    f"exchange.price_filter.max_price {ex.price_filter.max_price:g}"
+                    f"world.start_price {world.start_price:,.10g} USDT is outside {low:,.10g} to "
+                    f"{high:,.10g} USDT: at least {MIN_START_TICKS:,} ticks of "
+                    f"exchange.tick_size {ex.tick_size:g} and at most a tenth of "
+                    f"exchange.price_filter.max_price {ex.price_filter.max_price:,.10g}"
                 )
         if world.jumps_per_day * run.tick_seconds > 86_400:
             problems.append(

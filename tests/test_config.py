@@ -363,3 +363,208 @@ def test_model_configs_load_with_nested_extends_resolved_per_file(scenario):
     config = load_config(Path("configs") / f"{scenario}.yaml")
     assert config.exchange.name == "binance-btcusdt-2021-03"
     assert config.ticks == 86_400
+
+
+# ------------------------------------------------------------------------------- strict values
+
+MODEL = Path("configs/baseline.yaml")
+
+
+def assert_model_error(overrides: list[str], *fragments: str) -> str:
+    from abm.config import load_config
+
+    with pytest.raises(ConfigError) as info:
+        load_config(MODEL, overrides)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    return message
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "exchange.max_leverage=on",
+        "exchange.tick_size=true",
+        "retail.count=yes",
+        "run.hours=on",
+        "world.seed=true",
+        "retail.leverage.values=[true, 5]",
+        "arbitrageurs.catch_distances=[0.01, on]",
+    ],
+)
+def test_yaml_booleans_are_not_numbers(override):
+    key = override.split("=")[0]
+    assert_model_error([override], key, "not a boolean")
+
+
+def test_yaml_boolean_in_a_rulebook_file(tmp_path):
+    assert_config_error(
+        extending_binance(tmp_path, {"max_leverage": True}), "max_leverage", "not a boolean"
+    )
+
+
+def test_whole_numbers_are_still_accepted_for_floats_and_booleans_for_flags():
+    from abm.config import load_config
+
+    config = load_config(MODEL, ["exchange.max_leverage=20", "whales.hunt=off"])
+    assert config.exchange.max_leverage == 20.0 and config.whales.hunt is False
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "world.start_price=.inf",
+        "exchange.tick_size=.inf",
+        "exchange.insurance_fund_seed=.inf",
+        "exchange.funding.impact_notional=.inf",
+        "retail.capital.median=.inf",
+        "retail.minimum_balance=.nan",
+        "retail.margin_fraction.high=.inf",
+    ],
+)
+def test_infinite_and_nan_values_are_refused(override):
+    assert_model_error([override], override.split("=")[0], "finite number")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        (["exchange.lot_size=1e-12"], ["exchange.lot_size"]),
+        (["exchange.tick_size=0.000001", "exchange.lot_size=0.00000001"], ["one micro-USDT"]),
+        (["world.start_price=0.01"], ["world.start_price", "1,000 ticks"]),
+        (["world.start_price=1000000"], ["world.start_price", "a tenth", "max_price"]),
+        (["world.start_price=1.0e300"], ["world.start_price"]),
+        (["exchange.tick_size=1000.0"], ["world.start_price", "1,000 ticks"]),
+        (["exchange.tick_size=1.0e12"], ["exchange.tick_size"]),
+        (["exchange.lot_size=1.0e9"], ["exchange.lot_size"]),
+        (["retail.capital.median=1.0e300"], ["retail.capital.median"]),
+        (["retail.capital.median=1.0e9"], ["expected capital"]),
+        (["exchange.insurance_fund_seed=1.0e300"], ["exchange.insurance_fund_seed"]),
+        (["exchange.backstop_vault_seed=1.0e18"], ["seeds", "expected capital"]),
+        (["exchange.funding.impact_notional=1.0e-12"], ["impact_notional"]),
+        (["retail.margin_fraction={low: 0.5, high: 5}"], ["margin_fraction"]),
+        (["retail.stop_distance={low: 0.5, high: 1.5}"], ["stop_distance"]),
+        (["retail.leverage={values: [0, 5], weights: [1, 1]}"], ["leverage.values"]),
+        (["arbitrageurs.catch_distances=[0.01, 2]"], ["catch_distances"]),
+        (["world.jumps_per_day=1000"], ["jumps alone"]),
+        (
+            ["run.tick_seconds=600", "world.jumps_per_day=1000", "world.jump_std=0.0001"],
+            ["jumps_per_day"],
+        ),
+        (["run.tick_seconds=1.0e-12"], ["run.tick_seconds"]),
+        (["run.tick_seconds=0.001"], ["run.hours", "ticks"]),
+    ],
+)
+def test_values_that_would_break_the_build_are_refused_by_the_config(overrides, fragments):
+    assert_model_error(overrides, *fragments)
+
+
+def test_a_run_too_short_for_one_tick_is_refused():
+    assert_model_error(["run.hours=0.0001"], "run.hours", "0 ticks", "at least")
+
+
+def test_a_list_item_error_comes_alone(tmp_path):
+    brackets = [{"notional_cap": math.inf, "max_leverage": 10, "mmr": 1.5}]
+    message = assert_config_error(extending_binance(tmp_path, {"brackets": brackets}), "mmr")
+    assert "Tuple" not in message and len(message.splitlines()) == 2
+
+
+# ------------------------------------------------------------------------------- loader
+
+
+def test_duplicate_keys_are_refused(tmp_path):
+    path = write_yaml(
+        tmp_path / "dup.yaml",
+        f"extends: {BINANCE}\nmax_leverage: 20\ntaker_fee: 0.0004\nmax_leverage: 50\n",
+    )
+    assert_config_error(path, "dup.yaml", "line 4", "'max_leverage' is given twice", "line 2")
+
+
+def test_duplicate_keys_in_a_nested_mapping_and_in_set(tmp_path):
+    path = write_yaml(tmp_path / "dup.yaml", "funding: {interval_ticks: 1, interval_ticks: 2}\n")
+    assert_config_error(path, "interval_ticks", "twice")
+    assert_model_error(["world={seed: 1, seed: 2}"], "seed", "twice")
+
+
+def test_a_file_that_extends_itself(tmp_path):
+    path = write_yaml(tmp_path / "self.yaml", "extends: self.yaml\n")
+    assert_config_error(path, "self.yaml extends itself")
+    nested = write_yaml(tmp_path / "nested.yaml", "funding:\n  extends: nested.yaml\n")
+    assert_config_error(nested, "nested.yaml extends itself")
+
+
+def test_files_that_extend_each_other(tmp_path):
+    write_yaml(tmp_path / "a.yaml", "extends: b.yaml\n")
+    write_yaml(tmp_path / "b.yaml", "extends: a.yaml\n")
+    assert_config_error(tmp_path / "a.yaml", "cycle", "a.yaml -> ", "b.yaml -> ")
+
+
+def test_two_sections_may_extend_the_same_file(tmp_path):
+    write_yaml(tmp_path / "shared.yaml", "median: 1000\n")
+    path = write_yaml(
+        tmp_path / "model.yaml",
+        f"exchange:\n  extends: {BINANCE}\n"
+        "retail:\n  capital:\n    extends: shared.yaml\n"
+        "whales:\n  capital:\n    extends: shared.yaml\n",
+    )
+    from abm.config import load_config
+
+    config = load_config(path)
+    assert config.retail.capital.median == config.whales.capital.median == 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("extends: 5\n", ["extends must be the path of a YAML file", "not 5"]),
+        ("extends: [a.yaml]\n", ["extends must be the path"]),
+        ("extends: .\n", ["is a folder", "named by extends"]),
+        ("funding:\n  extends: true\n", ["funding.extends must be the path"]),
+    ],
+)
+def test_extends_that_is_not_a_file(tmp_path, text, fragments):
+    assert_config_error(write_yaml(tmp_path / "bad.yaml", text), *fragments)
+
+
+def test_a_folder_given_as_the_config(tmp_path):
+    assert_config_error(tmp_path, "is a folder")
+
+
+def test_bytes_that_are_not_utf8(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: Zürich\n".encode("latin-1"))
+    assert_config_error(path, "latin1.yaml", "not UTF-8", "0xfc")
+
+
+def test_set_with_invalid_yaml_is_one_line():
+    message = assert_model_error(["run.hours=[1"], "run.hours=[1", "not valid YAML")
+    assert len(message.splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------- venues
+
+
+@pytest.mark.parametrize(
+    "override", ["exchange=exchanges/bybit.yaml", "exchange.extends=exchanges/bybit.yaml"]
+)
+@pytest.mark.parametrize("config", ["configs/baseline.yaml", "configs/scenarios/calm_day.yaml"])
+def test_switching_venue_with_set(override, config):
+    from abm.config import load_config
+
+    bybit = load_rulebook(PRESETS / "bybit.yaml")
+    switched = load_config(config, [override])
+    assert switched.exchange == bybit
+    later = load_config(config, [override, "exchange.max_leverage=20"])
+    assert later.exchange.max_leverage == 20 and later.exchange.name == bybit.name
+
+
+def test_switching_venue_with_a_path_from_the_current_folder():
+    from abm.config import load_config
+
+    config = load_config(MODEL, ["exchange=configs/exchanges/dydx.yaml"])
+    assert config.exchange == load_rulebook(PRESETS / "dydx.yaml")
+
+
+def test_switching_venue_to_a_missing_file_names_it():
+    assert_model_error(["exchange=exchanges/nowhere.yaml"], "exchanges/nowhere.yaml", "no file")
