@@ -85,6 +85,7 @@ class MarketModel(mesa.Model):
         self.world = IndexProcess(
             config.world, np.random.default_rng(world_seed), self.ticks, self.tick_seconds
         )
+        self.check_index_range()
         self.market = MarketView(
             self.ticks, self.tick_seconds, config.market_makers.vol_window_ticks
         )
@@ -128,6 +129,19 @@ class MarketModel(mesa.Model):
         self.recorder.record(self)
 
     # ------------------------------------------------------------------ set-up
+
+    def check_index_range(self) -> None:
+        """ValueError before the first tick if the world's index path (shocks and a CSV's
+        prices included) leaves the prices the exchange quotes, 1 tick to its maximum."""
+        inst = self.exchange.instrument
+        low, high = float(self.world.path.min()), float(self.world.path.max())
+        if inst.ticks(low) < 1 or inst.ticks(high) > inst.max_price_ticks:
+            raise ValueError(
+                f"world: the index path runs from {low:,.6g} to {high:,.6g} USDT, outside the "
+                f"exchange's prices {inst.price(1):g} to {inst.price(inst.max_price_ticks):,.6g} "
+                "USDT (exchange.tick_size to exchange.price_filter.max_price); change the "
+                "shocks, world.start_price or the CSV's prices"
+            )
 
     def per_tick(self, per_hour: float) -> float:
         return min(1.0, per_hour * self.tick_seconds / 3_600)

@@ -146,12 +146,12 @@ def write(tmp_path: Path, text: str, name: str = "prices.csv") -> Path:
     return path
 
 
-EPOCH_CSV = "timestamp,price\n1700000005,102\n1700000000,100\n1700000002.5,101\n1700000010,103\n"
+EPOCH_CSV = "timestamp,price\n1700000000,100\n1700000002.5,101\n1700000005,102\n1700000010,103\n"
 ISO_CSV = (
     "timestamp,price\n"
-    "2023-11-14T22:13:25Z,102\n"
     "2023-11-14T22:13:20Z,100\n"
-    "2023-11-14T23:13:22.5+01:00,101\n"  # the same instant with an offset
+    "2023-11-14T23:13:22.5+01:00,101\n"  # 22:13:22.5 UTC, written with an offset
+    "2023-11-14T22:13:25Z,102\n"
     "2023-11-14T22:13:30,103\n"  # no zone: UTC
 )
 REPLAY = [100, 100, 100, 101, 101, 102, 102, 102, 102, 102, 103]
@@ -221,6 +221,42 @@ def test_missing_csv_file(tmp_path):
     with pytest.raises(ValueError, match="no such file") as info:
         csv_index(path, ticks=0)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "timestamp,price\n5,102\n0,100\n10,103\n",
+            r"line 3, column 'timestamp': '0' comes before line 2's '5'",
+        ),
+        (
+            "timestamp,price\n2024-03-01T00:00:10Z,100\n\n2024-03-01T00:00:05Z,101\n",
+            "line 4, column 'timestamp'.*comes before line 2",
+        ),
+    ],
+    ids=["epoch", "iso-after-blank"],
+)
+def test_csv_rows_out_of_time_order_are_refused(tmp_path, text, expected):
+    path = write(tmp_path, text, "unsorted.csv")
+    with pytest.raises(ValueError, match=expected) as info:
+        csv_index(path, ticks=0)
+    assert "time order" in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fields"),
+    [
+        ("timestamp,price\n0,100,5\n1,101\n", 2, 3),  # pandas would take column 1 as an index
+        ("timestamp,price\n0,100\n1\n2,102\n", 3, 1),  # pandas would pad it with a blank
+        ("timestamp,price\n0,100\n1,101,7\n", 3, 3),
+    ],
+    ids=["long-first-row", "short-row", "long-row"],
+)
+def test_ragged_csv_rows_are_refused(tmp_path, text, line, fields):
+    path = write(tmp_path, text, "ragged.csv")
+    with pytest.raises(ValueError, match=f"line {line} has {fields} fields but the header has 2"):
+        csv_index(path, ticks=0)
 
 
 # ---------------------------------------------------------------------- price discovery

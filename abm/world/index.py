@@ -31,6 +31,7 @@ This module imports only numpy at import time; pandas is imported when a CSV is 
 
 from __future__ import annotations
 
+import csv
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -262,19 +263,44 @@ def _csv_error(path: Path, what: str) -> ValueError:
     return ValueError(f"world.csv_path {str(path)!r}: {what}")
 
 
+def _check_row_widths(path: Path) -> None:
+    """ValueError naming the first row whose number of fields differs from the header's (pandas
+    would pad a short row with blanks, or read a long first row's first field as an index)."""
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.reader(file, skipinitialspace=True)
+        header = next(reader, None)
+        if header is None:
+            return
+        for row in reader:
+            if row and len(row) != len(header):
+                raise _csv_error(
+                    path,
+                    f"line {reader.line_num} has {len(row)} fields but the header has "
+                    f"{len(header)} ({','.join(header)}); every row needs one value per column",
+                )
+
+
 def read_price_csv(csv_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a ``timestamp,price`` CSV: (seconds since the epoch, prices), sorted by time.
+    """Read a ``timestamp,price`` CSV: (seconds since the epoch, prices), in time order.
 
     ``timestamp`` is seconds since the epoch (a number) or an ISO-8601 date-time (UTC unless it
     says otherwise); ``price`` is a positive number in USDT. Other columns are ignored, blank
-    lines skipped; of equal timestamps the last row in the file wins. Any problem raises
-    ValueError naming the file, the line and what is allowed.
+    lines skipped; rows must come in time order (a file listed newest first is refused rather
+    than silently sorted, since rows out of order usually mean a file put together wrongly); of
+    equal timestamps the last row in the file wins. Every row has one field per header column.
+    Any problem raises ValueError naming the file, the line and what is allowed.
     """
     import pandas as pd
 
     path = Path(csv_path)
     if not path.is_file():
         raise _csv_error(path, "no such file; expected a CSV with header 'timestamp,price'")
+    try:
+        _check_row_widths(path)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _csv_error(
+            path, f"not a readable CSV ({exc}); expected header 'timestamp,price'"
+        ) from exc
     try:
         frame = pd.read_csv(
             path, dtype=str, keep_default_na=False, skip_blank_lines=False, skipinitialspace=True
@@ -329,8 +355,17 @@ def read_price_csv(csv_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     times = seconds.to_numpy(dtype=np.float64)
     prices = price.to_numpy(dtype=np.float64)
-    order = np.argsort(times, kind="stable")
-    return times[order], prices[order]
+    backwards = np.flatnonzero(np.diff(times) < 0)
+    if backwards.size:
+        i = int(backwards[0])
+        labels = ts_text.index
+        raise _csv_error(
+            path,
+            f"line {line_of(labels[i + 1])}, column 'timestamp': {ts_text.iloc[i + 1]!r} comes "
+            f"before line {line_of(labels[i])}'s {ts_text.iloc[i]!r}; rows must be in time "
+            "order (sort the file by timestamp, oldest first)",
+        )
+    return times, prices
 
 
 def load_price_csv(csv_path: str | Path, ticks: int, tick_seconds: float) -> np.ndarray:
