@@ -1,4 +1,9 @@
-"""The ``abm`` command: ``abm run``, ``abm flows``, ``abm figures``, ``abm demo``."""
+"""The ``abm`` command: ``abm run``, ``abm flows``, ``abm figures``, ``abm demo``.
+
+A user's mistake (a bad config, an unusable output folder, a run folder that is not complete)
+prints ``abm <command>: <message>`` on stderr and exits with status 2, without a traceback. A run
+stopped by SIGINT or SIGTERM prints one line and exits with 130 or 143.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,23 @@ from pathlib import Path
 from abm.config import ConfigError, load_config
 
 DEFAULT_CONFIG = Path("configs/baseline.yaml")
+USER_ERROR = 2
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def fail(command: str, message: object) -> int:
+    print(f"abm {command}: {message}", file=sys.stderr)
+    return USER_ERROR
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,12 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config value, e.g. --set exchange.max_leverage=20 (repeatable)",
     )
     run.add_argument("--seed", type=int, help="the run's seed (overrides run.seed)")
-    run.add_argument("--out", type=Path, help="output folder (default results/<name>-<time>)")
+    run.add_argument("--out", help="output folder (default results/<name>-seed<seed>-<time>)")
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (its files are removed first)",
+    )
     flows = commands.add_parser(
         "flows", help="where the money goes: (re)write a run folder's flow outputs and print them"
     )
     flows.add_argument("run_dir", type=Path, help="a run folder written by abm run")
-    flows.add_argument("--top", type=int, default=10, help="accounts to list (default 10)")
+    flows.add_argument("--top", type=positive_int, default=10, help="accounts to list (default 10)")
     flows.add_argument(
         "--gexf", action="store_true", help="also write liquidations.gexf (dynamic, for Gephi)"
     )
@@ -51,6 +78,7 @@ class Progress:
     def __init__(self, stream=sys.stderr) -> None:
         self.stream = stream
         self.enabled = stream.isatty()
+        self.open_line = False
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
@@ -58,9 +86,17 @@ class Progress:
         width = 40
         filled = width * done // total
         self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} ticks")
-        if done >= total:
+        self.open_line = done < total
+        if not self.open_line:
             self.stream.write("\n")
         self.stream.flush()
+
+    def end_line(self) -> None:
+        """End a bar left half drawn (the run stopped), so the next message has its own line."""
+        if self.open_line:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open_line = False
 
 
 def format_summary(summary: dict, out: Path, seconds: float) -> str:
@@ -93,22 +129,46 @@ def format_summary(summary: dict, out: Path, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def run_command(args: argparse.Namespace) -> int:
-    from abm.experiments.run import execute
+def default_out(config_path: str, seed: int) -> Path:
+    """``results/<config name>-seed<seed>-<UTC time>``, with ``-2``, ``-3``... if taken."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out = Path("results") / f"{Path(config_path).stem}-seed{seed}-{stamp}"
+    n = 1
+    while out.exists():
+        n += 1
+        out = out.with_name(f"{Path(config_path).stem}-seed{seed}-{stamp}-{n}")
+    return out
 
+
+def run_command(args: argparse.Namespace) -> int:
+    """``abm run``. A config that validates but cannot be built, and an output folder that
+    cannot take the run, are reported before any folder is made or changed."""
+    from abm.experiments.run import BuildError, RunInterrupted, execute
+    from abm.experiments.status import RunFolderError
+
+    if args.out is not None and not args.out.strip():
+        return fail("run", "--out is empty; give a folder")
     overrides = list(args.overrides)
     if args.seed is not None:
         overrides.append(f"run.seed={args.seed}")
     try:
         config = load_config(args.config, overrides)
     except ConfigError as err:
-        print(f"abm run: {err}", file=sys.stderr)
-        return 2
-    out = args.out
-    if out is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        out = Path("results") / f"{Path(args.config).stem}-seed{config.run.seed}-{stamp}"
-    result = execute(config, out, Progress())
+        return fail("run", err)
+    out = default_out(args.config, config.run.seed) if args.out is None else Path(args.out)
+    progress = Progress()
+    try:
+        result = execute(config, out, progress, overwrite=args.overwrite)
+    except (BuildError, RunFolderError) as err:
+        return fail("run", err)
+    except RunInterrupted as stop:
+        progress.end_line()
+        if stop.out is None:
+            where = "before the run started; nothing was written"
+        else:
+            where = f"at tick {stop.tick:,} of {stop.ticks:,}; {stop.out} is marked interrupted"
+        print(f"abm run: stopped by {stop.name} {where}", file=sys.stderr)
+        return stop.exit_code
     print(format_summary(result.summary, out, result.seconds))
     print(where_money_goes_lines(out, top=3))
     return 0
@@ -184,27 +244,46 @@ def format_flows(summary: dict, run_dir: Path, top: int) -> str:
     return "\n".join(lines)
 
 
+def unreadable(run_dir: Path, err: Exception) -> str:
+    return (
+        f"{run_dir} has a file that cannot be read ({type(err).__name__}: {err}); run it again "
+        f"(abm run ... --out {run_dir} --overwrite)"
+    )
+
+
 def flows_command(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
+    from abm.experiments.status import RunFolderError, require_complete
     from abm.flows import write_flows
 
     run_dir = args.run_dir
-    if not (run_dir / "transfers.parquet").is_file():
-        print(f"abm flows: {run_dir} is not a run folder (no transfers.parquet)", file=sys.stderr)
-        return 2
-    summary = write_flows(run_dir, gexf=args.gexf)
-    print(format_flows(summary, run_dir, args.top))
+    try:
+        require_complete(run_dir)
+        summary = write_flows(run_dir, gexf=args.gexf)
+        text = format_flows(summary, run_dir, args.top)
+    except RunFolderError as err:
+        return fail("flows", err)
+    except (pa.ArrowException, OSError) as err:
+        return fail("flows", unreadable(run_dir, err))
+    print(text)
     return 0
 
 
 def figures_command(args: argparse.Namespace) -> int:
-    from abm.figures import make_figures
+    import pyarrow as pa
 
-    if not (args.run_dir / "ticks.parquet").is_file():
-        print(
-            f"abm figures: {args.run_dir} is not a run folder (no ticks.parquet)", file=sys.stderr
-        )
-        return 2
-    made, skipped = make_figures(args.run_dir)
+    from abm.experiments.status import RunFolderError, require_complete
+
+    try:
+        require_complete(args.run_dir)
+        from abm.figures import make_figures
+
+        made, skipped = make_figures(args.run_dir)
+    except RunFolderError as err:
+        return fail("figures", err)
+    except (pa.ArrowException, OSError) as err:
+        return fail("figures", unreadable(args.run_dir, err))
     for path in made:
         print(path)
     for name, reason in skipped.items():
@@ -214,15 +293,19 @@ def figures_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        return run_command(args)
-    if args.command == "figures":
-        return figures_command(args)
-    if args.command == "flows":
-        return flows_command(args)
-    from abm.exchange.demo import main as demo
+    try:
+        if args.command == "run":
+            return run_command(args)
+        if args.command == "figures":
+            return figures_command(args)
+        if args.command == "flows":
+            return flows_command(args)
+        from abm.exchange.demo import main as demo
 
-    demo()
+        demo()
+    except KeyboardInterrupt:
+        print(f"abm {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import stat
 
+import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from abm.cli import main
 from abm.config import ConfigError, load_config
-from abm.experiments.run import config_hash, execute
+from abm.experiments.run import config_hash, execute, write_table
+from abm.files import write_atomic
 from tests.conftest import TINY_RUN
 
 BASELINE = "configs/baseline.yaml"
@@ -126,3 +132,64 @@ def test_out_of_range_values_name_the_key_and_the_range():
         load_config(BASELINE, ["retail.stop_loss_share=1.5"])
     with pytest.raises(ConfigError, match="key=value"):
         load_config(BASELINE, ["retail.count"])
+
+
+def test_manifest_names_the_process_and_its_heartbeat(run_folder):
+    out, result = run_folder
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["pid"] == os.getpid()
+    assert manifest["host"] == socket.gethostname()
+    assert manifest["started"] <= manifest["heartbeat"] <= manifest["ended"]
+    assert manifest["tick"] == manifest["ticks"] == result.model.ticks
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_honour_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        write_atomic(tmp_path / "file.txt", lambda tmp: tmp.write_text("x"))
+        write_table(tmp_path / "table.parquet", pa.table({"a": [1]}))
+    finally:
+        os.umask(old)
+    for name in ("file.txt", "table.parquet"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "table.parquet"]
+
+
+def test_a_run_folder_is_readable_by_the_group(tmp_path):
+    old = os.umask(0o022)
+    try:
+        execute(load_config(BASELINE, [*TINY_RUN, "run.hours=0.01"]), tmp_path / "run")
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "run").iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path.name
+
+
+QUIET_RUN = [
+    *TINY_RUN,
+    "run.hours=0.01",
+    "retail.count=0",
+    "whales.count=0",
+    "world.shocks=[]",
+]
+"""A run in which nobody is liquidated."""
+
+
+def test_tables_without_rows_keep_their_column_types(run_folder, tmp_path):
+    out, _ = run_folder
+    execute(load_config(BASELINE, QUIET_RUN), tmp_path / "quiet")
+    for name in ("liquidations", "liquidation_attribution"):
+        empty = pq.read_table(tmp_path / "quiet" / f"{name}.parquet")
+        full = pq.read_table(out / f"{name}.parquet")
+        assert empty.num_rows == 0 and full.num_rows > 0
+        assert empty.schema.equals(full.schema, check_metadata=False), name
+        assert not [f.name for f in empty.schema if pa.types.is_null(f.type)]
+        both = pd.concat([empty.to_pandas(), full.to_pandas()], ignore_index=True)
+        assert both.dtypes.equals(full.to_pandas().dtypes), name
+    liquidations = pq.read_table(tmp_path / "quiet" / "liquidations.parquet")
+    assert liquidations.schema.field("deficit").type == pa.int64()
+    assert liquidations.schema.field("population").type == pa.string()
+    for name in ("ticks", "fills", "transfers", "accounts", "liquidation_map"):
+        quiet = pq.read_table(tmp_path / "quiet" / f"{name}.parquet").schema
+        assert quiet.equals(pq.read_table(out / f"{name}.parquet").schema, check_metadata=False)

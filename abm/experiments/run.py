@@ -6,18 +6,24 @@ The folder holds ``manifest.json`` (resolved config and its hash, seed, versions
 :func:`abm.flows.write_flows` (``flows.graphml``, ``flows_by_population.csv``,
 ``where_money_goes.csv``, ``liquidation_attribution.parquet``). Every file is written to a
 temporary name and renamed, so a folder never holds a half-written file; the manifest's status
-turns ``complete`` last.
+turns ``complete`` last. While the run goes, the manifest says ``running`` with the process id,
+the host and a heartbeat; see :mod:`abm.experiments.status` for how readers judge a folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -28,12 +34,49 @@ import pyarrow.parquet as pq
 
 from abm.config import ModelConfig
 from abm.experiments import tables
+from abm.experiments.status import (
+    COMPLETE,
+    FAILED,
+    HEARTBEAT_EVERY,
+    INTERRUPTED,
+    RUNNING,
+    RunFolderError,
+    host_name,
+    run_status,
+)
 from abm.experiments.summary import summarize
-from abm.files import write_atomic
+from abm.files import remove_temporary_files, write_atomic
 from abm.flows import write_flows
 from abm.model import MarketModel
 
 DEPENDENCIES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "networkx", "pyyaml")
+
+
+class BuildError(ValueError):
+    """The model cannot be built from a config that validated (a CSV that does not cover the
+    run, an index path outside the exchange's price range, capital draws above what the
+    exchange holds); nothing was written."""
+
+
+class RunInterrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
+    """SIGINT or SIGTERM stopped a run. ``out`` is None when it came before the run folder was
+    made (nothing written); otherwise the folder's manifest says ``interrupted`` at ``tick``."""
+
+    def __init__(self, signum: int, tick: int | None = None, out: Path | None = None) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+        self.tick = tick
+        self.ticks: int | None = None
+        self.out = out
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention for a process ended by a signal: 128 + its number."""
+        return 128 + self.signum
 
 
 @dataclass
@@ -82,7 +125,13 @@ def write_table(path: Path, table: pa.Table) -> None:
     write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
-def manifest(config: ModelConfig, status: str, started: str, ended: str | None) -> dict:
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def manifest(
+    config: ModelConfig, status: str, started: str, ended: str | None, **fields: object
+) -> dict:
     return {
         "config": config.model_dump(mode="json"),
         "config_hash": config_hash(config),
@@ -92,7 +141,99 @@ def manifest(config: ModelConfig, status: str, started: str, ended: str | None) 
         "started": started,
         "ended": ended,
         "status": status,
+        **fields,
     }
+
+
+class ManifestWriter:
+    """Writes a run's ``manifest.json``: ``running`` with a heartbeat (time and tick reached)
+    that a daemon thread refreshes every ``every`` seconds whatever the run is doing, then the
+    final status. Writes are atomic and serialised, and none follows :meth:`finish`."""
+
+    def __init__(self, path: Path, data: dict, every: float = HEARTBEAT_EVERY) -> None:
+        self.path = path
+        self.data = data
+        self.every = every
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def write(self, **fields: object) -> None:
+        with self._lock:
+            self.data.update(fields)
+            write_json(self.path, self.data)
+
+    def start(self, tick: Callable[[], int]) -> None:
+        """Write the manifest now and start the heartbeat."""
+        self.write(heartbeat=_now(), tick=tick())
+        self._thread = threading.Thread(
+            target=self._beat, args=(tick,), name="abm-heartbeat", daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self, tick: Callable[[], int]) -> None:
+        while not self._stop.wait(self.every):
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                self.data.update(heartbeat=_now(), tick=tick())
+                with contextlib.suppress(OSError):  # a missed heartbeat is no reason to stop
+                    write_json(self.path, self.data)
+
+    def finish(self, status: str, **fields: object) -> None:
+        """Stop the heartbeat and write the final status with the end time."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.write(status=status, ended=_now(), **fields)
+
+
+class StopOnSignals:
+    """While active (in the main thread only), SIGINT and SIGTERM raise :class:`RunInterrupted`
+    once; later signals are ignored while the run records that it stopped. Inside
+    :meth:`holding` a signal waits until the block ends; after :meth:`ignore` signals do
+    nothing (the run is as good as finished)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.fired = False
+        self.held = False
+        self.pending: int | None = None
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopOnSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.fired:
+            return
+        if self.held:
+            self.pending = signum
+            return
+        self.fired = True
+        raise RunInterrupted(signum)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        self.held = True
+        try:
+            yield
+        finally:
+            self.held = False
+        if self.pending is not None and not self.fired:
+            self.fired = True
+            raise RunInterrupted(self.pending)
+
+    def ignore(self) -> None:
+        self.fired = True
 
 
 def simulate(model: MarketModel, progress: Callable[[int, int], None] | None = None) -> None:
@@ -143,21 +284,122 @@ def write_run(model: MarketModel, out: Path) -> dict:
     return summary
 
 
-def execute(
-    config: ModelConfig, out: Path, progress: Callable[[int, int], None] | None = None
-) -> RunResult:
-    """A whole run into ``out``: manifest (running), model, tables, summary, manifest (complete)."""
-    out.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(UTC).isoformat(timespec="seconds")
-    write_json(out / "manifest.json", manifest(config, "running", started, None))
-    clock = time.perf_counter()
+def check_output(out: Path, overwrite: bool = False) -> None:
+    """RunFolderError unless ``out`` can take a new run: a folder to be made in a writable
+    place, an empty writable folder, or (with ``overwrite``) a run folder whose run is not
+    running. A non-empty folder without ``manifest.json`` is never written into. Changes
+    nothing."""
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise RunFolderError(f"output folder {out} is a file (or a broken link); give a folder")
+        if any(out.iterdir()):
+            if not (out / "manifest.json").is_file():
+                raise RunFolderError(
+                    f"output folder {out} is not empty and holds no run (no manifest.json); "
+                    "give an empty or new folder"
+                )
+            status, reason = run_status(out)
+            if status == RUNNING:
+                raise RunFolderError(
+                    f"output folder {out} holds a run that is still running ({reason}); give "
+                    "another folder"
+                )
+            if not overwrite:
+                raise RunFolderError(
+                    f"output folder {out} already holds a run ({status}); give --overwrite to "
+                    "replace it, or another folder"
+                )
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise RunFolderError(f"output folder {out} is not writable")
+        return
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RunFolderError(f"cannot create output folder {out}: {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunFolderError(f"cannot create output folder {out}: {parent} is not writable")
+
+
+def prepare_output(out: Path, overwrite: bool = False) -> None:
+    """Make ``out``; with ``overwrite``, first remove the old run in it (its manifest first, so
+    that a folder half cleared is never taken for a run). Call :func:`check_output` first."""
     try:
-        model = run_model(config, progress)
-        summary = write_run(model, out)
-    except BaseException:
-        ended = datetime.now(UTC).isoformat(timespec="seconds")
-        write_json(out / "manifest.json", manifest(config, "failed", started, ended))
-        raise
-    ended = datetime.now(UTC).isoformat(timespec="seconds")
-    write_json(out / "manifest.json", manifest(config, "complete", started, ended))
+        if overwrite and (out / "manifest.json").is_file():
+            (out / "manifest.json").unlink()
+            for child in out.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunFolderError(f"cannot create output folder {out}: {err.strerror or err}") from err
+
+
+def execute(
+    config: ModelConfig,
+    out: Path,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    overwrite: bool = False,
+) -> RunResult:
+    """A whole run into ``out``: model, manifest (``running``), tables, summary, manifest
+    (``complete``).
+
+    Nothing is written, and an existing folder stays as it was, when the run cannot start:
+    ``out`` cannot take it (RunFolderError, see :func:`check_output`), or the model cannot be
+    built from the config (BuildError; the model is built before the folder is made). With
+    ``overwrite`` the old run's files are removed once the new model is built.
+
+    In the main thread, SIGINT and SIGTERM stop the run: the manifest says ``interrupted`` with
+    the signal and the tick reached, temporary files are removed and RunInterrupted is raised
+    (its ``out`` is None if the folder was not made yet). Any other error marks the manifest
+    ``failed`` with the error, and is raised as it is.
+    """
+    out = Path(out)
+    check_output(out, overwrite)
+    with StopOnSignals() as stops:
+        started = _now()
+        try:
+            model = MarketModel(config)
+        except (ValueError, ArithmeticError) as err:
+            raise BuildError(f"the model cannot be built from this config: {err}") from err
+        with stops.holding():
+            prepare_output(out, overwrite)
+            record = ManifestWriter(
+                out / "manifest.json",
+                manifest(
+                    config,
+                    RUNNING,
+                    started,
+                    None,
+                    pid=os.getpid(),
+                    host=host_name(),
+                    ticks=model.ticks,
+                ),
+            )
+            record.start(lambda: model.tick)
+        clock = time.perf_counter()
+        try:
+            simulate(model, progress)
+            model.exchange.check_invariants()
+            summary = write_run(model, out)
+            stops.ignore()
+        except (RunInterrupted, KeyboardInterrupt) as stop:
+            stops.ignore()
+            signum = stop.signum if isinstance(stop, RunInterrupted) else signal.SIGINT
+            record.finish(INTERRUPTED, tick=model.tick, signal=signal.Signals(signum).name)
+            remove_temporary_files(out)
+            interrupted = stop if isinstance(stop, RunInterrupted) else RunInterrupted(signum)
+            interrupted.tick, interrupted.ticks, interrupted.out = model.tick, model.ticks, out
+            if interrupted is stop:
+                raise
+            raise interrupted from stop
+        except BaseException as err:
+            stops.ignore()
+            record.finish(FAILED, tick=model.tick, error=f"{type(err).__name__}: {err}")
+            remove_temporary_files(out)
+            raise
+        record.finish(COMPLETE, tick=model.tick)
     return RunResult(model, out, summary, time.perf_counter() - clock)

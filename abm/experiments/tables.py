@@ -1,4 +1,8 @@
-"""The run's tables, built from the model's state at the end of a run (integers stay integers)."""
+"""The run's tables, built from the model's state at the end of a run (integers stay integers).
+
+Every table has an explicit schema, so that a table with no rows (a run without liquidations)
+keeps its column types and the tables of many runs concatenate.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import pyarrow as pa
 
 from abm.exchange import Cause, SystemAccount
 from abm.model import SYSTEM_POPULATIONS
+from abm.recorder import COLUMNS as RECORDER_COLUMNS
 
 if TYPE_CHECKING:
     from abm.model import MarketModel
@@ -16,9 +21,26 @@ if TYPE_CHECKING:
 POPULATION_TYPE = pa.dictionary(pa.int8(), pa.string())
 
 
+_INT = pa.int64()
+_FLOAT = pa.float64()
+_TICK_INTEGERS = {
+    "tick",
+    "liquidations_long",
+    "liquidations_short",
+    "liquidation_rounds",
+    "adl_actions",
+    "other_backstop_actions",
+    "stops_triggered",
+    "wiped_out",
+}
+TICKS_SCHEMA = pa.schema(
+    [(name, _INT if name in _TICK_INTEGERS else _FLOAT) for name in RECORDER_COLUMNS]
+)
+
+
 def ticks_table(model: MarketModel) -> pa.Table:
     """Per-tick series (prices in USDT, sizes in BTC, money in USDT)."""
-    return pa.table(model.recorder.columns)
+    return pa.table(model.recorder.columns, schema=TICKS_SCHEMA)
 
 
 LIQUIDATION_MAP_SCHEMA = pa.schema(
@@ -46,6 +68,22 @@ def liquidation_map_table(model: MarketModel) -> pa.Table:
     return pa.table(model.recorder.map_columns, schema=LIQUIDATION_MAP_SCHEMA)
 
 
+FILLS_SCHEMA = pa.schema(
+    [
+        ("tick", _INT),
+        ("event_id", _INT),
+        ("buyer", _INT),
+        ("seller", _INT),
+        ("qty_lots", _INT),
+        ("price_ticks", _INT),
+        ("qty_btc", _FLOAT),
+        ("price", _FLOAT),
+        ("aggressor", pa.string()),
+        ("kind", pa.string()),
+    ]
+)
+
+
 def fills_table(model: MarketModel) -> pa.Table:
     """Every fill: integer price ticks and lots, plus USDT and BTC for convenience."""
     ex = model.exchange
@@ -63,8 +101,21 @@ def fills_table(model: MarketModel) -> pa.Table:
             "price": columns["price"] * ex.instrument.tick_micro / 1e6,
             "aggressor": np.where(columns["aggressor"] > 0, "buy", "sell"),
             "kind": kinds[columns["kind"]],
-        }
+        },
+        schema=FILLS_SCHEMA,
     )
+
+
+TRANSFERS_SCHEMA = pa.schema(
+    [
+        ("tick", _INT),
+        ("src", _INT),
+        ("dst", _INT),
+        ("amount", _INT),
+        ("cause", pa.string()),
+        ("event_id", _INT),
+    ]
+)
 
 
 def transfers_table(model: MarketModel) -> pa.Table:
@@ -79,44 +130,47 @@ def transfers_table(model: MarketModel) -> pa.Table:
             "amount": np.frombuffer(log.log_amount, dtype=np.int64),
             "cause": causes[np.frombuffer(log.log_cause, dtype=np.int8)],
             "event_id": np.frombuffer(log.log_event, dtype=np.int64),
-        }
+        },
+        schema=TRANSFERS_SCHEMA,
     )
+
+
+LIQUIDATIONS_SCHEMA = pa.schema(
+    [
+        ("event_id", _INT),
+        ("tick", _INT),
+        ("round", _INT),
+        ("account", _INT),
+        ("population", pa.string()),
+        ("side", pa.string()),
+        ("qty_lots", _INT),
+        ("closed_lots", _INT),
+        ("partial", pa.bool_()),
+        ("mark_ticks", _INT),
+        ("bankruptcy_ticks", _INT),
+        ("filled_lots", _INT),
+        ("avg_fill_ticks", _INT),
+        ("counterparties", _INT),
+        ("clearance_fee", _INT),
+        ("insurance_surplus", _INT),
+        ("insurance_delta", _INT),
+        ("deficit", _INT),
+        ("debt", _INT),
+        ("adl_lots", _INT),
+        ("adl_haircut", _INT),
+        ("vault_lots", _INT),
+        ("insurance_unwind_lots", _INT),
+        ("socialized", _INT),
+        ("exchange_absorbed", _INT),
+        ("backstops", pa.string()),
+    ]
+)
 
 
 def liquidations_table(model: MarketModel) -> pa.Table:
     """One row per liquidation event (or deficit resolution), money in micro-units."""
     ex = model.exchange
-    rows: dict[str, list] = {
-        name: []
-        for name in (
-            "event_id",
-            "tick",
-            "round",
-            "account",
-            "population",
-            "side",
-            "qty_lots",
-            "closed_lots",
-            "partial",
-            "mark_ticks",
-            "bankruptcy_ticks",
-            "filled_lots",
-            "avg_fill_ticks",
-            "counterparties",
-            "clearance_fee",
-            "insurance_surplus",
-            "insurance_delta",
-            "deficit",
-            "debt",
-            "adl_lots",
-            "adl_haircut",
-            "vault_lots",
-            "insurance_unwind_lots",
-            "socialized",
-            "exchange_absorbed",
-            "backstops",
-        )
-    }
+    rows: dict[str, list] = {name: [] for name in LIQUIDATIONS_SCHEMA.names}
     for e in ex.liquidations:
         filled = sum(q for _, q, _ in e.fills)
         by_step: dict[str, list] = {}
@@ -152,10 +206,23 @@ def liquidations_table(model: MarketModel) -> pa.Table:
         }
         for name, value in values.items():
             rows[name].append(value)
-    schema_hint = {"avg_fill_ticks": pa.int64()}
-    return pa.table(
-        {name: pa.array(values, type=schema_hint.get(name)) for name, values in rows.items()}
-    )
+    return pa.table(rows, schema=LIQUIDATIONS_SCHEMA)
+
+
+ACCOUNTS_SCHEMA = pa.schema(
+    [
+        ("account", _INT),
+        ("population", pa.string()),
+        ("initial_deposit", _INT),
+        ("net_deposits", _INT),
+        ("final_balance", _INT),
+        ("final_equity", _INT),
+        ("position_lots", _INT),
+        ("leverage", _INT),
+        ("times_liquidated", _INT),
+        ("wiped_out", pa.bool_()),
+    ]
+)
 
 
 def accounts_table(model: MarketModel) -> pa.Table:
@@ -188,5 +255,6 @@ def accounts_table(model: MarketModel) -> pa.Table:
             "leverage": np.array([a.leverage for a in ex.accounts], dtype=np.int64),
             "times_liquidated": np.array([a.times_liquidated for a in ex.accounts], dtype=np.int64),
             "wiped_out": wiped,
-        }
+        },
+        schema=ACCOUNTS_SCHEMA,
     )

@@ -10,10 +10,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from abm.files import write_atomic
+from abm.flows.attribution import COLUMNS as ATTRIBUTION_COLUMNS
 from abm.flows.attribution import attribute_liquidations, liquidation_losses
 from abm.flows.graph import build_graph, flows_by_population, liquidation_graph
 from abm.flows.io import read_run
 from abm.flows.money import MICRO, liquidated_total, top_gainers, where_money_goes
+
+_TEXT_COLUMNS = ("population", "side", "kind", "section", "part", "party_population")
+ATTRIBUTION_SCHEMA = pa.schema(
+    [(name, pa.string() if name in _TEXT_COLUMNS else pa.int64()) for name in ATTRIBUTION_COLUMNS]
+)
+"""``liquidation_attribution.parquet``: typed even with no rows (a run without liquidations)."""
 
 FILES = (
     "flows.graphml",
@@ -63,7 +70,13 @@ def write_flows(
     write_atomic(
         out / "liquidation_attribution.parquet",
         lambda tmp: pq.write_table(
-            pa.Table.from_pandas(attribution, preserve_index=False), tmp, compression="zstd"
+            pa.Table.from_pandas(
+                attribution[list(ATTRIBUTION_COLUMNS)],
+                schema=ATTRIBUTION_SCHEMA,
+                preserve_index=False,
+            ),
+            tmp,
+            compression="zstd",
         ),
     )
     files = list(FILES)
