@@ -431,6 +431,7 @@ def test_a_killed_run_is_recognised_as_dead(tmp_path, capsys):
     assert_user_error(code, err, "flows", "dead")
 
 
+@pytest.mark.filterwarnings("ignore:No artists with labels")
 def test_readers_handle_a_complete_run_with_a_missing_table(complete_run, tmp_path, capsys):
     copy = copy_run(complete_run, tmp_path)
     (copy / "transfers.parquet").unlink()
