@@ -229,6 +229,18 @@ class Rulebook(StrictModel):
                 f"tick_size x lot_size = {self.tick_size * self.lot_size} USDT must be a whole "
                 "number of micro-USDT so that every PnL is an exact integer"
             )
+        value_per_tick_lot = round(round(self.tick_size * MICRO) * self.lot_size)
+        if value_per_tick_lot < 1:
+            raise ValueError(
+                f"tick_size {self.tick_size:g} x lot_size {self.lot_size:g} is "
+                f"{self.tick_size * self.lot_size:.3g} USDT; allowed: at least one micro-USDT "
+                "(0.000001), so that one lot at one tick is worth a whole amount"
+            )
+        if round(self.funding.impact_notional * MICRO) < value_per_tick_lot:
+            raise ValueError(
+                f"funding.impact_notional {self.funding.impact_notional:g} USDT is below the "
+                f"value of one lot at one tick ({value_per_tick_lot / MICRO:g} USDT)"
+            )
         caps = [b.notional_cap for b in self.brackets]
         if any(later <= earlier for earlier, later in zip(caps, caps[1:], strict=False)):
             raise ValueError(f"brackets: notional_cap must increase, got {caps}")
@@ -631,8 +643,8 @@ class ModelConfig(StrictModel):
     @model_validator(mode="after")
     def _runnable(self) -> ModelConfig:
         """Checks across sections, so that a config that validates also builds: at least one
-        tick, whole micro-USDT per lot and tick, a start price the exchange can quote, and
-        deposits that fit the exchange's integers. Each problem on its own line."""
+        tick, a start price the exchange can quote, and deposits that fit the exchange's
+        integers (the rulebook checks its own units). Each problem on its own line."""
         problems = []
         run, ex, world = self.run, self.exchange, self.world
         if not 1 <= self.ticks <= MAX_TICKS:
@@ -642,19 +654,7 @@ class ModelConfig(StrictModel):
                 f"{run.tick_seconds / 3_600:.3g})"
             )
         tick_micro = round(ex.tick_size * MICRO)
-        value_per_tick_lot = round(tick_micro * ex.lot_size)
-        if tick_micro < 1 or value_per_tick_lot < 1:
-            problems.append(
-                f"exchange.tick_size {ex.tick_size:g} x exchange.lot_size {ex.lot_size:g} is "
-                f"{ex.tick_size * ex.lot_size:.3g} USDT; allowed: at least one micro-USDT "
-                "(0.000001), so that one lot at one tick is worth a whole amount"
-            )
-        elif round(ex.funding.impact_notional * MICRO) < value_per_tick_lot:
-            problems.append(
-                f"exchange.funding.impact_notional {ex.funding.impact_notional:g} USDT is below "
-                f"the value of one lot at one tick ({value_per_tick_lot / MICRO:g} USDT)"
-            )
-        if world.process == "garch_jump" and tick_micro >= 1:
+        if world.process == "garch_jump":
             low = MIN_START_TICKS * tick_micro / MICRO
             high = ex.price_filter.max_price / 10
             if not low <= world.start_price <= high:

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from abm.config import ConfigError, Rulebook, load_rulebook, read_yaml
+from tests.conftest import make_rulebook
 
 PRESETS = Path(__file__).resolve().parents[1] / "configs" / "exchanges"
 PRESET_NAMES = ("binance", "bitmex", "bybit", "dydx", "hyperliquid")
@@ -568,3 +570,17 @@ def test_switching_venue_with_a_path_from_the_current_folder():
 
 def test_switching_venue_to_a_missing_file_names_it():
     assert_model_error(["exchange=exchanges/nowhere.yaml"], "exchanges/nowhere.yaml", "no file")
+
+
+@pytest.mark.parametrize(
+    ("rules", "needle"),
+    [
+        ({"tick_size": 0.000001, "lot_size": 0.00000001}, "at least one micro-USDT"),
+        ({"funding": {"impact_notional": 1.0}, "tick_size": 10_000.0}, "impact_notional"),
+    ],
+)
+def test_a_rulebook_on_its_own_refuses_units_the_exchange_cannot_hold(rules, needle):
+    """A rulebook used without a model config (``Exchange(load_rulebook(...))``) must not
+    validate with units that later break the exchange."""
+    with pytest.raises(ValidationError, match=needle):
+        make_rulebook(**rules)
