@@ -73,6 +73,7 @@ class Exchange:
         self.band_up_ppm = round(band.band_up * MICRO)
         self.band_down_ppm = round(band.band_down * MICRO)
         self.take_bound_ppm = round(band.market_take_bound * MICRO)
+        self.band_cache = (0, 0, 0)
         self.liquidate_at_equality = rulebook.liquidation.liquidate_at_equality
         self.rng = np.random.default_rng(seed)
         self.ledger = Ledger()

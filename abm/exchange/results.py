@@ -55,6 +55,8 @@ class UnknownAccountError(LookupError):
 def whole(value: object) -> int | None:
     """``value`` as a Python int if it is a whole number (numpy integers included, booleans
     not), else None."""
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         return None
     try:

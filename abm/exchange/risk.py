@@ -23,10 +23,15 @@ if TYPE_CHECKING:
 
 
 def price_band(ex: Exchange) -> tuple[int, int]:
-    """Lowest and highest limit price (ticks) the price filter allows at the current mark."""
+    """Lowest and highest limit price (ticks) the price filter allows at the current mark
+    (kept until the mark changes)."""
     mark = ex.prices.mark
+    cached = ex.band_cache
+    if cached[0] == mark:
+        return cached[1], cached[2]
     low = max(1, -(-mark * (MICRO - ex.band_down_ppm) // MICRO))
     high = min(ex.instrument.max_price_ticks, mark * (MICRO + ex.band_up_ppm) // MICRO)
+    ex.band_cache = (mark, low, high)
     return low, high
 
 
