@@ -69,11 +69,24 @@ def test_empty_fund_deleverages_most_profitable_most_leveraged_short():
     ]
     # The deleveraged short gave up 0.2 x (45,000 - 44,900) = 20 USDT against the mark.
     assert event.actions[0].haircut == 20 * U
+    # A bid at 44,900 was there; the empty fund could not pay the 100 below bankruptcy.
+    assert event.actions[0].reason == "insurance_fund_short"
     assert ex.accounts[risky].position == 0
     assert ex.accounts[careful].position == -200
     # Closing at bankruptcy: the long's whole margin, 1,000 USDT, goes to the short.
     assert transfers(ex, Cause.ADL) == [(long, risky, 1_000 * U)]
     assert ex.balance(long) == 0 and ex.balance(FUND) == 0
+
+
+def test_adl_with_a_healthy_fund_says_the_book_could_not_absorb():
+    """With a full fund but no bid within the unwind's 10% bound, ADL acts and records why."""
+    scenario = crash(
+        shorts=[(250, 50, 200)], before_crash=second_pair, bids=(), insurance_fund_seed=100_000
+    )
+    (event,) = scenario.ex.liquidations
+    assert [a.step for a in event.actions] == ["adl"]
+    assert event.actions[0].reason == "book_cannot_absorb"
+    scenario.ex.check_invariants()
 
 
 def test_trader_debt_leaves_a_negative_balance():

@@ -27,10 +27,19 @@ if TYPE_CHECKING:
     from abm.exchange.liquidation import LiquidationEvent
 
 
-def _action(record: LiquidationEvent, step: str, counterparty, qty, amount, price=None, haircut=0):
+def _action(
+    record: LiquidationEvent,
+    step: str,
+    counterparty,
+    qty,
+    amount,
+    price=None,
+    haircut=0,
+    reason="",
+):
     from abm.exchange.liquidation import BackstopAction
 
-    record.actions.append(BackstopAction(step, counterparty, qty, amount, price, haircut))
+    record.actions.append(BackstopAction(step, counterparty, qty, amount, price, haircut, reason))
 
 
 def _receive(ex: Exchange, account: Account, src: int, amount: int, cause: Cause, event: int):
@@ -49,9 +58,14 @@ def insurance_unwind(ex: Exchange, account: Account, bankruptcy: int, record) ->
     mark = ex.prices.mark
     per_lot = fund // (lots * ex.k)
     if account.position > 0:
-        side, limit = SELL, max(bankruptcy - per_lot, mark * (MICRO - slip) // MICRO, 1)
+        fund_bound, book_bound = bankruptcy - per_lot, mark * (MICRO - slip) // MICRO
+        side, limit = SELL, max(fund_bound, book_bound, 1)
+        fund_binds = fund_bound > book_bound
     else:
-        side, limit = BUY, min(bankruptcy + per_lot, -(-mark * (MICRO + slip) // MICRO))
+        fund_bound, book_bound = bankruptcy + per_lot, -(-mark * (MICRO + slip) // MICRO)
+        side, limit = BUY, min(fund_bound, book_bound)
+        fund_binds = fund_bound < book_bound
+    record.left_because = "insurance_fund_short" if fund_binds else "book_cannot_absorb"
     first = len(ex.fills["qty"])
     filled = ex.match(account, side, lots, limit, record.event_id, FILL_UNWIND, False)
     if not filled:
@@ -81,7 +95,15 @@ def vault_takeover(ex: Exchange, account: Account, bankruptcy: int, record) -> N
         ex.execute(vault, account, lots, bankruptcy, record.event_id, FILL_TAKEOVER, SELL, False)
     else:
         ex.execute(account, vault, lots, bankruptcy, record.event_id, FILL_TAKEOVER, BUY, False)
-    _action(record, "backstop_vault", int(SystemAccount.BACKSTOP_VAULT), lots, 0, bankruptcy)
+    _action(
+        record,
+        "backstop_vault",
+        int(SystemAccount.BACKSTOP_VAULT),
+        lots,
+        0,
+        bankruptcy,
+        reason=record.left_because,
+    )
 
 
 def adl_ranking(ex: Exchange, side: int) -> list[int]:
@@ -160,7 +182,7 @@ def auto_deleverage(ex: Exchange, account: Account, bankruptcy: int, record) -> 
         else:
             ex.execute(account, winner, lots, bankruptcy, record.event_id, FILL_ADL, BUY, False)
             haircut = max(0, mark - bankruptcy) * lots * ex.k
-        _action(record, "adl", winner_id, lots, 0, bankruptcy, haircut)
+        _action(record, "adl", winner_id, lots, 0, bankruptcy, haircut, record.left_because)
 
 
 DISPOSERS = {

@@ -30,6 +30,9 @@ class BackstopAction:
     """One step of the waterfall acting: which, against whom, how many lots, how much money.
 
     ``haircut`` is what an ADL counterparty gave up against closing at the mark (micro-units).
+    ``reason`` says why a disposing step had lots left to take: ``book_cannot_absorb`` (no
+    liquidity within the bounds the earlier steps may trade at) or ``insurance_fund_short`` (the
+    fund could not pay for the prices the book offered).
     """
 
     step: str
@@ -38,6 +41,7 @@ class BackstopAction:
     amount: int
     price: int | None = None
     haircut: int = 0
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -61,6 +65,9 @@ class LiquidationEvent:
     deficit: int = 0
     debt: int = 0
     actions: list[BackstopAction] = field(default_factory=list)
+    left_because: str = "book_cannot_absorb"
+    """Why lots are left after the steps so far: the book, or (after an insurance unwind bound
+    by what the fund could pay) the fund."""
 
 
 def detect(ex: Exchange) -> list[int]:

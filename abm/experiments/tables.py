@@ -163,6 +163,7 @@ LIQUIDATIONS_SCHEMA = pa.schema(
         ("socialized", _INT),
         ("exchange_absorbed", _INT),
         ("backstops", pa.string()),
+        ("adl_reason", pa.string()),
     ]
 )
 
@@ -203,6 +204,7 @@ def liquidations_table(model: MarketModel) -> pa.Table:
             "socialized": sum(a.amount for a in by_step.get("socialized_loss", [])),
             "exchange_absorbed": sum(a.amount for a in by_step.get("exchange_absorbs", [])),
             "backstops": ",".join(a.step for a in e.actions),
+            "adl_reason": next((a.reason for a in by_step.get("adl", [])), ""),
         }
         for name, value in values.items():
             rows[name].append(value)
