@@ -409,10 +409,30 @@ class Shock(StrictModel):
     move: float = Field(gt=-0.95, lt=10)
 
 
-class WorldConfig(StrictModel):
-    """The exogenous spot index."""
+class SpotConfig(StrictModel):
+    """The spot venue whose price is the index: finite liquidity, moved by net spot order flow
+    (arbitrageurs' spot legs) through a permanent and a decaying (transient) impact, Kyle /
+    propagator style, and pulled towards the fundamental value by spot value traders."""
 
-    process: Literal["garch_jump", "csv"] = "garch_jump"
+    permanent_impact_bps_per_btc: float = Field(
+        default=0.05, ge=0, le=100, description="lasting move of the spot per BTC of net flow"
+    )
+    transient_impact_bps_per_btc: float = Field(
+        default=0.2, ge=0, le=100, description="extra move per BTC that decays away"
+    )
+    transient_decay_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    value_pull_half_life_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=86_400,
+        description="spot value traders close half the gap to the fundamental value in this time",
+    )
+
+
+class WorldConfig(StrictModel):
+    """The information (a fundamental value path) and the spot venue it feeds."""
+
+    process: Literal["multiscale", "garch_jump", "csv"] = "multiscale"
     seed: int | None = Field(
         default=None, ge=0, description="seed of the index path alone (default: from run.seed)"
     )
@@ -432,26 +452,38 @@ class WorldConfig(StrictModel):
     vol_reaction: float = Field(
         default=0.008, gt=0, lt=1, description="GARCH alpha: weight of the last squared shock"
     )
+    vol_timescales_minutes: tuple[float, ...] = Field(
+        default=(1.0, 10.0, 100.0, 1_000.0, 10_000.0),
+        min_length=1,
+        max_length=20,
+        description="multiscale: time scales of the log-volatility components",
+    )
+    vol_of_vol: float = Field(
+        default=0.9, ge=0, le=3, description="multiscale: standard deviation of log volatility"
+    )
     tail_df: float = Field(default=4.0, gt=2, le=1000, description="Student-t innovations")
     jumps_per_day: float = Field(default=2.0, ge=0, le=1000)
     jump_std: float = Field(default=0.006, ge=0, lt=1, description="std of a jump's log size")
     shocks: tuple[Shock, ...] = ()
     csv_path: str | None = Field(default=None, description="CSV with columns timestamp,price")
-    price_discovery_share: float = Field(
-        default=0.0, ge=0, le=1, description="per-tick pull of the index towards the perp's last"
-    )
+    spot: SpotConfig = SpotConfig()
 
     @model_validator(mode="after")
     def _csv_needs_path(self) -> WorldConfig:
         if self.process == "csv" and not self.csv_path:
             raise ValueError("world.csv_path: required when world.process is 'csv'")
+        if any(not 0 < m <= 1e7 for m in self.vol_timescales_minutes):
+            raise ValueError(
+                f"vol_timescales_minutes {list(self.vol_timescales_minutes)}: each must be "
+                "above 0 and at most 10,000,000 minutes"
+            )
         if self.vol_reaction >= self.vol_persistence:
             raise ValueError(
                 f"world.vol_reaction {self.vol_reaction} must be below vol_persistence "
                 f"{self.vol_persistence} (GARCH beta = persistence - reaction must be positive)"
             )
         jump_volatility = math.sqrt(self.jumps_per_day * 365.0) * self.jump_std
-        if self.process == "garch_jump" and jump_volatility >= self.annual_volatility:
+        if self.process != "csv" and jump_volatility >= self.annual_volatility:
             raise ValueError(
                 f"jumps alone ({self.jumps_per_day:g}/day of std {self.jump_std:g}) give an "
                 f"annualised volatility of {jump_volatility:.4g}, not below annual_volatility "
@@ -654,7 +686,7 @@ class ModelConfig(StrictModel):
                 f"{run.tick_seconds / 3_600:.3g})"
             )
         tick_micro = round(ex.tick_size * MICRO)
-        if world.process == "garch_jump":
+        if world.process != "csv":
             low = MIN_START_TICKS * tick_micro / MICRO
             high = ex.price_filter.max_price / 10
             if not low <= world.start_price <= high:

@@ -1,8 +1,10 @@
-"""The market model: populations of traders on one exchange, driven by an exogenous index.
+"""The market model: populations of traders on one exchange, priced by their own order flow.
 
-``MarketModel(config)`` builds the exchange from the config's rulebook, the index from its world
-section and the four populations, and ``model.run_for(n)`` runs ``n`` ticks. Each tick follows
-DESIGN section 6: the world moves the index; the agents sampled as active act in a random order;
+``MarketModel(config)`` builds the exchange from the config's rulebook, the fundamental value and
+the spot venue from its world section, and the populations; ``model.run_for(n)`` runs ``n``
+ticks. Each tick follows DESIGN section 7: the world moves the fundamental value and the spot
+venue (pulled towards it, pushed by the arbitrageurs' spot flow) sets the index; the agents
+sampled as active act in a random order;
 the exchange updates mark and funding premium, triggers stops, runs liquidation rounds and settles
 funding; the recorder takes the tick's series.
 """
@@ -18,7 +20,7 @@ from abm.agents import Arbitrageur, MarketMaker, RetailTrader, Whale
 from abm.config import LogNormal, ModelConfig
 from abm.exchange import Exchange, SystemAccount
 from abm.recorder import Recorder
-from abm.world import IndexProcess
+from abm.world import FundamentalProcess, SpotVenue
 
 POPULATIONS = ("retail", "whale", "market_maker", "arbitrageur")
 SYSTEM_POPULATIONS = {
@@ -82,9 +84,10 @@ class MarketModel(mesa.Model):
         self.ticks = config.ticks
         self.exchange = Exchange(config.exchange, seed=seeds[1])
         world_seed = seeds[2] if config.world.seed is None else config.world.seed
-        self.world = IndexProcess(
+        self.fundamental = FundamentalProcess(
             config.world, np.random.default_rng(world_seed), self.ticks, self.tick_seconds
         )
+        self.spot = SpotVenue(config.world.spot, self.fundamental.price(0), self.tick_seconds)
         self.check_index_range()
         self.market = MarketView(
             self.ticks, self.tick_seconds, config.market_makers.vol_window_ticks
@@ -96,7 +99,7 @@ class MarketModel(mesa.Model):
         self._map: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._liquidations_seen = 0
         self.wiped_out = 0
-        self.exchange.begin_tick(0, self.exchange.instrument.ticks(self.world.price(0)))
+        self.exchange.begin_tick(0, self.exchange.instrument.ticks(self.spot.price))
         self.create_populations()
         self.agent_by_account = {agent.account: agent for agent in self.agents}
         self.active = {
@@ -131,13 +134,14 @@ class MarketModel(mesa.Model):
     # ------------------------------------------------------------------ set-up
 
     def check_index_range(self) -> None:
-        """ValueError before the first tick if the world's index path (shocks and a CSV's
-        prices included) leaves the prices the exchange quotes, 1 tick to its maximum."""
+        """ValueError before the first tick if the fundamental value path (shocks and a CSV's
+        prices included) leaves the prices the exchange quotes, 1 tick to its maximum (the
+        spot, and with it the index, stays close to it)."""
         inst = self.exchange.instrument
-        low, high = float(self.world.path.min()), float(self.world.path.max())
+        low, high = float(self.fundamental.path.min()), float(self.fundamental.path.max())
         if inst.ticks(low) < 1 or inst.ticks(high) > inst.max_price_ticks:
             raise ValueError(
-                f"world: the index path runs from {low:,.6g} to {high:,.6g} USDT, outside the "
+                f"world: the fundamental value path runs from {low:,.6g} to {high:,.6g} USDT, outside the "
                 f"exchange's prices {inst.price(1):g} to {inst.price(inst.max_price_ticks):,.6g} "
                 "USDT (exchange.tick_size to exchange.price_filter.max_price); change the "
                 "shocks, world.start_price or the CSV's prices"
@@ -217,8 +221,8 @@ class MarketModel(mesa.Model):
             return
         self.tick += 1
         ex = self.exchange
-        last = ex.instrument.price(ex.last) if ex.last else None
-        ex.begin_tick(self.tick, ex.instrument.ticks(self.world.price(self.tick, last)))
+        index = self.spot.step(self.fundamental.price(self.tick))
+        ex.begin_tick(self.tick, ex.instrument.ticks(index))
         acting = self.sample_active()
         for agent in acting:
             agent.act()

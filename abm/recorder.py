@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 COLUMNS = (
     "tick",
     "seconds",
+    "fundamental",
     "index",
     "mark",
     "last",
@@ -97,6 +98,7 @@ class Recorder:
         mid = ex.mark
         c["tick"].append(model.tick)
         c["seconds"].append(model.tick * model.tick_seconds)
+        c["fundamental"].append(model.fundamental.price(model.tick))
         c["index"].append(price(ex.index))
         c["mark"].append(price(ex.mark))
         c["last"].append(price(ex.last) if ex.last else None)

@@ -1,9 +1,10 @@
-"""The exogenous spot index: a GARCH(1,1)-with-jumps process or a CSV replay, scenario shocks on
-top, and an optional pull towards the perpetual's last price.
+"""The world: a fundamental value path (information: long-memory volatility, jumps, scripted
+shocks, or a CSV replay) and the spot venue it feeds, whose price is the perp's index.
 
 This layer knows only numpy at import time (pandas is imported when a CSV is read).
 """
 
-from abm.world.index import IndexProcess
+from abm.world.fundamental import FundamentalProcess
+from abm.world.spot import SpotVenue
 
-__all__ = ["IndexProcess"]
+__all__ = ["FundamentalProcess", "SpotVenue"]

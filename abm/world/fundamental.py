@@ -1,8 +1,16 @@
-"""The exogenous spot index.
+"""The fundamental value: the information no one trades at directly (DESIGN section 6).
 
-``IndexProcess`` precomputes, at construction, the index's log-price path for ticks ``0..ticks``
-so that reading it in the tick loop costs O(1). The path is either
+``FundamentalProcess`` precomputes, at construction, the log-value path for ticks ``0..ticks`` so
+that reading it in the tick loop costs O(1). The spot venue (:mod:`abm.world.spot`) is pulled
+towards it by its value traders; the perp's price comes from its own book. The path is one of
 
+* ``multiscale`` (default): log returns ``r_t = sigma_t z_t + J_t`` with ``z_t`` Student-t and
+  a volatility with long memory, ``sigma_t = sigma exp(X_t - S**2)``, where ``X_t`` is the sum of
+  AR(1) log-volatility components on geometrically spaced time scales (``vol_timescales_minutes``,
+  each with variance ``vol_of_vol**2 / n``, so ``S**2 = vol_of_vol**2``); a superposition of
+  exponentials over decades of time scales decays like a power law over that range (the
+  multi-timescale stochastic-volatility idea of Calvet and Fisher's multifractal model), which
+  is what real BTC shows in the autocorrelation of ``|r|``;
 * ``garch_jump``: log returns ``r_t = sigma_t z_t + J_t`` with ``z_t`` Student-t (``tail_df``
   degrees of freedom, scaled to unit variance), GARCH(1,1) variance
   ``sigma2_t = omega + alpha (r_{t-1} - J_{t-1})**2 + beta sigma2_{t-1}`` (``alpha =
@@ -45,18 +53,12 @@ SECONDS_PER_DAY = 86_400.0
 SECONDS_PER_YEAR = 365.0 * SECONDS_PER_DAY
 
 
-class IndexProcess:
-    """The exogenous spot index for a run of ``ticks`` ticks of ``tick_seconds`` seconds.
+class FundamentalProcess:
+    """The fundamental value for a run of ``ticks`` ticks of ``tick_seconds`` seconds.
 
-    Attributes: ``path`` (float64 array of ``ticks + 1`` prices in USDT, tick 0 is
+    Attributes: ``path`` (float64 array of ``ticks + 1`` values in USDT, tick 0 is
     ``start_price`` or the CSV's first price), ``log_path`` (its natural logarithm), ``ticks``,
-    ``tick_seconds``, ``config``.
-
-    ``price(tick, perp_last)`` is the index the model reads each tick. With
-    ``price_discovery_share == 0`` it is ``path[tick]`` and may be called in any order. With a
-    positive share it keeps state (the log offset of the index from the exogenous path) and must
-    be called for ticks in increasing order, at least once per tick, passing the perp's last
-    price; see :meth:`price`.
+    ``tick_seconds``, ``config``. ``price(tick)`` reads it in any order.
     """
 
     def __init__(
@@ -68,16 +70,20 @@ class IndexProcess:
     ) -> None:
         ticks = int(ticks)
         if ticks < 0:
-            raise ValueError(f"IndexProcess: ticks must be >= 0, got {ticks}")
+            raise ValueError(f"FundamentalProcess: ticks must be >= 0, got {ticks}")
         if not (tick_seconds > 0 and math.isfinite(tick_seconds)):
-            raise ValueError(f"IndexProcess: tick_seconds must be > 0, got {tick_seconds}")
+            raise ValueError(f"FundamentalProcess: tick_seconds must be > 0, got {tick_seconds}")
         self.config = config
         self.ticks = ticks
         self.tick_seconds = float(tick_seconds)
 
         # The path is a base price times exp(log moves), so that tick 0 is exactly the start price
         # (or the CSV's first price) and a CSV is replayed exactly where no shock applies.
-        if config.process == "garch_jump":
+        if config.process == "multiscale":
+            log_base = np.full(ticks + 1, math.log(float(config.start_price)))
+            base = np.full(ticks + 1, float(config.start_price))
+            moves = _multiscale_log_moves(config, rng, ticks, self.tick_seconds)
+        elif config.process == "garch_jump":
             base = np.full(ticks + 1, float(config.start_price))
             log_base = np.full(ticks + 1, math.log(float(config.start_price)))
             moves = _garch_jump_log_moves(config, rng, ticks, self.tick_seconds)
@@ -98,59 +104,15 @@ class IndexProcess:
         self.path: np.ndarray = base * growth
         self.log_path: np.ndarray = log_base + moves
         # Python lists: indexing them in the tick loop is cheaper than numpy scalar access.
-        self._log_list: list[float] = self.log_path.tolist()
         self._path_list: list[float] = self.path.tolist()
-
-        self.share = float(config.price_discovery_share)
-        self.offset = 0.0
-        """Log offset of the index from the exogenous path (price discovery); 0 when share is 0."""
-        self._tick = -1
-        self._pulled = False
 
     # ------------------------------------------------------------------ per tick
 
-    def price(self, tick: int, perp_last: float | None = None) -> float:
-        """The index at ``tick`` in USDT.
-
-        With ``price_discovery_share`` s = 0 this is ``path[tick]`` (``perp_last`` is ignored).
-
-        With s > 0 the index is ``path[tick] * exp(d)``, where the log offset ``d`` (0 at the
-        start) is pulled once per tick towards the perp:
-        ``d += s * (log(perp_last) - (log path[tick] + d))``. The pull happens at the first call
-        of a tick that passes ``perp_last``; further calls in the same tick return the same
-        value without pulling again, and a call without ``perp_last`` leaves ``d`` as it is.
-        Ticks must therefore be visited in increasing order, once per tick (a tick that is
-        skipped gets no pull); asking for an earlier tick than the last one raises ValueError.
-        Use :meth:`reset` to start over.
-        """
+    def price(self, tick: int) -> float:
+        """The fundamental value at ``tick`` in USDT."""
         if not 0 <= tick <= self.ticks:
-            raise ValueError(f"IndexProcess.price: tick {tick} outside 0..{self.ticks}")
-        if self.share == 0.0:
-            return self._path_list[tick]
-        if tick != self._tick:
-            if tick < self._tick:
-                raise ValueError(
-                    f"IndexProcess.price: tick {tick} after tick {self._tick}; with "
-                    "price_discovery_share > 0 ticks must be visited in increasing order "
-                    "(call reset() to start over)"
-                )
-            self._tick = tick
-            self._pulled = False
-        if perp_last is not None and not self._pulled:
-            if not (perp_last > 0 and math.isfinite(perp_last)):
-                raise ValueError(
-                    f"IndexProcess.price: perp_last must be a positive finite price, got {perp_last}"
-                )
-            gap = math.log(perp_last) - (self._log_list[tick] + self.offset)
-            self.offset += self.share * gap
-            self._pulled = True
-        return self._path_list[tick] * math.exp(self.offset)
-
-    def reset(self) -> None:
-        """Forget the price-discovery state: offset 0, ticks may start again from 0."""
-        self.offset = 0.0
-        self._tick = -1
-        self._pulled = False
+            raise ValueError(f"FundamentalProcess.price: tick {tick} outside 0..{self.ticks}")
+        return self._path_list[tick]
 
     # ------------------------------------------------------------------ analysis
 
@@ -164,13 +126,75 @@ class IndexProcess:
         step = round(step_f)
         if minutes <= 0 or step < 1 or abs(step_f - step) > 1e-9 * max(1.0, step_f):
             raise ValueError(
-                f"IndexProcess.returns: {minutes} minutes is not a positive whole number of "
+                f"FundamentalProcess.returns: {minutes} minutes is not a positive whole number of "
                 f"{self.tick_seconds}-second ticks"
             )
         return np.diff(self.log_path[::step])
 
 
 # ---------------------------------------------------------------------- processes
+
+
+def _jump_returns(
+    config: WorldConfig, rng: np.random.Generator, ticks: int, tick_seconds: float
+) -> tuple[np.ndarray, float]:
+    """Bernoulli-normal jumps per tick and their variance per tick."""
+    jump_prob = float(config.jumps_per_day) * tick_seconds / SECONDS_PER_DAY
+    if jump_prob > 1:
+        raise ValueError(
+            f"world.jumps_per_day: {config.jumps_per_day} jumps a day is more than one per "
+            f"{tick_seconds}-second tick; allowed: at most {SECONDS_PER_DAY / tick_seconds:g}"
+        )
+    arrivals = rng.random(ticks) < jump_prob
+    jumps = np.zeros(ticks, dtype=np.float64)
+    n_jumps = int(arrivals.sum())
+    if n_jumps:
+        jumps[arrivals] = rng.normal(0.0, float(config.jump_std), size=n_jumps)
+    return jumps, jump_prob * float(config.jump_std) ** 2
+
+
+def _multiscale_log_moves(
+    config: WorldConfig, rng: np.random.Generator, ticks: int, tick_seconds: float
+) -> np.ndarray:
+    """Cumulative log returns from tick 0 of the multi-timescale stochastic-volatility process
+    with Student-t innovations and jumps (module docstring). Draw order: the innovations, the
+    jump arrivals and sizes, then each volatility component's shocks."""
+    df = float(config.tail_df)
+    z = rng.standard_t(df, size=ticks) * math.sqrt((df - 2.0) / df)
+    jumps, jump_var = _jump_returns(config, rng, ticks, tick_seconds)
+    target_var = float(config.annual_volatility) ** 2 * tick_seconds / SECONDS_PER_YEAR
+    diffusion_var = target_var - jump_var
+    if not diffusion_var > 0:
+        raise ValueError(
+            f"world: jumps alone ({config.jumps_per_day}/day of std {config.jump_std}) exceed "
+            f"world.annual_volatility {config.annual_volatility}"
+        )
+    scales = config.vol_timescales_minutes
+    component_sd = float(config.vol_of_vol) / math.sqrt(len(scales))
+    log_vol = np.zeros(ticks, dtype=np.float64)
+    for minutes in scales:
+        log_vol += ar1_path(
+            rng.standard_normal(ticks), math.exp(-tick_seconds / (60.0 * minutes)), component_sd
+        )
+    sigma = math.sqrt(diffusion_var) * np.exp(log_vol - float(config.vol_of_vol) ** 2)
+    moves = np.zeros(ticks + 1, dtype=np.float64)
+    np.cumsum(sigma * z + jumps, out=moves[1:])
+    return moves
+
+
+def ar1_path(shocks: np.ndarray, phi: float, sd: float) -> np.ndarray:
+    """A stationary AR(1) path ``x_t = phi x_(t-1) + sd sqrt(1 - phi**2) e_t`` started from its
+    stationary law (``x_0 = sd e_0``): standard deviation ``sd`` at every step.
+
+    A plain loop over Python floats, so a seed gives the same bytes on any machine.
+    """
+    out = [0.0] * len(shocks)
+    scale = sd * math.sqrt(1.0 - phi * phi)
+    x = 0.0
+    for i, e in enumerate(shocks.tolist()):
+        x = sd * e if i == 0 else phi * x + scale * e
+        out[i] = x
+    return np.array(out, dtype=np.float64)
 
 
 def _garch_jump_log_moves(
