@@ -164,6 +164,20 @@ class LiquidationRules(StrictModel):
     )
 
 
+class FeeTier(StrictModel):
+    """Maker and taker fee rates of a class of accounts (negative maker fee: a rebate)."""
+
+    maker_fee: float = Field(gt=-0.01, lt=0.01)
+    taker_fee: float = Field(ge=0, lt=0.01)
+
+    @model_validator(mode="after")
+    def _ppm(self) -> FeeTier:
+        for rate in (self.maker_fee, self.taker_fee):
+            if not _is_whole(rate, MICRO):
+                raise ValueError(f"fee rate {rate} must be a whole number of parts per million")
+        return self
+
+
 class PriceFilterRules(StrictModel):
     """Order filters of the venue: every order's price within a band around the mark, market
     orders no further than a bound from the mark, and caps on price and size.
@@ -209,6 +223,10 @@ class Rulebook(StrictModel):
     funding: FundingRules = FundingRules()
     liquidation: LiquidationRules = LiquidationRules()
     price_filter: PriceFilterRules = PriceFilterRules()
+    market_maker_fees: FeeTier = Field(
+        default=FeeTier(maker_fee=-0.00003, taker_fee=0.00017),
+        description="fee tier of accounts opened as market makers (a liquidity-provider program)",
+    )
     backstops: tuple[Backstop, ...] = ("insurance_fund", "adl", "exchange_absorbs")
     insurance_fund_seed: float = Field(default=1_000_000.0, ge=0, le=1e11, description="USDT")
     backstop_vault_seed: float = Field(default=0.0, ge=0, description="USDT")
@@ -537,6 +555,9 @@ class RetailConfig(StrictModel):
         weights=(6, 6, 14, 24, 18, 10, 12, 4, 4, 2),
     )
     above_cap_stay_out: float = Field(default=0.3, ge=0, le=1)
+    cross_margin_share: float = Field(
+        default=0.7, ge=0, le=1, description="traders on cross margin (the rest isolated)"
+    )
     margin_fraction: Uniform = Uniform(low=0.2, high=0.9)
     stop_loss_share: float = Field(default=0.1, ge=0, le=1)
     stop_distance: Uniform = Uniform(low=0.01, high=0.06)
@@ -600,24 +621,61 @@ class WhaleConfig(StrictModel):
 
 
 class MarketMakerConfig(StrictModel):
+    """Market makers: ladders on both sides around their own fair value (the index plus the
+    basis they have seen, moved with the order flow, skewed against inventory), on the venue's
+    market-maker fee tier."""
+
     count: int = Field(default=4, ge=0, le=10_000)
     capital: LogNormal = LogNormal(median=2_000_000.0, sigma=0.3)
     leverage: int = Field(default=5, ge=1, le=125)
     levels: int = Field(default=10, ge=1, le=50)
-    level_spacing_bps: float = Field(default=3.0, gt=0)
-    half_spread_bps: float = Field(default=1.0, gt=0)
+    level_spacing_bps: float = Field(default=1.0, gt=0)
+    half_spread_bps: float = Field(default=0.2, gt=0)
     size_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY)
     requote_ticks: int = Field(default=5, ge=1)
-    anchor_to_last: float = Field(
-        default=0.25, ge=0, le=1, description="weight of the perp's last price in fair value"
+    basis_half_life_seconds: float = Field(
+        default=120.0, gt=0, description="memory of the basis (book mid minus index) in fair value"
     )
-    inventory_limit_btc: float = Field(default=30.0, gt=0, le=BTC_SUPPLY)
+    flow_bps_per_btc: float = Field(
+        default=0.05, ge=0, description="fair value moved per BTC of recent net taker flow"
+    )
+    inventory_limit_btc: float = Field(
+        default=30.0,
+        gt=0,
+        le=BTC_SUPPLY,
+        description="inventory at which skew and size cut reach full strength",
+    )
     inventory_skew_bps: float = Field(default=4.0, ge=0, description="at the inventory limit")
+    min_size_share: float = Field(
+        default=0.1, gt=0, le=1, description="smallest size on the side that grows inventory"
+    )
     vol_window_ticks: int = Field(default=60, ge=2)
     vol_widen: float = Field(default=1.0, ge=0, description="half-spread per bp of tick vol")
     stress_move_bps: float = Field(default=60.0, gt=0, description="move over the vol window")
-    stress_pull_probability: float = Field(default=0.5, ge=0, le=1)
     stress_widen: float = Field(default=4.0, ge=1)
+    stress_size_share: float = Field(default=0.5, gt=0, le=1)
+
+
+class FundamentalTraderConfig(StrictModel):
+    """Value traders: each holds a noisy estimate of the fundamental value and leans against the
+    perp's deviation from it, beyond a threshold of its own."""
+
+    count: int = Field(default=20, ge=0, le=100_000)
+    activity_per_hour: float = Field(default=60.0, gt=0, le=3_600)
+    capital: LogNormal = LogNormal(median=300_000.0, sigma=0.5)
+    leverage: int = Field(default=3, ge=1, le=125)
+    estimate_error_bps: float = Field(
+        default=20.0, ge=0, le=5_000, description="std of a trader's lasting valuation error"
+    )
+    threshold_bps: Uniform = Uniform(low=10.0, high=60.0)
+    btc_per_bps: float = Field(
+        default=0.05,
+        gt=0,
+        le=BTC_SUPPLY,
+        description="target position per bp of mispricing beyond threshold",
+    )
+    max_position_btc: float = Field(default=10.0, gt=0, le=BTC_SUPPLY)
+    clip_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY)
 
 
 class ArbitrageurConfig(StrictModel):
@@ -666,6 +724,7 @@ class ModelConfig(StrictModel):
     whales: WhaleConfig = WhaleConfig()
     market_makers: MarketMakerConfig = MarketMakerConfig()
     arbitrageurs: ArbitrageurConfig = ArbitrageurConfig()
+    fundamental_traders: FundamentalTraderConfig = FundamentalTraderConfig()
     trading: TradingConfig = TradingConfig()
 
     @property
@@ -702,7 +761,13 @@ class ModelConfig(StrictModel):
                 f"{run.tick_seconds:g}-second tick; allowed: at most {86_400 / run.tick_seconds:g}"
             )
         expected = ex.insurance_fund_seed + ex.backstop_vault_seed
-        for name in ("retail", "whales", "market_makers", "arbitrageurs"):
+        for name in (
+            "retail",
+            "whales",
+            "market_makers",
+            "arbitrageurs",
+            "fundamental_traders",
+        ):
             section = getattr(self, name)
             capital = section.capital
             expected += section.count * capital.median * math.exp(capital.sigma**2 / 2)

@@ -16,13 +16,13 @@ import math
 import mesa
 import numpy as np
 
-from abm.agents import Arbitrageur, MarketMaker, RetailTrader, Whale
+from abm.agents import Arbitrageur, FundamentalTrader, MarketMaker, RetailTrader, Whale
 from abm.config import LogNormal, ModelConfig
 from abm.exchange import Exchange, SystemAccount
 from abm.recorder import Recorder
 from abm.world import FundamentalProcess, SpotVenue
 
-POPULATIONS = ("retail", "whale", "market_maker", "arbitrageur")
+POPULATIONS = ("retail", "whale", "market_maker", "arbitrageur", "fundamental")
 SYSTEM_POPULATIONS = {
     SystemAccount.EXCHANGE: "exchange",
     SystemAccount.INSURANCE_FUND: "insurance_fund",
@@ -40,6 +40,9 @@ class MarketView:
         self.tick_seconds = tick_seconds
         self.retail_flow = 0.0
         self.flow_decay = math.exp(-tick_seconds / 300)
+        self.taker_flow_btc = 0.0
+        """Net taker flow (BTC bought by aggressors less sold), decaying with a 30 s half-life."""
+        self.taker_flow_keep = 0.5 ** (tick_seconds / 30)
         self.vol_alpha = 2 / (vol_span + 1)
         self.variance = 0.0
 
@@ -52,6 +55,10 @@ class MarketView:
             self.variance += self.vol_alpha * (r * r - self.variance)
         self.tick = tick
         self.retail_flow *= self.flow_decay
+
+    def record_taker_flow(self, signed_btc: float) -> None:
+        """Decay the net taker flow by one tick and add this tick's."""
+        self.taker_flow_btc = self.taker_flow_btc * self.taker_flow_keep + signed_btc
 
     def record_retail_flow(self, signed_lots: int) -> None:
         self.retail_flow += signed_lots / 1_000
@@ -98,6 +105,7 @@ class MarketModel(mesa.Model):
         self._map_tick = -1
         self._map: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._liquidations_seen = 0
+        self._fills_seen = 0
         self.wiped_out = 0
         self.exchange.begin_tick(0, self.exchange.instrument.ticks(self.spot.price))
         self.create_populations()
@@ -106,12 +114,14 @@ class MarketModel(mesa.Model):
             RetailTrader: list(self.agents_by_type.get(RetailTrader, [])),
             Whale: list(self.agents_by_type.get(Whale, [])),
             Arbitrageur: list(self.agents_by_type.get(Arbitrageur, [])),
+            FundamentalTrader: list(self.agents_by_type.get(FundamentalTrader, [])),
             MarketMaker: list(self.agents_by_type.get(MarketMaker, [])),
         }
         self.activity = {
             RetailTrader: self.per_tick(config.retail.activity_per_hour),
             Whale: self.per_tick(config.whales.activity_per_hour),
             Arbitrageur: self.per_tick(config.arbitrageurs.activity_per_hour),
+            FundamentalTrader: self.per_tick(config.fundamental_traders.activity_per_hour),
             MarketMaker: 1.0,
         }
         self.agent_actions = 0
@@ -161,7 +171,8 @@ class MarketModel(mesa.Model):
         return dist.median * np.exp(dist.sigma * self.rng.normal(size=n))
 
     def create_populations(self) -> None:
-        """Market makers and arbitrageurs first (they make the book), then whales and retail.
+        """Market makers and arbitrageurs first (they make the book), then fundamental traders,
+        whales and retail.
 
         Retail leverage is drawn from the config's distribution; a trader who wants more than the
         rulebook's cap uses the cap, or with ``above_cap_stay_out`` stays out of the market.
@@ -170,6 +181,7 @@ class MarketModel(mesa.Model):
         for kind, section in (
             (MarketMaker, config.market_makers),
             (Arbitrageur, config.arbitrageurs),
+            (FundamentalTrader, config.fundamental_traders),
             (Whale, config.whales),
         ):
             capitals = self.draw_lognormals(section.capital, section.count).tolist()
@@ -229,8 +241,19 @@ class MarketModel(mesa.Model):
         self.agent_actions += len(acting)
         ex.end_tick()
         self.market.observe(self.tick, ex.mark, ex.instrument.lots_per_btc_inverse)
+        self.note_taker_flow()
         self.note_liquidations()
         self.recorder.record(self)
+
+    def note_taker_flow(self) -> None:
+        """Feed this tick's fills (aggressor side times size) into the market's taker flow."""
+        fills = self.exchange.fills
+        seen, total = self._fills_seen, len(fills["qty"])
+        signed = sum(
+            a * q for a, q in zip(fills["aggressor"][seen:], fills["qty"][seen:], strict=True)
+        )
+        self._fills_seen = total
+        self.market.record_taker_flow(signed * self.exchange.instrument.lots_per_btc_inverse)
 
     def note_liquidations(self) -> None:
         """Count wipe-outs among this tick's liquidated retail traders."""

@@ -58,6 +58,7 @@ COLUMNS = (
     "equity_whale",
     "equity_market_maker",
     "equity_arbitrageur",
+    "equity_fundamental",
 )
 
 MAP_COLUMNS = (
@@ -142,7 +143,7 @@ class Recorder:
             for population, value in equity.items():
                 c[f"equity_{population}"].append(inst.usdt(value))
         else:
-            for population in ("retail", "whale", "market_maker", "arbitrageur"):
+            for population in ("retail", "whale", "market_maker", "arbitrageur", "fundamental"):
                 c[f"equity_{population}"].append(None)
         if model.tick % self.map_every == 0 or model.tick == model.ticks:
             self.record_liquidation_map(model)

@@ -118,7 +118,7 @@ def test_index_outside_the_exchange_prices_is_refused_before_any_tick(tmp_path, 
         "--out",
         str(out),
     )
-    assert_user_error(code, err, "run", "index path", "price_filter.max_price")
+    assert_user_error(code, err, "run", "fundamental value path", "price_filter.max_price")
     assert not out.exists()
 
 

@@ -66,6 +66,7 @@ def test_accounts_table_names_populations_and_balances_reconcile(run_folder):
         "whale",
         "market_maker",
         "arbitrageur",
+        "fundamental",
         "exchange",
         "insurance_fund",
         "backstop_vault",

@@ -1,5 +1,7 @@
-"""Arbitrageurs: trade the perp against the index when the basis beats costs, lean into funding,
-and keep deep resting bids and asks that catch liquidation orders."""
+"""Arbitrageurs: hold a perp leg and a spot leg. When the basis (perp against the index, the spot
+price) beats their costs, or funding pays enough, they sell the rich market and buy the cheap one,
+so perp flow reaches the spot venue, and with it the index and the mark; they unwind as the basis
+closes. They also keep deep resting orders around the index that catch liquidation orders."""
 
 from __future__ import annotations
 
@@ -23,13 +25,18 @@ class Arbitrageur(Trader):
         self.max_position = self.lots(config.max_position_btc)
         self.catch_anchor = 0
         self.catch_orders: list[int] = []
+        self.spot_btc = 0.0
+        """The spot leg: BTC held (negative: borrowed and sold)."""
+        self.spot_cash_usdt = 0.0
+        """USDT paid (negative) or received for the spot leg, off the perp exchange's books."""
 
     def act(self) -> None:
         self.trade_basis()
         self.place_catch_orders()
 
     def trade_basis(self) -> None:
-        """Sell a rich perp, buy a cheap one, lean into funding; unwind as the basis closes."""
+        """Sell a rich perp and buy spot, buy a cheap perp and sell spot, lean into funding;
+        unwind both legs as the basis closes."""
         ex = self.exchange
         config = self.config
         bid, ask = ex.book.best_bid(), ex.book.best_ask()
@@ -43,16 +50,32 @@ class Arbitrageur(Trader):
         if (rich > config.basis_threshold_bps or funding > config.funding_threshold) and (
             position > -self.max_position
         ):
-            ex.submit(self.account, SELL, self.clip, bid, kind="ioc")
+            self.hedge(ex.submit(self.account, SELL, self.clip, bid, kind="ioc").filled, SELL)
         elif (cheap > config.basis_threshold_bps or funding < -config.funding_threshold) and (
             position < self.max_position
         ):
-            ex.submit(self.account, BUY, self.clip, ask, kind="ioc")
+            self.hedge(ex.submit(self.account, BUY, self.clip, ask, kind="ioc").filled, BUY)
         elif position and max(rich, cheap) < config.basis_threshold_bps / 3:
             side = SELL if position > 0 else BUY
             price = bid if side == SELL else ask
             lots = min(self.clip, abs(position))
-            ex.submit(self.account, side, lots, price, kind="ioc", reduce_only=True)
+            filled = ex.submit(self.account, side, lots, price, kind="ioc", reduce_only=True)
+            self.hedge(filled.filled, side)
+
+    def hedge(self, lots: int, perp_side: int) -> None:
+        """The spot leg of ``lots`` traded on the perp: the opposite trade on the spot venue, at
+        the spot price before its impact."""
+        if not lots:
+            return
+        btc = self.exchange.instrument.btc(lots) * -perp_side
+        spot = self.model.spot
+        self.spot_cash_usdt -= btc * spot.price
+        self.spot_btc += btc
+        spot.trade(btc)
+
+    def spot_pnl_usdt(self) -> float:
+        """The spot leg marked at the current spot price."""
+        return self.spot_cash_usdt + self.spot_btc * self.model.spot.price
 
     def place_catch_orders(self) -> None:
         """Deep bids and asks around the index, refreshed when the index has moved."""

@@ -1,6 +1,9 @@
-"""Market makers: ladders of quotes around a fair price with inventory skew (Avellaneda-Stoikov
-style); spreads widen with volatility, and under stress quotes are pulled or widened, so that
-liquidity can thin in a cascade. They earn the spread and maker rebates."""
+"""Market makers: ladders of quotes on both sides around their own fair value, Avellaneda-Stoikov
+style. Fair value comes from what a maker sees: the index, the basis the book has carried lately,
+recent net taker flow, and its own inventory; never the fundamental value. Inventory is managed
+by skewing the quotes and shrinking the side that would grow it, never by leaving a side empty;
+spreads widen with volatility, and in stress quotes widen and shrink. They earn the spread and
+the maker rebate of the venue's market-maker fee tier."""
 
 from __future__ import annotations
 
@@ -16,56 +19,66 @@ if TYPE_CHECKING:
 
 class MarketMaker(Trader):
     population = "market_maker"
+    fee_tier = "market_maker"
 
     def __init__(self, model: MarketModel, config: MarketMakerConfig, capital: float) -> None:
         super().__init__(model, capital, config.leverage)
         self.config = config
         self.quoted_fair = 0
         self.quoted_at = -(10**9)
-        self.pulled = False
         self.size = self.lots(config.size_btc)
         self.inventory_limit = self.lots(config.inventory_limit_btc)
+        self.basis = 0.0
+        self.basis_keep = 0.5 ** (model.tick_seconds / config.basis_half_life_seconds)
 
     def act(self) -> None:
+        """Follow the basis, then requote when the fair value has moved or the quotes are old."""
         config = self.config
-        market = self.model.market
-        stressed = market.move_bps(config.vol_window_ticks) > config.stress_move_bps
-        if stressed and self.model.rng.random() < config.stress_pull_probability:
-            if not self.pulled:
-                self.exchange.cancel_all(self.account)
-                self.pulled = True
-            return
+        self.watch_basis()
+        stressed = self.model.market.move_bps(config.vol_window_ticks) > config.stress_move_bps
         fair = self.fair_price()
         spacing = max(1, round(fair * config.level_spacing_bps / 10_000))
         stale = self.model.tick - self.quoted_at >= config.requote_ticks
-        if self.pulled or stale or abs(fair - self.quoted_fair) * 2 >= spacing:
+        if stale or abs(fair - self.quoted_fair) * 2 >= spacing:
             self.quote(fair, spacing, stressed)
 
-    def fair_price(self) -> int:
-        """Index and last blended (``anchor_to_last``), skewed against inventory."""
+    def watch_basis(self) -> None:
+        """Exponentially weighted basis of the book's mid over the index."""
         ex = self.exchange
-        last = ex.last or ex.index
-        anchor = ex.index + round(self.config.anchor_to_last * (last - ex.index))
-        skew = self.config.inventory_skew_bps * self.position / self.inventory_limit
-        return round(anchor * (1 - skew / 10_000))
+        bid, ask = ex.book.best_bid(), ex.book.best_ask()
+        if bid is None or ask is None:
+            return
+        basis = ((bid + ask) / 2 - ex.index) / ex.index
+        self.basis = self.basis_keep * self.basis + (1 - self.basis_keep) * basis
+
+    def fair_price(self) -> int:
+        """Index plus the remembered basis, moved with recent net taker flow, skewed against
+        inventory (4 bps at the inventory limit, more beyond it)."""
+        config = self.config
+        flow = config.flow_bps_per_btc * self.model.market.taker_flow_btc
+        skew = config.inventory_skew_bps * self.position / self.inventory_limit
+        return round(self.exchange.index * (1 + self.basis) * (1 + (flow - skew) / 10_000))
 
     def quote(self, fair: int, spacing: int, stressed: bool) -> None:
-        """Replace the ladder: ``levels`` post-only quotes a side; none on a side at its limit."""
+        """Replace the ladder: ``levels`` post-only quotes on each side, the side that would grow
+        inventory smaller (never empty)."""
         config = self.config
         ex = self.exchange
         vol = self.model.market.volatility_bps(config.vol_window_ticks)
         half = config.half_spread_bps + config.vol_widen * vol
+        size = self.size
         if stressed:
             half *= config.stress_widen
+            size = max(1, round(size * config.stress_size_share))
         offset = max(1, round(fair * half / 10_000))
+        load = self.position / self.inventory_limit
+        floor = config.min_size_share
+        buy_size = max(1, round(size * min(2.0, max(floor, 1 - load))))
+        sell_size = max(1, round(size * min(2.0, max(floor, 1 + load))))
         ex.cancel_all(self.account)
-        position = self.position
         for level in range(config.levels):
             distance = offset + level * spacing
-            if position < self.inventory_limit:
-                ex.submit(self.account, BUY, self.size, fair - distance, kind="post_only")
-            if position > -self.inventory_limit:
-                ex.submit(self.account, SELL, self.size, fair + distance, kind="post_only")
+            ex.submit(self.account, BUY, buy_size, fair - distance, kind="post_only")
+            ex.submit(self.account, SELL, sell_size, fair + distance, kind="post_only")
         self.quoted_fair = fair
         self.quoted_at = self.model.tick
-        self.pulled = False

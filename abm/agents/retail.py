@@ -20,8 +20,8 @@ class RetailTrader(Trader):
     def __init__(
         self, model: MarketModel, config: RetailConfig, capital: float, leverage: int
     ) -> None:
-        super().__init__(model, capital, leverage)
         rng = model.rng
+        super().__init__(model, capital, leverage, cross=rng.random() < config.cross_margin_share)
         self.config = config
         self.margin_fraction = rng.uniform(config.margin_fraction.low, config.margin_fraction.high)
         self.uses_stop = rng.random() < config.stop_loss_share

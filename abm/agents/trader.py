@@ -17,15 +17,22 @@ class Trader(mesa.Agent):
 
     population = "trader"
 
-    def __init__(self, model: MarketModel, capital: float, leverage: int) -> None:
+    fee_tier = "standard"
+
+    def __init__(
+        self, model: MarketModel, capital: float, leverage: int, cross: bool | None = None
+    ) -> None:
         """An account with ``capital`` USDT at ``leverage``, or at the rulebook's cap when the
-        trader wanted more (a leverage-cap policy binds every population)."""
+        trader wanted more (a leverage-cap policy binds every population); margin mode
+        ``cross`` (None: the rulebook's default)."""
         super().__init__(model)
         self.exchange = model.exchange
         leverage = min(int(leverage), int(model.exchange.max_leverage))
         self.leverage = leverage
         deposit = model.exchange.instrument.micro(capital)
-        self.account = model.exchange.open_account(deposit, leverage=leverage)
+        self.account = model.exchange.open_account(
+            deposit, leverage=leverage, cross=cross, fee_tier=self.fee_tier
+        )
         self.initial_deposit = deposit
         model.population_of[self.account] = self.population
 

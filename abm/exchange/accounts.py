@@ -52,6 +52,8 @@ class Account:
         "liq_threshold",
         "times_liquidated",
         "liquidatable",
+        "maker_fee_ppm",
+        "taker_fee_ppm",
     )
 
     def __init__(self, account_id: int, cross: bool, leverage: float, liquidatable: bool) -> None:
@@ -73,6 +75,8 @@ class Account:
         self.liq_threshold: int | None = None
         self.times_liquidated = 0
         self.liquidatable = liquidatable
+        self.maker_fee_ppm = 0
+        self.taker_fee_ppm = 0
 
     def live_links(self) -> list[Link]:
         """The account's open links, oldest first."""

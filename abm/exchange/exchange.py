@@ -66,9 +66,13 @@ class Exchange:
         self.k = self.instrument.value_per_tick_lot
         self.brackets = Brackets(rulebook.brackets)
         self.max_leverage = rulebook.max_leverage
-        self.maker_fee_ppm = round(rulebook.maker_fee * MICRO)
-        self.taker_fee_ppm = round(rulebook.taker_fee * MICRO)
-        self.max_fee_ppm = max(0, self.maker_fee_ppm, self.taker_fee_ppm)
+        self.fee_tiers = {
+            "standard": (round(rulebook.maker_fee * MICRO), round(rulebook.taker_fee * MICRO)),
+            "market_maker": (
+                round(rulebook.market_maker_fees.maker_fee * MICRO),
+                round(rulebook.market_maker_fees.taker_fee * MICRO),
+            ),
+        }
         band = rulebook.price_filter
         self.band_up_ppm = round(band.band_up * MICRO)
         self.band_down_ppm = round(band.band_down * MICRO)
@@ -80,6 +84,8 @@ class Exchange:
         self.accounts: list[Account] = [
             Account(i, cross=True, leverage=1, liquidatable=False) for i in range(FIRST_TRADER)
         ]
+        for system in self.accounts:
+            system.maker_fee_ppm, system.taker_fee_ppm = self.fee_tiers["standard"]
         self.book = OrderBook()
         self.orders: dict[int, Order] = {}
         self.stops: dict[int, StopOrder] = {}
@@ -131,12 +137,21 @@ class Exchange:
         return self._event
 
     def open_account(
-        self, deposit: int = 0, *, leverage: int = 10, cross: bool | None = None
+        self,
+        deposit: int = 0,
+        *,
+        leverage: int = 10,
+        cross: bool | None = None,
+        fee_tier: str = "standard",
     ) -> int:
         """Open a trader account with ``deposit`` micro-units; returns its id.
 
-        Raises ValueError, and opens nothing, for a leverage outside 1 to the cap or a deposit
-        that is not a whole number of micro-units within the exchange's bounds."""
+        ``fee_tier`` is ``standard`` (the rulebook's fees) or ``market_maker`` (its
+        ``market_maker_fees``). Raises ValueError, and opens nothing, for a leverage outside 1 to
+        the cap, an unknown fee tier, or a deposit that is not a whole number of micro-units
+        within the exchange's bounds."""
+        if fee_tier not in self.fee_tiers:
+            raise ValueError(f"fee_tier {fee_tier!r}: allowed: {', '.join(self.fee_tiers)}")
         checked = whole(leverage)
         if checked is None or not 1 <= checked <= self.max_leverage:
             raise ValueError(
@@ -157,7 +172,9 @@ class Exchange:
         account_id = self.ledger.open_account()
         self.deposited.append(0)
         mode = self.rules.margin_mode == "cross" if cross is None else cross
-        self.accounts.append(Account(account_id, cross=mode, leverage=leverage, liquidatable=True))
+        account = Account(account_id, cross=mode, leverage=leverage, liquidatable=True)
+        account.maker_fee_ppm, account.taker_fee_ppm = self.fee_tiers[fee_tier]
+        self.accounts.append(account)
         if deposit:
             self.ledger.deposit(account_id, deposit, self.next_event())
             self.deposited[account_id] = deposit
@@ -473,11 +490,11 @@ class Exchange:
             value = qty * price * self.k
             taker, maker = (buyer, seller) if aggressor == BUY else (seller, buyer)
             if charge_fees:
-                self._charge_fee(taker, -(-value * self.taker_fee_ppm // MICRO), event)
-            if self.maker_fee_ppm >= 0:
-                self._charge_fee(maker, -(-value * self.maker_fee_ppm // MICRO), event)
+                self._charge_fee(taker, -(-value * taker.taker_fee_ppm // MICRO), event)
+            if maker.maker_fee_ppm >= 0:
+                self._charge_fee(maker, -(-value * maker.maker_fee_ppm // MICRO), event)
             else:
-                rebate = value * -self.maker_fee_ppm // MICRO
+                rebate = value * -maker.maker_fee_ppm // MICRO
                 self.ledger.transfer(
                     SystemAccount.EXCHANGE, maker.id, rebate, Cause.MAKER_REBATE, event
                 )

@@ -88,7 +88,7 @@ def check_order(
     taken, value = sweep(ex, account, side, qty, limit)
     value += (qty - taken) * limit
     open_loss = max(0, side * (value - qty * mark)) * k
-    fee = -(-value * k * ex.max_fee_ppm // MICRO)
+    fee = -(-value * k * max(0, account.maker_fee_ppm, account.taker_fee_ppm) // MICRO)
     balance = ex.ledger.balances[account.id]
     upnl = (account.position * mark - account.cost) * k
     if side == BUY:

@@ -1,0 +1,59 @@
+"""Fundamental (value) traders: each holds a noisy, lasting estimate of the fundamental value and
+leans against the perp's deviation from it beyond a threshold of its own, with a position that
+grows with the deviation. They are what keeps the perp's price from running away."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from abm.agents.trader import Trader
+from abm.exchange import BUY, SELL
+
+if TYPE_CHECKING:
+    from abm.config import FundamentalTraderConfig
+    from abm.model import MarketModel
+
+
+class FundamentalTrader(Trader):
+    population = "fundamental"
+
+    def __init__(self, model: MarketModel, config: FundamentalTraderConfig, capital: float) -> None:
+        super().__init__(model, capital, config.leverage)
+        rng = model.rng
+        self.config = config
+        self.error = rng.normal(0.0, config.estimate_error_bps / 10_000)
+        self.threshold_bps = rng.uniform(config.threshold_bps.low, config.threshold_bps.high)
+        self.max_position = self.lots(config.max_position_btc)
+        self.clip = self.lots(config.clip_btc)
+
+    def value_estimate(self) -> float:
+        """This trader's estimate of the value (USDT): the fundamental, off by its own error."""
+        return self.model.fundamental.price(self.model.tick) * math.exp(self.error)
+
+    def act(self) -> None:
+        """Trade towards the target position: against the mispricing beyond the threshold."""
+        ex = self.exchange
+        bid, ask = ex.book.best_bid(), ex.book.best_ask()
+        if bid is None or ask is None:
+            return
+        value = ex.instrument.ticks(self.value_estimate())
+        mid = (bid + ask) / 2
+        gap_bps = (mid - value) * 10_000 / value
+        beyond = max(0.0, abs(gap_bps) - self.threshold_bps)
+        target = -math.copysign(1, gap_bps) * self.config.btc_per_bps * beyond
+        target_lots = max(-self.max_position, min(self.max_position, self.lots_signed(target)))
+        delta = target_lots - self.position
+        if not delta:
+            return
+        lots = min(abs(delta), self.clip)
+        side = BUY if delta > 0 else SELL
+        price = ask if side == BUY else bid
+        if (side == BUY and price > value) or (side == SELL and price < value):
+            return
+        reduces = self.position * side < 0
+        ex.submit(self.account, side, lots, price, kind="ioc", reduce_only=reduces and not target)
+
+    def lots_signed(self, btc: float) -> int:
+        """Whole lots of a signed BTC quantity (zero stays zero)."""
+        return round(btc / self.exchange.instrument.lots_per_btc_inverse)
