@@ -1,0 +1,211 @@
+"""Who earns what: population PnL, market makers' spread capture against adverse selection,
+liquidations against open interest and volume, auto-deleveraging and its reasons.
+
+Plain functions over a run's tables (pandas DataFrames or mappings of column name to array) with
+the columns of ``ticks.parquet``, ``fills.parquet``, ``accounts.parquet`` and
+``liquidations.parquet``; prices in USDT.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+BOOK_KINDS = ("normal", "liquidation", "unwind")
+"""Fill kinds that are trades on the order book (ADL and vault takeovers are transfers of
+positions at a set price, with no maker and no taker)."""
+
+BOOK_CANNOT_ABSORB = "book_cannot_absorb"
+"""The ADL reason the validation rule allows: the book could not take the order at the
+bankruptcy price."""
+
+
+def _array(table, name: str, dtype=float) -> np.ndarray:
+    return np.asarray(table[name], dtype=dtype)
+
+
+def population_pnl(summary: dict) -> dict[str, float]:
+    """Each population's equity change over the run, in USDT (``pnl.<population>``), from a
+    run's ``summary.json``.
+
+    >>> population_pnl({"equity_change_by_population": {"retail": -5.0, "market_maker": 3.5}})
+    {'retail': -5.0, 'market_maker': 3.5}
+    """
+    return {p: float(v) for p, v in summary.get("equity_change_by_population", {}).items()}
+
+
+def accounts_of(accounts, population: str) -> np.ndarray:
+    """The account ids of one population, from an accounts table (``account``, ``population``).
+
+    >>> accounts_of({"account": [0, 1, 2], "population": ["retail", "market_maker", "retail"]},
+    ...             "market_maker")
+    array([1])
+    """
+    ids = _array(accounts, "account", np.int64)
+    pops = np.asarray(accounts["population"], dtype=object)
+    return ids[pops == population]
+
+
+def mid_prices(ticks) -> np.ndarray:
+    """Per-tick mid: the middle of best bid and ask, the mark where a side is empty."""
+    bid, ask = _array(ticks, "best_bid"), _array(ticks, "best_ask")
+    mid = (bid + ask) / 2
+    return np.where(np.isfinite(mid), mid, _array(ticks, "mark"))
+
+
+def maker_markouts(
+    fills, ticks, makers, tick_seconds: float = 1.0, horizon_seconds: float = 60.0
+) -> dict[str, float]:
+    """Spread capture and adverse selection of the accounts ``makers`` on the fills they made.
+
+    A fill is made by a maker when it was the passive side: a maker buying from a sell
+    aggressor (side +1) or selling to a buy aggressor (side -1); only book fills count
+    (:data:`BOOK_KINDS`). With ``mid_t`` the mid (:func:`mid_prices`) recorded at the fill's tick
+    and ``mid_h`` the mid ``horizon_seconds`` later:
+
+    - ``edge_bps`` = side x (mid_t - price) / mid_t x 1e4: the half-spread captured;
+    - ``adverse_bps`` = side x (mid_h - mid_t) / mid_t x 1e4: how the mid moved for the maker
+      afterwards, negative when it moved against it (adverse selection);
+    - ``realised_bps`` = ``edge_bps + adverse_bps``: the spread kept after the move.
+
+    All three are means weighted by ``qty_lots``; fills whose horizon is past the run's end are
+    left out. Also ``maker_fills`` and ``maker_qty_btc`` (all made fills). NaN without a fill.
+
+    >>> ticks = {"tick": [0, 1], "best_bid": [99.0, 97.0], "best_ask": [101.0, 99.0],
+    ...          "mark": [100.0, 98.0]}
+    >>> fills = {"tick": [0], "buyer": [7], "seller": [3], "qty_lots": [10], "qty_btc": [0.01],
+    ...          "price": [99.0], "aggressor": ["sell"], "kind": ["normal"]}
+    >>> {k: round(v, 6) for k, v in maker_markouts(fills, ticks, [7], 1, 1).items()}
+    {'edge_bps': 100.0, 'adverse_bps': -200.0, 'realised_bps': -100.0, 'maker_fills': 1, 'maker_qty_btc': 0.01}
+    """
+    makers = np.asarray(list(makers) if not isinstance(makers, np.ndarray) else makers)
+    buyer = np.isin(_array(fills, "buyer", np.int64), makers)
+    seller = np.isin(_array(fills, "seller", np.int64), makers)
+    aggressor = np.asarray(fills["aggressor"], dtype=object)
+    side = np.where(
+        buyer & (aggressor == "sell"), 1, np.where(seller & (aggressor == "buy"), -1, 0)
+    )
+    if "kind" in fills:
+        side = np.where(np.isin(np.asarray(fills["kind"], dtype=object), BOOK_KINDS), side, 0)
+    made = side != 0
+    out = {
+        "edge_bps": math.nan,
+        "adverse_bps": math.nan,
+        "realised_bps": math.nan,
+        "maker_fills": int(made.sum()),
+        "maker_qty_btc": float(_array(fills, "qty_btc")[made].sum())
+        if "qty_btc" in fills
+        else math.nan,
+    }
+    if not made.any():
+        return out
+    tick_ids = _array(ticks, "tick", np.int64)
+    mids = mid_prices(ticks)
+    horizon = max(1, round(horizon_seconds / tick_seconds))
+
+    def lookup(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.searchsorted(tick_ids, t)
+        ok = pos < len(tick_ids)
+        ok[ok] &= tick_ids[pos[ok]] == t[ok]
+        return pos, ok
+
+    fill_tick = _array(fills, "tick", np.int64)[made]
+    now, ok_now = lookup(fill_tick)
+    later, ok_later = lookup(fill_tick + horizon)
+    ok = ok_now & ok_later
+    if not ok.any():
+        return out
+    s = side[made][ok]
+    qty = _array(fills, "qty_lots")[made][ok]
+    price = _array(fills, "price")[made][ok]
+    mid_t, mid_h = mids[now[ok]], mids[later[ok]]
+    edge = s * (mid_t - price) / mid_t * 1e4
+    adverse = s * (mid_h - mid_t) / mid_t * 1e4
+    weight = qty.sum()
+    out["edge_bps"] = float((edge * qty).sum() / weight)
+    out["adverse_bps"] = float((adverse * qty).sum() / weight)
+    out["realised_bps"] = out["edge_bps"] + out["adverse_bps"]
+    return out
+
+
+def run_days(ticks) -> float:
+    """Simulated days a ticks table spans, (last ``seconds`` - first) / 86,400 (a run's table
+    holds tick 0's opening row and every tick after it); NaN for a span of zero."""
+    seconds = _array(ticks, "seconds")
+    if not len(seconds):
+        return math.nan
+    span = seconds.max() - seconds.min()
+    return float(span / 86_400) if span > 0 else math.nan
+
+
+def liquidation_facts(ticks, fills=None) -> dict[str, float]:
+    """Liquidated notional against open interest and traded volume, and its long share.
+
+    Input: a ticks table (``seconds``, ``mark``, ``open_interest_long`` in BTC,
+    ``liquidated_notional_long`` and ``_short`` in USDT) and optionally the fills table
+    (``qty_btc``, ``price``, ``kind``). Output: ``notional_usdt`` (total liquidated),
+    ``notional_per_oi_day`` (liquidated notional per day over the mean open interest's notional
+    at the mark), ``notional_per_volume`` (over the notional traded on the book, per day alike),
+    ``long_share`` (of the liquidated notional; NaN when nothing was liquidated).
+
+    >>> ticks = {"seconds": [0.0, 43_200.0, 86_400.0], "mark": [100.0] * 3,
+    ...          "open_interest_long": [10.0] * 3, "liquidated_notional_long": [0.0, 3.0, 0.0],
+    ...          "liquidated_notional_short": [0.0, 0.0, 1.0]}
+    >>> liquidation_facts(ticks)
+    {'notional_usdt': 4.0, 'notional_per_oi_day': 0.004, 'notional_per_volume': nan, 'long_share': 0.75}
+    """
+    long = np.nansum(_array(ticks, "liquidated_notional_long"))
+    short = np.nansum(_array(ticks, "liquidated_notional_short"))
+    total = float(long + short)
+    days = run_days(ticks)
+    oi = float(np.nanmean(_array(ticks, "open_interest_long") * _array(ticks, "mark")))
+    volume = math.nan
+    if fills is not None:
+        book = np.ones(len(fills["price"]), dtype=bool)
+        if "kind" in fills:
+            book = np.isin(np.asarray(fills["kind"], dtype=object), BOOK_KINDS)
+        volume = float((_array(fills, "qty_btc") * _array(fills, "price"))[book].sum())
+    return {
+        "notional_usdt": total,
+        "notional_per_oi_day": total / days / oi if oi > 0 and days > 0 else math.nan,
+        "notional_per_volume": total / volume if volume > 0 else math.nan,
+        "long_share": float(long / total) if total > 0 else math.nan,
+    }
+
+
+def adl_facts(liquidations) -> dict:
+    """Auto-deleveraging actions and why they fired, from a liquidations table.
+
+    Each row's ``backstops`` lists the event's backstop steps (``"insurance_fund,adl,adl"``),
+    one ``adl`` per position deleveraged; ``adl_reason`` says why ADL fired
+    (``book_cannot_absorb`` or ``insurance_fund_short``). Runs written before that column existed
+    have their reasons counted as ``unrecorded``. Output: ``actions``, ``events`` (with ADL),
+    ``actions_not_book`` (actions whose reason is not ``book_cannot_absorb``, unrecorded ones
+    included: the validation rule wants none) and ``reasons`` (actions per reason).
+
+    >>> adl_facts({"backstops": ["", "adl,adl", "insurance_fund,adl"],
+    ...            "adl_reason": ["", "book_cannot_absorb", "insurance_fund_short"]})
+    {'actions': 3, 'events': 2, 'actions_not_book': 1, 'reasons': {'book_cannot_absorb': 2, 'insurance_fund_short': 1}}
+    """
+    steps = [str(s or "") for s in liquidations["backstops"]] if "backstops" in liquidations else []
+    if "adl_reason" in liquidations:
+        reasons = [str(r or "") for r in liquidations["adl_reason"]]
+    else:
+        reasons = [""] * len(steps)
+    counts: dict[str, int] = {}
+    events = 0
+    for backstops, reason in zip(steps, reasons, strict=True):
+        n = backstops.split(",").count("adl")
+        if not n:
+            continue
+        events += 1
+        key = reason or "unrecorded"
+        counts[key] = counts.get(key, 0) + n
+    actions = sum(counts.values())
+    return {
+        "actions": actions,
+        "events": events,
+        "actions_not_book": actions - counts.get(BOOK_CANNOT_ABSORB, 0),
+        "reasons": dict(sorted(counts.items())),
+    }
