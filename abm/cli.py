@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "validate",
         help="hold runs (pooled over seeds), or a real price file, against the validation bands",
         description="Measure complete run folders (stylized facts, microstructure, funding, "
-        "economics), pool them over runs (mean and 95%% t-interval) and judge each metric "
+        "economics), pool them over runs (mean and 95% t-interval) and judge each metric "
         "against abm/analysis/bands.yaml; or, with --prices, run the return estimators on a "
         "real price file. A report: the exit status is 0 even when bands are missed.",
     )
