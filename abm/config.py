@@ -634,7 +634,10 @@ class MarketMakerConfig(StrictModel):
     size_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY)
     requote_ticks: int = Field(default=5, ge=1)
     basis_half_life_seconds: float = Field(
-        default=120.0, gt=0, description="memory of the basis (book mid minus index) in fair value"
+        default=600.0, gt=0, description="memory of the basis (book mid minus index) in fair value"
+    )
+    index_weight: float = Field(
+        default=0.2, ge=0, le=1, description="pull of fair value from the mid to index plus basis"
     )
     flow_bps_per_btc: float = Field(
         default=0.05, ge=0, description="fair value moved per BTC of recent net taker flow"

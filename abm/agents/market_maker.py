@@ -1,6 +1,7 @@
 """Market makers: ladders of quotes on both sides around their own fair value, Avellaneda-Stoikov
-style. Fair value comes from what a maker sees: the index, the basis the book has carried lately,
-recent net taker flow, and its own inventory; never the fundamental value. Inventory is managed
+style. Fair value comes from what a maker sees: the book's mid (so trades that move the book move
+it), pulled towards the index plus the basis the book has carried lately, moved with recent net
+taker flow, and skewed against its own inventory; never the fundamental value. Inventory is managed
 by skewing the quotes and shrinking the side that would grow it, never by leaving a side empty;
 spreads widen with volatility, and in stress quotes widen and shrink. They earn the spread and
 the maker rebate of the venue's market-maker fee tier."""
@@ -29,12 +30,13 @@ class MarketMaker(Trader):
         self.size = self.lots(config.size_btc)
         self.inventory_limit = self.lots(config.inventory_limit_btc)
         self.basis = 0.0
+        self.mid = float(model.exchange.index)
         self.basis_keep = 0.5 ** (model.tick_seconds / config.basis_half_life_seconds)
 
     def act(self) -> None:
         """Follow the basis, then requote when the fair value has moved or the quotes are old."""
         config = self.config
-        self.watch_basis()
+        self.mid = self.watch_basis()
         stressed = self.model.market.move_bps(config.vol_window_ticks) > config.stress_move_bps
         fair = self.fair_price()
         spacing = max(1, round(fair * config.level_spacing_bps / 10_000))
@@ -42,22 +44,28 @@ class MarketMaker(Trader):
         if stale or abs(fair - self.quoted_fair) * 2 >= spacing:
             self.quote(fair, spacing, stressed)
 
-    def watch_basis(self) -> None:
-        """Exponentially weighted basis of the book's mid over the index."""
+    def watch_basis(self) -> float:
+        """The book's mid (the last price, or the index, when a side is empty), and its
+        exponentially weighted basis over the index."""
         ex = self.exchange
         bid, ask = ex.book.best_bid(), ex.book.best_ask()
         if bid is None or ask is None:
-            return
-        basis = ((bid + ask) / 2 - ex.index) / ex.index
+            return float(ex.last or ex.index)
+        mid = (bid + ask) / 2
+        basis = (mid - ex.index) / ex.index
         self.basis = self.basis_keep * self.basis + (1 - self.basis_keep) * basis
+        return mid
 
     def fair_price(self) -> int:
-        """Index plus the remembered basis, moved with recent net taker flow, skewed against
-        inventory (4 bps at the inventory limit, more beyond it)."""
+        """The mid, pulled ``index_weight`` of the way to the index plus the remembered basis,
+        moved with recent net taker flow, skewed against inventory (``inventory_skew_bps`` at
+        the inventory limit, more beyond it)."""
         config = self.config
+        anchor = self.exchange.index * (1 + self.basis)
+        reference = self.mid + config.index_weight * (anchor - self.mid)
         flow = config.flow_bps_per_btc * self.model.market.taker_flow_btc
         skew = config.inventory_skew_bps * self.position / self.inventory_limit
-        return round(self.exchange.index * (1 + self.basis) * (1 + (flow - skew) / 10_000))
+        return round(reference * (1 + (flow - skew) / 10_000))
 
     def quote(self, fair: int, spacing: int, stressed: bool) -> None:
         """Replace the ladder: ``levels`` post-only quotes on each side, the side that would grow
