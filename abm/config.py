@@ -7,6 +7,8 @@ itself); values are merged key by key, the extending file winning.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 from types import UnionType
@@ -286,6 +288,18 @@ class Rulebook(StrictModel):
                 f"deficit lands somewhere; got {list(self.backstops)}"
             )
         return self
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """SHA-256 of a resolved config (as JSON data) with ``run.seed`` left out, so that the
+    replications of one experiment share it (DESIGN section 9).
+
+    >>> config_hash({"run": {"seed": 1, "hours": 2}}) == config_hash({"run": {"seed": 9, "hours": 2}})
+    True
+    """
+    bare = {**config, "run": {k: v for k, v in config.get("run", {}).items() if k != "seed"}}
+    text = json.dumps(bare, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

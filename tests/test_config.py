@@ -584,3 +584,16 @@ def test_a_rulebook_on_its_own_refuses_units_the_exchange_cannot_hold(rules, nee
     validate with units that later break the exchange."""
     with pytest.raises(ValidationError, match=needle):
         make_rulebook(**rules)
+
+
+def test_config_hash_leaves_out_the_seed():
+    """DESIGN section 9: the manifest's config hash is the same for every seed of one config."""
+    from abm.config import config_hash, load_config
+
+    def hashed(*overrides):
+        return config_hash(
+            load_config("configs/baseline.yaml", list(overrides)).model_dump(mode="json")
+        )
+
+    assert hashed("run.seed=1") == hashed("run.seed=2")
+    assert hashed("run.seed=1") != hashed("run.seed=1", "exchange.max_leverage=20")

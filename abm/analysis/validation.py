@@ -33,6 +33,7 @@ from abm.analysis.funding import funding_facts, interest_per_interval
 from abm.analysis.microstructure import book_facts, price_gaps
 from abm.analysis.prices import PriceFile, PriceFileError, minute_grid
 from abm.analysis.stylized import return_facts
+from abm.config import config_hash
 
 BANDS_FILE = Path(__file__).with_name("bands.yaml")
 VERDICTS = ("pass", "miss", "no band", "no data")
@@ -149,13 +150,9 @@ def series_facts(seconds, prices, prefix: str) -> dict[str, float]:
 
 
 def config_hash_without_seed(config: dict) -> str:
-    """SHA-256 of a manifest's resolved config with ``run.seed`` left out, so that the seeds of
-    one experiment share it."""
-    import hashlib
-
-    bare = {**config, "run": {k: v for k, v in config.get("run", {}).items() if k != "seed"}}
-    text = json.dumps(bare, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """SHA-256 of a manifest's resolved config with ``run.seed`` left out (recomputed, so that
+    runs written before manifests hashed without the seed compare too)."""
+    return config_hash(config)
 
 
 @dataclass

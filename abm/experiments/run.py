@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from abm.config import ModelConfig
+from abm.config import config_hash as hash_config_data
 from abm.experiments import tables
 from abm.experiments.status import (
     COMPLETE,
@@ -88,9 +88,8 @@ class RunResult:
 
 
 def config_hash(config: ModelConfig) -> str:
-    """SHA-256 of the resolved config's canonical JSON."""
-    text = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """SHA-256 of the resolved config without its seed (:func:`abm.config.config_hash`)."""
+    return hash_config_data(config.model_dump(mode="json"))
 
 
 def _git_commit() -> str | None:
