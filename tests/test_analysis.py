@@ -275,13 +275,15 @@ def test_market_maker_edge_and_adverse_selection_on_hand_made_fills():
     }
     mm = 7
     fills = {
-        # 1. MM buys 10 lots at 99.5 from a sell aggressor at tick 0; mid 100 -> 101 a tick on.
-        # 2. MM sells 30 lots at 101.5 to a buy aggressor at tick 1; mid 101 -> 102.
+        # Each fill meets the quotes left at the end of the tick before it.
+        # 1. MM buys 10 lots at 99.5 from a sell aggressor at tick 1; mid before 100, a tick
+        #    after the fill's tick 102 (the mark: the bid side is empty).
+        # 2. MM sells 30 lots at 101.5 to a buy aggressor at tick 2; mid before 101, after 99.
         # 3. MM is the aggressor: not a made fill.
         # 4. An ADL fill: no maker.
         # 5. Another account's fill.
         # 6. MM made it at tick 3: no mid a tick later, left out of the means.
-        "tick": [0, 1, 1, 2, 2, 3],
+        "tick": [1, 2, 2, 2, 2, 3],
         "buyer": [mm, 1, mm, mm, 2, mm],
         "seller": [1, mm, 2, 3, 3, 4],
         "qty_lots": [10, 30, 5, 5, 5, 50],
@@ -293,8 +295,8 @@ def test_market_maker_edge_and_adverse_selection_on_hand_made_fills():
     out = maker_markouts(fills, ticks, [mm], tick_seconds=1.0, horizon_seconds=1.0)
     edge_1 = (100 - 99.5) / 100 * 1e4  # +50 bps
     edge_2 = -1 * (101 - 101.5) / 101 * 1e4  # +49.5 bps
-    adverse_1 = (101 - 100) / 100 * 1e4  # +100: the mid rose after the MM bought
-    adverse_2 = -1 * (102 - 101) / 101 * 1e4  # -99: it rose after the MM sold
+    adverse_1 = (102 - 100) / 100 * 1e4  # +200: the mid rose after the MM bought
+    adverse_2 = -1 * (99 - 101) / 101 * 1e4  # +198: it fell after the MM sold
     assert out["edge_bps"] == pytest.approx((10 * edge_1 + 30 * edge_2) / 40)
     assert out["adverse_bps"] == pytest.approx((10 * adverse_1 + 30 * adverse_2) / 40)
     assert out["realised_bps"] == pytest.approx(out["edge_bps"] + out["adverse_bps"])

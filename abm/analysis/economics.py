@@ -61,8 +61,9 @@ def maker_markouts(
 
     A fill is made by a maker when it was the passive side: a maker buying from a sell
     aggressor (side +1) or selling to a buy aggressor (side -1); only book fills count
-    (:data:`BOOK_KINDS`). With ``mid_t`` the mid (:func:`mid_prices`) recorded at the fill's tick
-    and ``mid_h`` the mid ``horizon_seconds`` later:
+    (:data:`BOOK_KINDS`). With ``mid_t`` the mid (:func:`mid_prices`) recorded at the end of the
+    tick before the fill (the quotes the fill met; a fill in the first recorded tick is left out)
+    and ``mid_h`` the mid ``horizon_seconds`` after the fill's tick:
 
     - ``edge_bps`` = side x (mid_t - price) / mid_t x 1e4: the half-spread captured;
     - ``adverse_bps`` = side x (mid_h - mid_t) / mid_t x 1e4: how the mid moved for the maker
@@ -72,9 +73,9 @@ def maker_markouts(
     All three are means weighted by ``qty_lots``; fills whose horizon is past the run's end are
     left out. Also ``maker_fills`` and ``maker_qty_btc`` (all made fills). NaN without a fill.
 
-    >>> ticks = {"tick": [0, 1], "best_bid": [99.0, 97.0], "best_ask": [101.0, 99.0],
-    ...          "mark": [100.0, 98.0]}
-    >>> fills = {"tick": [0], "buyer": [7], "seller": [3], "qty_lots": [10], "qty_btc": [0.01],
+    >>> ticks = {"tick": [0, 1, 2], "best_bid": [99.0, 97.0, 97.0],
+    ...          "best_ask": [101.0, 99.0, 99.0], "mark": [100.0, 98.0, 98.0]}
+    >>> fills = {"tick": [1], "buyer": [7], "seller": [3], "qty_lots": [10], "qty_btc": [0.01],
     ...          "price": [99.0], "aggressor": ["sell"], "kind": ["normal"]}
     >>> {k: round(v, 6) for k, v in maker_markouts(fills, ticks, [7], 1, 1).items()}
     {'edge_bps': 100.0, 'adverse_bps': -200.0, 'realised_bps': -100.0, 'maker_fills': 1, 'maker_qty_btc': 0.01}
@@ -111,7 +112,7 @@ def maker_markouts(
         return pos, ok
 
     fill_tick = _array(fills, "tick", np.int64)[made]
-    now, ok_now = lookup(fill_tick)
+    now, ok_now = lookup(fill_tick - 1)
     later, ok_later = lookup(fill_tick + horizon)
     ok = ok_now & ok_later
     if not ok.any():
