@@ -194,3 +194,13 @@ def test_tables_without_rows_keep_their_column_types(run_folder, tmp_path):
     for name in ("ticks", "fills", "transfers", "accounts", "liquidation_map"):
         quiet = pq.read_table(tmp_path / "quiet" / f"{name}.parquet").schema
         assert quiet.equals(pq.read_table(out / f"{name}.parquet").schema, check_metadata=False)
+
+
+def test_summary_reports_the_arbitrageurs_spot_leg(run_folder):
+    """The spot leg is off the perp exchange's books; the summary marks it at the spot price,
+    equal to the agents' own accounting."""
+    out, result = run_folder
+    summary = json.loads((out / "summary.json").read_text())
+    arbs = [a for a in result.model.agents if a.population == "arbitrageur"]
+    expected = sum(a.spot_cash_usdt + a.spot_btc * result.model.spot.price for a in arbs)
+    assert summary["arbitrageur_spot_leg_pnl"] == pytest.approx(expected)

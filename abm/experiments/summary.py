@@ -94,6 +94,9 @@ def summarize(model: MarketModel) -> dict:
         "equity_change_by_population": {
             p: usdt(equity_end[p] - deposits.get(p, 0)) for p in equity_end
         },
+        "arbitrageur_spot_leg_pnl": sum(
+            agent.spot_pnl_usdt() for agent in model.agents if agent.population == "arbitrageur"
+        ),
         "price": {
             "index_start": ex.instrument.price(int(model.market.marks[0])),
             "mark_end": ex.instrument.price(ex.mark),
