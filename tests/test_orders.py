@@ -35,7 +35,7 @@ def fingerprint(ex: Exchange) -> tuple:
                 for s in ex.stops.values()
             )
         ),
-        tuple(sorted((key, tuple(sorted(heap))) for key, heap in ex._stop_heaps.items())),
+        tuple(sorted((key, tuple(sorted(heap))) for key, heap in ex.stop_book.heaps.items())),
         tuple(ex.book.levels(BUY)),
         tuple(ex.book.levels(SELL)),
         tuple(

@@ -23,6 +23,7 @@ from abm.exchange.margin import Brackets, liquidation_tick
 from abm.exchange.positions import apply_fill
 from abm.exchange.pricing import PriceFeed
 from abm.exchange.results import OrderResult, Reject, UnknownAccountError, whole
+from abm.exchange.stops import StopBook, StopOrder
 
 __all__ = ["Exchange", "OrderResult", "Reject", "UnknownAccountError"]
 
@@ -39,22 +40,6 @@ FILL_CAUSES = (
     Cause.TRADE_PNL,
 )
 """The ledger cause of the link settlements a fill of each kind makes."""
-
-
-class StopOrder:
-    """A conditional order resting off-book until its trigger price is reached."""
-
-    __slots__ = ("id", "account", "side", "qty", "stop", "limit", "on_mark", "reduce_only")
-
-    def __init__(self, order_id, account, side, qty, stop, limit, on_mark, reduce_only) -> None:
-        self.id = order_id
-        self.account = account
-        self.side = side
-        self.qty = qty
-        self.stop = stop
-        self.limit = limit
-        self.on_mark = on_mark
-        self.reduce_only = reduce_only
 
 
 class Exchange:
@@ -88,10 +73,8 @@ class Exchange:
             system.maker_fee_ppm, system.taker_fee_ppm = self.fee_tiers["standard"]
         self.book = OrderBook()
         self.orders: dict[int, Order] = {}
-        self.stops: dict[int, StopOrder] = {}
-        self._stop_heaps: dict[tuple[bool, int], list[tuple[int, int]]] = {
-            (on_mark, side): [] for on_mark in (True, False) for side in (BUY, SELL)
-        }
+        self.stop_book = StopBook()
+        self.stops: dict[int, StopOrder] = self.stop_book.orders
         self.deposited: list[int] = [0] * FIRST_TRADER
         self.longs: set[int] = set()
         self.shorts: set[int] = set()
@@ -663,40 +646,26 @@ class Exchange:
         order = StopOrder(
             order_id, account.id, side, qty, stop, limit, trigger == "mark", reduce_only
         )
-        self.stops[order_id] = order
+        self.stop_book.add(order)
         account.stops[order_id] = order
-        key = -stop if side == SELL else stop
-        heapq.heappush(self._stop_heaps[(order.on_mark, side)], (key, order_id))
         return OrderResult(True, None, order_id)
 
     def trigger_stops(self) -> int:
         """Send every stop whose trigger price has been reached; returns how many fired."""
         fired = 0
-        for (on_mark, side), heap in self._stop_heaps.items():
-            price = self.prices.mark if on_mark else self.prices.last
-            if not price:
-                continue
-            while heap:
-                key, order_id = heap[0]
-                stop = self.stops.get(order_id)
-                if stop is None:
-                    heapq.heappop(heap)
-                    continue
-                if (side == SELL and price > -key) or (side == BUY and price < key):
-                    break
-                heapq.heappop(heap)
-                del self.stops[order_id]
-                del self.accounts[stop.account].stops[order_id]
-                kind = "market" if stop.limit is None else "limit"
-                self.submit(
-                    stop.account,
-                    side,
-                    stop.qty,
-                    stop.limit,
-                    kind=kind,
-                    reduce_only=stop.reduce_only,
-                )
-                fired += 1
+        prices = self.prices
+        for stop in self.stop_book.due(lambda on_mark: prices.mark if on_mark else prices.last):
+            del self.accounts[stop.account].stops[stop.id]
+            kind = "market" if stop.limit is None else "limit"
+            self.submit(
+                stop.account,
+                stop.side,
+                stop.qty,
+                stop.limit,
+                kind=kind,
+                reduce_only=stop.reduce_only,
+            )
+            fired += 1
         self.stop_triggers += fired
         return fired
 
