@@ -106,6 +106,8 @@ class MarketModel(mesa.Model):
         self._map: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._liquidations_seen = 0
         self._fills_seen = 0
+        self.hunts: list[dict] = []
+        """Whales' liquidation hunts, one record each when it ends (``hunts.parquet``)."""
         self.wiped_out = 0
         self.exchange.begin_tick(0, self.exchange.instrument.ticks(self.spot.price))
         self.create_populations()

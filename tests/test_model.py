@@ -148,3 +148,27 @@ def test_scenario_files_liquidate_the_squeezed_side(scenario, hours, squeezed):
     events = [e for e in model.exchange.liquidations if e.qty]
     sides = [e.side for e in events]
     assert sides.count(squeezed) > 2 * (len(sides) - sides.count(squeezed))
+
+
+def test_a_whale_hunt_is_recorded_from_start_to_end(monkeypatch):
+    """A cluster of long liquidations just under the mark, far bigger than the book in between:
+    a whale pushes into it, and the campaign's record says where it aimed, whether the price got
+    there and what the whale made or lost, so a study can ask whether hunting pays."""
+    from abm.agents import Whale
+
+    model = MarketModel(small_config(hours=0.5))
+    model.run_for(30)
+    ex = model.exchange
+    cluster = np.array([ex.mark * 997 // 1000]), np.array([500_000]), np.array([1])
+    monkeypatch.setattr(model, "liquidation_map", lambda: cluster)
+    whale = model.agents_by_type[Whale][0]
+    assert whale.hunt_liquidations()
+    monkeypatch.undo()
+    model.run_for(model.minutes(11))
+    (hunt,) = [h for h in model.hunts if h["account"] == whale.account]
+    assert hunt["push_side"] == "sell"
+    assert hunt["target_price"] < hunt["start_mark"]
+    assert hunt["start_tick"] == 30 and 30 < hunt["end_tick"] <= 30 + model.minutes(10) + 1
+    assert isinstance(hunt["reached"], bool)
+    assert np.isfinite(hunt["equity_change_usdt"]) and hunt["liquidated_notional_usdt"] >= 0
+    model.exchange.check_invariants()

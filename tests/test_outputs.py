@@ -19,7 +19,7 @@ from abm.files import write_atomic
 from tests.conftest import TINY_RUN
 
 BASELINE = "configs/baseline.yaml"
-TABLES = ("ticks", "fills", "liquidations", "transfers", "accounts")
+TABLES = ("ticks", "fills", "liquidations", "transfers", "accounts", "liquidation_map", "hunts")
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,8 @@ class Whale(Trader):
         self.campaign_until = 0
         self.next_map_tick = 0
         self.campaigns = 0
+        self.hunt: dict | None = None
+        """The campaign under way, as it will be recorded in ``model.hunts``."""
 
     def act(self) -> None:
         if self.campaign_side:
@@ -77,6 +79,16 @@ class Whale(Trader):
         self.campaign_entry = mark
         self.campaign_until = self.model.tick + self.model.minutes(config.campaign_minutes)
         self.campaigns += 1
+        self.hunt = {
+            "account": self.account,
+            "start_tick": self.model.tick,
+            "push_side": "sell" if push_side == SELL else "buy",
+            "target_price": ex.instrument.price(target),
+            "start_mark": ex.instrument.price(mark),
+            "cluster_btc": ex.instrument.btc(int(cluster_lots)),
+            "book_depth_btc": ex.instrument.btc(depth),
+            "equity_start_micro": ex.equity(self.account),
+        }
         self.push()
         return True
 
@@ -90,8 +102,33 @@ class Whale(Trader):
         if reached or self.model.tick >= self.campaign_until:
             self.close_position()
             self.campaign_side = 0
+            self.record_hunt(reached)
             return
         self.market(side, self.lots(self.config.clip_btc))
+
+    def record_hunt(self, reached: bool) -> None:
+        """Close the campaign's record: whether the price reached the cluster, the liquidations
+        on the hunted side while it ran, and the whale's equity change (fees and any position it
+        held before included), so a study can ask whether hunting pays."""
+        hunt, self.hunt = self.hunt, None
+        ex = self.exchange
+        hunted = "long" if hunt["push_side"] == "sell" else "short"
+        start = hunt["start_tick"]
+        liquidated = sum(
+            e.closed * e.mark * ex.k
+            for e in ex.liquidations
+            if e.tick >= start and e.side == hunted
+        )
+        hunt.update(
+            end_tick=self.model.tick,
+            reached=reached,
+            end_mark=ex.instrument.price(ex.mark),
+            liquidated_notional_usdt=ex.instrument.usdt(liquidated),
+            equity_change_usdt=ex.instrument.usdt(
+                ex.equity(self.account) - hunt.pop("equity_start_micro")
+            ),
+        )
+        self.model.hunts.append(hunt)
 
     def drift(self) -> None:
         """Slow accumulation or distribution: a small clip, mean-reverting towards flat."""

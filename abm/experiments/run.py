@@ -2,7 +2,7 @@
 
 The folder holds ``manifest.json`` (resolved config and its hash, seed, versions, times, status),
 ``ticks.parquet``, ``fills.parquet``, ``liquidations.parquet``, ``transfers.parquet``,
-``accounts.parquet``, ``liquidation_map.parquet`` and ``summary.json``, and the flow outputs of
+``accounts.parquet``, ``liquidation_map.parquet``, ``hunts.parquet`` and ``summary.json``, and the flow outputs of
 :func:`abm.flows.write_flows` (``flows.graphml``, ``flows_by_population.csv``,
 ``where_money_goes.csv``, ``liquidation_attribution.parquet``). Every file is written to a
 temporary name and renamed, so a folder never holds a half-written file; the manifest's status
@@ -277,6 +277,7 @@ def write_run(model: MarketModel, out: Path) -> dict:
     write_table(out / "transfers.parquet", tables.transfers_table(model))
     write_table(out / "accounts.parquet", tables.accounts_table(model))
     write_table(out / "liquidation_map.parquet", tables.liquidation_map_table(model))
+    write_table(out / "hunts.parquet", tables.hunts_table(model))
     write_flows(out, value_per_tick_lot=model.exchange.k)
     summary = summarize(model)
     write_json(out / "summary.json", summary)

@@ -57,6 +57,31 @@ LIQUIDATION_MAP_SCHEMA = pa.schema(
 )
 
 
+HUNTS_SCHEMA = pa.schema(
+    [
+        ("account", _INT),
+        ("start_tick", _INT),
+        ("end_tick", _INT),
+        ("push_side", pa.string()),
+        ("target_price", _FLOAT),
+        ("start_mark", _FLOAT),
+        ("end_mark", _FLOAT),
+        ("cluster_btc", _FLOAT),
+        ("book_depth_btc", _FLOAT),
+        ("reached", pa.bool_()),
+        ("liquidated_notional_usdt", _FLOAT),
+        ("equity_change_usdt", _FLOAT),
+    ]
+)
+
+
+def hunts_table(model: MarketModel) -> pa.Table:
+    """One row per finished whale hunt: the cluster it aimed at, whether the price got there,
+    the hunted side's liquidations while it ran and the whale's equity change (USDT)."""
+    rows = {name: [hunt[name] for hunt in model.hunts] for name in HUNTS_SCHEMA.names}
+    return pa.table(rows, schema=HUNTS_SCHEMA)
+
+
 def liquidation_map_table(model: MarketModel) -> pa.Table:
     """Liquidation-map snapshots: open positions' sizes per side and liquidation-price bin.
 
