@@ -99,7 +99,7 @@ def test_a_drop_liquidates_longs_and_cascades():
 
 
 def test_a_rally_liquidates_shorts():
-    model = run_model(small_config(drop(0.08), hours=1.0))
+    model = run_model(load_config(BASELINE, ["run.hours=1", drop(0.08)]))
     events = [e for e in model.exchange.liquidations if e.qty]
     longs = sum(e.side == "long" for e in events)
     shorts = sum(e.side == "short" for e in events)
