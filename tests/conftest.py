@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 
 from abm.config import Bracket, Rulebook
@@ -53,3 +57,15 @@ def make_rulebook(**overrides) -> Rulebook:
 @pytest.fixture
 def rulebook() -> Rulebook:
     return make_rulebook()
+
+
+def copy_run(run_dir: Path, dest: Path, **manifest_fields) -> Path:
+    """A copy of a run folder at ``dest``, its manifest's fields replaced by ``manifest_fields``
+    (to fake a running, dead, failed or interrupted run)."""
+    shutil.copytree(run_dir, dest)
+    if manifest_fields:
+        path = dest / "manifest.json"
+        manifest = json.loads(path.read_text())
+        manifest.update(manifest_fields)
+        path.write_text(json.dumps(manifest))
+    return dest

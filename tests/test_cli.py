@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from abm.experiments.status import (
     require_complete,
     run_status,
 )
-from tests.conftest import TINY_RUN
+from tests.conftest import TINY_RUN, copy_run
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "configs/baseline.yaml"
@@ -64,17 +63,6 @@ def complete_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "complete"
     execute(load_config(BASELINE, SHORT), out)
     return out
-
-
-def copy_run(complete_run: Path, tmp_path: Path, **manifest_fields) -> Path:
-    copy = tmp_path / "copy"
-    shutil.copytree(complete_run, copy)
-    if manifest_fields:
-        path = copy / "manifest.json"
-        manifest = json.loads(path.read_text())
-        manifest.update(manifest_fields)
-        path.write_text(json.dumps(manifest))
-    return copy
 
 
 def dead_pid() -> int:
@@ -123,7 +111,7 @@ def test_index_outside_the_exchange_prices_is_refused_before_any_tick(tmp_path, 
 
 
 def test_failed_build_leaves_an_existing_run_as_it_was(complete_run, tmp_path, capsys):
-    copy = copy_run(complete_run, tmp_path)
+    copy = copy_run(complete_run, tmp_path / "copy")
     before = sorted(p.name for p in copy.iterdir())
     csv = tmp_path / "short.csv"
     csv.write_text("timestamp,price\n0,50000\n")
@@ -222,7 +210,7 @@ def test_out_that_cannot_be_written_is_refused(tmp_path, capsys):
 
 
 def test_out_onto_a_run_is_refused_without_overwrite(complete_run, tmp_path, capsys):
-    copy = copy_run(complete_run, tmp_path)
+    copy = copy_run(complete_run, tmp_path / "copy")
     before = (copy / "manifest.json").read_bytes()
     code, _, err = run_cli(capsys, "run", BASELINE, *sets(SHORT), "--out", str(copy))
     assert_user_error(code, err, "run", "already holds a run", "--overwrite")
@@ -230,7 +218,7 @@ def test_out_onto_a_run_is_refused_without_overwrite(complete_run, tmp_path, cap
 
 
 def test_overwrite_removes_the_old_runs_files_first(complete_run, tmp_path, capsys):
-    copy = copy_run(complete_run, tmp_path)
+    copy = copy_run(complete_run, tmp_path / "copy")
     (copy / "figures").mkdir()
     (copy / "figures" / "old.png").write_bytes(b"old")
     (copy / "liquidations.gexf").write_text("old")
@@ -256,7 +244,12 @@ def test_a_folder_that_is_not_a_run_is_never_overwritten(tmp_path, capsys):
 
 def test_a_running_run_is_never_overwritten(complete_run, tmp_path, capsys):
     copy = copy_run(
-        complete_run, tmp_path, status=RUNNING, pid=os.getpid(), host=host_name(), heartbeat=now()
+        complete_run,
+        tmp_path / "copy",
+        status=RUNNING,
+        pid=os.getpid(),
+        host=host_name(),
+        heartbeat=now(),
     )
     code, _, err = run_cli(capsys, "run", BASELINE, *sets(SHORT), "--out", str(copy), "--overwrite")
     assert_user_error(code, err, "run", "still running")
@@ -319,7 +312,7 @@ def test_top_must_be_positive(complete_run, capsys):
 def test_readers_refuse_runs_that_are_not_complete(
     complete_run, tmp_path, capsys, fields, status, fragments, command
 ):
-    copy = copy_run(complete_run, tmp_path, **fields())
+    copy = copy_run(complete_run, tmp_path / "copy", **fields())
     assert run_status(copy).status == status
     code, _, err = run_cli(capsys, command, str(copy))
     assert_user_error(code, err, command, str(copy), *fragments)
@@ -328,14 +321,19 @@ def test_readers_refuse_runs_that_are_not_complete(
 
 def test_a_heartbeat_from_another_host_counts_while_fresh(complete_run, tmp_path):
     copy = copy_run(
-        complete_run, tmp_path, status=RUNNING, pid=1, host="node-elsewhere", heartbeat=now(-60)
+        complete_run,
+        tmp_path / "copy",
+        status=RUNNING,
+        pid=1,
+        host="node-elsewhere",
+        heartbeat=now(-60),
     )
     assert run_status(copy).status == RUNNING
 
 
 @pytest.mark.parametrize("command", ["flows", "figures"])
 def test_readers_refuse_a_truncated_parquet_file(complete_run, tmp_path, capsys, command):
-    copy = copy_run(complete_run, tmp_path)
+    copy = copy_run(complete_run, tmp_path / "copy")
     data = (copy / "fills.parquet").read_bytes()
     (copy / "fills.parquet").write_bytes(data[: len(data) // 2])
     code, _, err = run_cli(capsys, command, str(copy))
@@ -433,7 +431,7 @@ def test_a_killed_run_is_recognised_as_dead(tmp_path, capsys):
 
 @pytest.mark.filterwarnings("ignore:No artists with labels")
 def test_readers_handle_a_complete_run_with_a_missing_table(complete_run, tmp_path, capsys):
-    copy = copy_run(complete_run, tmp_path)
+    copy = copy_run(complete_run, tmp_path / "copy")
     (copy / "transfers.parquet").unlink()
     (copy / "ticks.parquet").unlink()
     code, _, err = run_cli(capsys, "flows", str(copy))

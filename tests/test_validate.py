@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from abm.analysis.validation import VERDICTS, load_bands
 from abm.cli import main
 from abm.experiments.status import RUNNING, host_name
-from tests.conftest import TINY_RUN
+from tests.conftest import TINY_RUN, copy_run
 
 BASELINE = "configs/baseline.yaml"
 
@@ -44,16 +43,6 @@ def run_dir(tmp_path_factory) -> Path:
     sets = sum((["--set", o] for o in TINY_RUN), [])
     assert main(["run", BASELINE, *sets, "--out", str(out)]) == 0
     return out
-
-
-def copy_run(run_dir: Path, dest: Path, **manifest_fields) -> Path:
-    shutil.copytree(run_dir, dest)
-    if manifest_fields:
-        path = dest / "manifest.json"
-        manifest = json.loads(path.read_text())
-        manifest.update(manifest_fields)
-        path.write_text(json.dumps(manifest))
-    return dest
 
 
 # ------------------------------------------------------------------------------ runs

@@ -42,7 +42,8 @@ class FundamentalTrader(Trader):
         gap_bps = (mid - value) * 10_000 / value
         beyond = max(0.0, abs(gap_bps) - self.threshold_bps)
         target = -math.copysign(1, gap_bps) * self.config.btc_per_bps * beyond
-        target_lots = max(-self.max_position, min(self.max_position, self.lots_signed(target)))
+        wanted = ex.instrument.lots(target)
+        target_lots = max(-self.max_position, min(self.max_position, wanted))
         delta = target_lots - self.position
         if not delta:
             return
@@ -53,7 +54,3 @@ class FundamentalTrader(Trader):
             return
         reduces = self.position * side < 0
         ex.submit(self.account, side, lots, price, kind="ioc", reduce_only=reduces and not target)
-
-    def lots_signed(self, btc: float) -> int:
-        """Whole lots of a signed BTC quantity (zero stays zero)."""
-        return round(btc / self.exchange.instrument.lots_per_btc_inverse)

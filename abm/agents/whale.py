@@ -10,6 +10,7 @@ import numpy as np
 
 from abm.agents.trader import Trader
 from abm.exchange import BUY, SELL
+from abm.exchange.liquidation import liquidated_notional
 
 if TYPE_CHECKING:
     from abm.config import WhaleConfig
@@ -88,6 +89,7 @@ class Whale(Trader):
             "cluster_btc": ex.instrument.btc(int(cluster_lots)),
             "book_depth_btc": ex.instrument.btc(depth),
             "equity_start_micro": ex.equity(self.account),
+            "liquidations_before": len(ex.liquidations),
         }
         self.push()
         return True
@@ -113,12 +115,8 @@ class Whale(Trader):
         hunt, self.hunt = self.hunt, None
         ex = self.exchange
         hunted = "long" if hunt["push_side"] == "sell" else "short"
-        start = hunt["start_tick"]
-        liquidated = sum(
-            e.closed * e.mark * ex.k
-            for e in ex.liquidations
-            if e.tick >= start and e.side == hunted
-        )
+        since = ex.liquidations[hunt.pop("liquidations_before") :]
+        liquidated = liquidated_notional(ex, (e for e in since if e.side == hunted))
         hunt.update(
             end_tick=self.model.tick,
             reached=reached,

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from abm.analysis.microstructure import column
+
 BOOK_KINDS = ("normal", "liquidation", "unwind")
 """Fill kinds that are trades on the order book (ADL and vault takeovers are transfers of
 positions at a set price, with no maker and no taker)."""
@@ -19,10 +21,6 @@ positions at a set price, with no maker and no taker)."""
 BOOK_CANNOT_ABSORB = "book_cannot_absorb"
 """The ADL reason the validation rule allows: the book could not take the order at the
 bankruptcy price."""
-
-
-def _array(table, name: str, dtype=float) -> np.ndarray:
-    return np.asarray(table[name], dtype=dtype)
 
 
 def population_pnl(summary: dict) -> dict[str, float]:
@@ -42,16 +40,16 @@ def accounts_of(accounts, population: str) -> np.ndarray:
     ...             "market_maker")
     array([1])
     """
-    ids = _array(accounts, "account", np.int64)
+    ids = column(accounts, "account", np.int64)
     pops = np.asarray(accounts["population"], dtype=object)
     return ids[pops == population]
 
 
 def mid_prices(ticks) -> np.ndarray:
     """Per-tick mid: the middle of best bid and ask, the mark where a side is empty."""
-    bid, ask = _array(ticks, "best_bid"), _array(ticks, "best_ask")
+    bid, ask = column(ticks, "best_bid"), column(ticks, "best_ask")
     mid = (bid + ask) / 2
-    return np.where(np.isfinite(mid), mid, _array(ticks, "mark"))
+    return np.where(np.isfinite(mid), mid, column(ticks, "mark"))
 
 
 def maker_markouts(
@@ -81,8 +79,8 @@ def maker_markouts(
     {'edge_bps': 100.0, 'adverse_bps': -200.0, 'realised_bps': -100.0, 'maker_fills': 1, 'maker_qty_btc': 0.01}
     """
     makers = np.asarray(list(makers) if not isinstance(makers, np.ndarray) else makers)
-    buyer = np.isin(_array(fills, "buyer", np.int64), makers)
-    seller = np.isin(_array(fills, "seller", np.int64), makers)
+    buyer = np.isin(column(fills, "buyer", np.int64), makers)
+    seller = np.isin(column(fills, "seller", np.int64), makers)
     aggressor = np.asarray(fills["aggressor"], dtype=object)
     side = np.where(
         buyer & (aggressor == "sell"), 1, np.where(seller & (aggressor == "buy"), -1, 0)
@@ -95,13 +93,13 @@ def maker_markouts(
         "adverse_bps": math.nan,
         "realised_bps": math.nan,
         "maker_fills": int(made.sum()),
-        "maker_qty_btc": float(_array(fills, "qty_btc")[made].sum())
+        "maker_qty_btc": float(column(fills, "qty_btc")[made].sum())
         if "qty_btc" in fills
         else math.nan,
     }
     if not made.any():
         return out
-    tick_ids = _array(ticks, "tick", np.int64)
+    tick_ids = column(ticks, "tick", np.int64)
     mids = mid_prices(ticks)
     horizon = max(1, round(horizon_seconds / tick_seconds))
 
@@ -111,15 +109,15 @@ def maker_markouts(
         ok[ok] &= tick_ids[pos[ok]] == t[ok]
         return pos, ok
 
-    fill_tick = _array(fills, "tick", np.int64)[made]
+    fill_tick = column(fills, "tick", np.int64)[made]
     now, ok_now = lookup(fill_tick - 1)
     later, ok_later = lookup(fill_tick + horizon)
     ok = ok_now & ok_later
     if not ok.any():
         return out
     s = side[made][ok]
-    qty = _array(fills, "qty_lots")[made][ok]
-    price = _array(fills, "price")[made][ok]
+    qty = column(fills, "qty_lots")[made][ok]
+    price = column(fills, "price")[made][ok]
     mid_t, mid_h = mids[now[ok]], mids[later[ok]]
     edge = s * (mid_t - price) / mid_t * 1e4
     adverse = s * (mid_h - mid_t) / mid_t * 1e4
@@ -133,7 +131,7 @@ def maker_markouts(
 def run_days(ticks) -> float:
     """Simulated days a ticks table spans, (last ``seconds`` - first) / 86,400 (a run's table
     holds tick 0's opening row and every tick after it); NaN for a span of zero."""
-    seconds = _array(ticks, "seconds")
+    seconds = column(ticks, "seconds")
     if not len(seconds):
         return math.nan
     span = seconds.max() - seconds.min()
@@ -156,17 +154,17 @@ def liquidation_facts(ticks, fills=None) -> dict[str, float]:
     >>> liquidation_facts(ticks)
     {'notional_usdt': 4.0, 'notional_per_oi_day': 0.004, 'notional_per_volume': nan, 'long_share': 0.75}
     """
-    long = np.nansum(_array(ticks, "liquidated_notional_long"))
-    short = np.nansum(_array(ticks, "liquidated_notional_short"))
+    long = np.nansum(column(ticks, "liquidated_notional_long"))
+    short = np.nansum(column(ticks, "liquidated_notional_short"))
     total = float(long + short)
     days = run_days(ticks)
-    oi = float(np.nanmean(_array(ticks, "open_interest_long") * _array(ticks, "mark")))
+    oi = float(np.nanmean(column(ticks, "open_interest_long") * column(ticks, "mark")))
     volume = math.nan
     if fills is not None:
         book = np.ones(len(fills["price"]), dtype=bool)
         if "kind" in fills:
             book = np.isin(np.asarray(fills["kind"], dtype=object), BOOK_KINDS)
-        volume = float((_array(fills, "qty_btc") * _array(fills, "price"))[book].sum())
+        volume = float((column(fills, "qty_btc") * column(fills, "price"))[book].sum())
     return {
         "notional_usdt": total,
         "notional_per_oi_day": total / days / oi if oi > 0 and days > 0 else math.nan,

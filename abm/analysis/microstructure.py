@@ -11,8 +11,9 @@ import math
 import numpy as np
 
 
-def _column(table, name: str) -> np.ndarray:
-    return np.asarray(table[name], dtype=float)
+def column(table, name: str, dtype=float) -> np.ndarray:
+    """One column of a table (a DataFrame or a mapping of sequences) as a numpy array."""
+    return np.asarray(table[name], dtype=dtype)
 
 
 def _quantile(x: np.ndarray, q: float) -> float:
@@ -46,7 +47,7 @@ def one_sided(ticks, tick_seconds: float = 1.0) -> dict[str, float]:
     >>> one_sided({"best_bid": [1, nan, nan, 1], "best_ask": [2, 2, 2, nan]}, tick_seconds=1)
     {'empty_side_share': 0.75, 'longest_one_sided_seconds': 3.0, 'one_sided_spells': 1}
     """
-    bid, ask = _column(ticks, "best_bid"), _column(ticks, "best_ask")
+    bid, ask = column(ticks, "best_bid"), column(ticks, "best_ask")
     empty = ~(np.isfinite(bid) & np.isfinite(ask))
     spells = int(np.sum(np.diff(np.r_[0, empty.astype(np.int8)]) == 1))
     return {
@@ -66,7 +67,7 @@ def spread_stats(ticks, tick_size: float) -> dict[str, float]:
     >>> spread_stats({"best_bid": [100.0, 100.0], "best_ask": [100.1, 100.3]}, 0.1)["spread_ticks_median"]
     2.0
     """
-    bid, ask = _column(ticks, "best_bid"), _column(ticks, "best_ask")
+    bid, ask = column(ticks, "best_bid"), column(ticks, "best_ask")
     both = np.isfinite(bid) & np.isfinite(ask)
     spread = ask[both] - bid[both]
     mid = (ask[both] + bid[both]) / 2
@@ -92,7 +93,7 @@ def depth_stats(ticks) -> dict[str, float]:
     """
     out = {}
     for side in ("bid", "ask"):
-        x = _column(ticks, f"depth_{side}_50bps")
+        x = column(ticks, f"depth_{side}_50bps")
         out[f"depth_{side}_50bps_median"] = _quantile(x, 0.5)
         out[f"depth_{side}_50bps_p10"] = _quantile(x, 0.1)
     return out
@@ -125,7 +126,7 @@ def price_gaps(ticks) -> dict[str, float]:
     out = {}
     pairs = {"mark_index": ("mark", "index"), "last_mark": ("last", "mark")}
     for name, (a, b) in pairs.items():
-        gap = np.abs(gap_bps(_column(ticks, a), _column(ticks, b)))
+        gap = np.abs(gap_bps(column(ticks, a), column(ticks, b)))
         gap = gap[np.isfinite(gap)]
         out[f"{name}_bps_median"] = _quantile(gap, 0.5)
         out[f"{name}_bps_p99"] = _quantile(gap, 0.99)

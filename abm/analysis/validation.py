@@ -149,12 +149,6 @@ def series_facts(seconds, prices, prefix: str) -> dict[str, float]:
     return {f"{prefix}.{k}": v for k, v in facts.items()}
 
 
-def config_hash_without_seed(config: dict) -> str:
-    """SHA-256 of a manifest's resolved config with ``run.seed`` left out (recomputed, so that
-    runs written before manifests hashed without the seed compare too)."""
-    return config_hash(config)
-
-
 @dataclass
 class RunMeasures:
     """Every measure of one run folder, flat (``measures``), and what does not pool
@@ -219,7 +213,8 @@ def run_measures(run_dir: str | Path) -> RunMeasures:
     details = {
         "seed": manifest.get("seed"),
         "config_hash": manifest.get("config_hash"),
-        "config_hash_without_seed": config_hash_without_seed(config),
+        # recomputed, so that runs whose manifests hashed the seed too still compare
+        "config_hash_without_seed": config_hash(config),
         "hours": summary.get("hours"),
         "adl_reasons": adl["reasons"],
         "adl_reason_recorded": "adl_reason" in liquidations.columns,

@@ -70,6 +70,11 @@ class LiquidationEvent:
     by what the fund could pay) the fund."""
 
 
+def liquidated_notional(ex: Exchange, events) -> int:
+    """Notional the ``events`` closed, valued at the mark each was liquidated at (micro-units)."""
+    return sum(e.closed * e.mark for e in events) * ex.k
+
+
 def detect(ex: Exchange) -> list[int]:
     """Accounts whose threshold the mark has crossed, most underwater first on each side (ties
     by account id)."""

@@ -107,30 +107,37 @@ def check_order(
         return Reject.LEVERAGE_ABOVE_CAP
     buy_value = account.open_buy_value + (qty * value_price if side == BUY else 0)
     sell_value = account.open_sell_value + (qty * value_price if side != BUY else 0)
-    orders_value = max(buy_value, sell_value)
-    if account.cross:
-        needed = (abs(account.position) * mark + orders_value) * k
-        budget = balance + min(0, upnl)
-    else:
-        needed = orders_value * k
-        margin = account.isolated_margin
-        budget = balance - max(0, margin) + min(0, margin + upnl)
-    if budget - open_loss - fee >= -(-needed // account.leverage):
+    budget = uncommitted(ex, account, upnl) - open_loss - fee
+    if budget >= requirement(ex, account, max(buy_value, sell_value)):
         return None
     return Reject.INSUFFICIENT_MARGIN
+
+
+def uncommitted(ex: Exchange, account: Account, upnl: int) -> int:
+    """Money the account can commit, before initial margin: in cross mode the balance less any
+    unrealized loss; in isolated mode the free balance less any loss of the position beyond its
+    margin."""
+    balance = ex.ledger.balances[account.id]
+    if account.cross:
+        return balance + min(0, upnl)
+    margin = account.isolated_margin
+    return balance - max(0, margin) + min(0, margin + upnl)
+
+
+def requirement(ex: Exchange, account: Account, orders_value: int) -> int:
+    """Initial margin (micro-units, rounded up) on the open orders' value (lots x ticks) and, in
+    cross mode, on the position at the mark; an isolated position's margin is already set
+    aside."""
+    needed = orders_value * ex.k
+    if account.cross:
+        needed += abs(account.position) * max(ex.prices.mark, 1) * ex.k
+    return -(-needed // account.leverage)
 
 
 def available(ex: Exchange, account: Account) -> int:
     """What the account could withdraw: its balance less the margin of its position and orders
     and any loss of the position beyond that margin at the mark, never below zero. Nothing
     withdrawn this way can leave a deficit for others to cover."""
-    balance = ex.ledger.balances[account.id]
-    mark = max(ex.prices.mark, 1)
+    upnl = (account.position * max(ex.prices.mark, 1) - account.cost) * ex.k
     orders_value = max(account.open_buy_value, account.open_sell_value)
-    upnl = (account.position * mark - account.cost) * ex.k
-    if account.cross:
-        needed = (abs(account.position) * mark + orders_value) * ex.k
-        return max(0, balance + min(0, upnl) + needed // -account.leverage)
-    needed = -(-orders_value * ex.k // account.leverage)
-    margin = account.isolated_margin
-    return max(0, balance - max(0, margin) + min(0, margin + upnl) - needed)
+    return max(0, uncommitted(ex, account, upnl) - requirement(ex, account, orders_value))

@@ -22,6 +22,7 @@ from abm.analysis.stylized import autocorrelation, hill_tail_index, log_returns
 from abm.analysis.validation import mean_interval
 from abm.config import ModelConfig, load_config
 from abm.exchange import SELL
+from abm.exchange.liquidation import liquidated_notional
 from abm.experiments.run import simulate
 from abm.model import MarketModel
 
@@ -71,7 +72,7 @@ def crash_metrics(model: MarketModel) -> dict[str, float]:
     sells = (ticks >= start) & (aggressor == SELL)
     sold = int(qty[sells].sum())
     forced = int(qty[sells & (kind == FILL_LIQUIDATION)].sum())
-    notional = sum(e.closed * e.mark * ex.k for e in ex.liquidations if e.tick >= start) / 1e6
+    notional = liquidated_notional(ex, (e for e in ex.liquidations if e.tick >= start)) / 1e6
     return {
         "drawdown_pct": drawdown,
         "liquidation_sell_share": forced / sold if sold else 0.0,
@@ -134,9 +135,7 @@ def tails_run(cap: float, seed: int, hours: float) -> dict[str, float]:
         "seed": seed,
         "hill_5pct": hill_tail_index(r, 0.05),
         "acf_abs_lag1": float(autocorrelation(np.abs(r), [1])[0]),
-        "liquidated_notional_usdt": sum(
-            e.closed * e.mark * model.exchange.k for e in model.exchange.liquidations
-        )
+        "liquidated_notional_usdt": liquidated_notional(model.exchange, model.exchange.liquidations)
         / 1e6,
     }
 

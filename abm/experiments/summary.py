@@ -7,6 +7,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from abm.exchange import SystemAccount
+from abm.exchange.liquidation import liquidated_notional
 
 if TYPE_CHECKING:
     from abm.model import MarketModel
@@ -40,7 +41,7 @@ def cascades(model: MarketModel, gap_ticks: int = 1) -> list[dict]:
                 "end_tick": group[-1].tick,
                 "liquidations": len(group),
                 "max_rounds_in_a_tick": rounds,
-                "notional": sum(e.closed * e.mark * ex.k for e in group) / 1e6,
+                "notional": liquidated_notional(ex, group) / 1e6,
                 "mark_start": ex.instrument.price(group[0].mark),
                 "mark_end": ex.instrument.price(group[-1].mark),
             }
@@ -53,9 +54,10 @@ def summarize(model: MarketModel) -> dict:
     usdt = ex.instrument.usdt
     events = [e for e in ex.liquidations if e.qty]
     count = Counter(e.side for e in events)
-    notional = Counter()
-    for e in events:
-        notional[e.side] += e.closed * e.mark * ex.k
+    notional = {
+        side: liquidated_notional(ex, (e for e in events if e.side == side))
+        for side in ("long", "short")
+    }
     actions = Counter(a.step for e in ex.liquidations for a in e.actions)
     found = cascades(model)
     biggest = max(found, key=lambda c: c["notional"]) if found else None
