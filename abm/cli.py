@@ -1,5 +1,5 @@
 """The ``abm`` command: ``abm run``, ``abm flows``, ``abm figures``, ``abm validate``,
-``abm demo``.
+``abm configs``, ``abm config show``, ``abm demo`` and ``abm --version``.
 
 A user's mistake (a bad config, an unusable output folder, a run folder that is not complete)
 prints ``abm <command>: <message>`` on stderr and exits with status 2, without a traceback. A run
@@ -9,13 +9,25 @@ stopped by SIGINT or SIGTERM prints one line and exits with 130 or 143.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
-from abm.config import ConfigError, load_config
+from tqdm import tqdm
 
-DEFAULT_CONFIG = Path("configs/baseline.yaml")
+from abm.config import (
+    ConfigError,
+    config_summary,
+    configs_dir,
+    describe_config,
+    load_config,
+    shipped_configs,
+    shipped_rulebooks,
+)
+
+DEFAULT_CONFIG = "baseline"
 USER_ERROR = 2
 
 
@@ -35,14 +47,25 @@ def fail(command: str, message: object) -> int:
     return USER_ERROR
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="abm", description="Agent-based model of a leveraged BTC perpetual-futures market."
+CONFIG_HELP = f"a YAML file or a shipped config's name (abm configs; default {DEFAULT_CONFIG})"
+
+
+def add_graph_flags(parser: argparse.ArgumentParser) -> None:
+    """``--graphml`` and ``--gexf``: the graph files a run folder holds only on request."""
+    parser.add_argument(
+        "--graphml",
+        action="store_true",
+        help="also write flows.graphml (the account graph; large: the edge lists are in "
+        "flow_edges.parquet anyway)",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the model and write a run folder")
-    run.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG), help="YAML config")
-    run.add_argument(
+    parser.add_argument(
+        "--gexf", action="store_true", help="also write liquidations.gexf (dynamic, for Gephi)"
+    )
+
+
+def add_overrides(parser: argparse.ArgumentParser) -> None:
+    """The ``--set KEY=VALUE`` option of the commands that resolve a config."""
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -50,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set exchange.max_leverage=20 (repeatable)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="abm", description="Agent-based model of a leveraged BTC perpetual-futures market."
+    )
+    parser.add_argument("--version", action="version", version=f"abm {metadata.version('abm')}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the model and write a run folder")
+    run.add_argument("config", nargs="?", default=DEFAULT_CONFIG, help=CONFIG_HELP)
+    add_overrides(run)
     run.add_argument("--seed", type=int, help="the run's seed (overrides run.seed)")
     run.add_argument("--out", help="output folder (default results/<name>-seed<seed>-<time>)")
     run.add_argument(
@@ -57,13 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace the run already in --out (its files are removed first)",
     )
+    add_graph_flags(run)
     flows = commands.add_parser(
         "flows", help="where the money goes: (re)write a run folder's flow outputs and print them"
     )
     flows.add_argument("run_dir", type=Path, help="a run folder written by abm run")
     flows.add_argument("--top", type=positive_int, default=10, help="accounts to list (default 10)")
+    add_graph_flags(flows)
     flows.add_argument(
-        "--gexf", action="store_true", help="also write liquidations.gexf (dynamic, for Gephi)"
+        "--by",
+        metavar="TRAIT",
+        help="print where the money goes by a trait of the liquidated and of the receivers "
+        "instead: leverage_band, style, stop_habit, margin_mode, population or any other "
+        "category of accounts.parquet",
     )
     figures = commands.add_parser(
         "figures", help="draw a run folder's figures into RUN_DIR/figures"
@@ -94,35 +134,42 @@ def build_parser() -> argparse.ArgumentParser:
         "none for --prices unless given)",
     )
     validate.add_argument("--bands", type=Path, help="another bands file (default: the package's)")
+    commands.add_parser(
+        "configs", help="list the shipped configs (names for abm run) and rulebook presets"
+    )
+    config = commands.add_parser("config", help="look at a config")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    show = config_commands.add_parser(
+        "show",
+        help="print a resolved config: every key, its value, what it accepts and means",
+        description="Print the config abm run would use, after extends: and --set, as YAML: "
+        "every key with its value and, as a comment, its allowed range and meaning.",
+    )
+    show.add_argument("config", nargs="?", default=DEFAULT_CONFIG, help=CONFIG_HELP)
+    add_overrides(show)
     commands.add_parser("demo", help="a scripted crash through the exchange alone")
     return parser
 
 
 class Progress:
-    """A one-line progress bar on a terminal; silent otherwise."""
+    """The run's progress bar (tqdm) on stderr when stderr is a terminal; nothing when it is
+    piped or captured (tqdm's ``disable=None``), so logs and tests see only the summary."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
-        self.open_line = False
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        width = 40
-        filled = width * done // total
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} ticks")
-        self.open_line = done < total
-        if not self.open_line:
-            self.stream.write("\n")
-        self.stream.flush()
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit=" ticks", disable=None)
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.close()
 
-    def end_line(self) -> None:
-        """End a bar left half drawn (the run stopped), so the next message has its own line."""
-        if self.open_line:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.open_line = False
+    def close(self) -> None:
+        """End the bar (the run finished or stopped), so the next message has its own line."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def format_summary(summary: dict, out: Path, seconds: float) -> str:
@@ -184,11 +231,20 @@ def run_command(args: argparse.Namespace) -> int:
     out = default_out(args.config, config.run.seed) if args.out is None else Path(args.out)
     progress = Progress()
     try:
-        result = execute(config, out, progress, overwrite=args.overwrite)
+        result = execute(
+            config,
+            out,
+            progress,
+            overwrite=args.overwrite,
+            config_file=args.config,
+            overrides=args.overrides,
+            graphml=args.graphml,
+            gexf=args.gexf,
+        )
     except (BuildError, RunFolderError) as err:
         return fail("run", err)
     except RunInterrupted as stop:
-        progress.end_line()
+        progress.close()
         if stop.out is None:
             where = "before the run started; nothing was written"
         else:
@@ -197,6 +253,32 @@ def run_command(args: argparse.Namespace) -> int:
         return stop.exit_code
     print(format_summary(result.summary, out, result.seconds))
     print(where_money_goes_lines(out, top=3))
+    return 0
+
+
+def configs_command() -> int:
+    """``abm configs``: the shipped run configs and rulebook presets, each with the first
+    sentence of its leading comment."""
+    groups = {
+        "run configs (abm run NAME, abm config show NAME)": shipped_configs(),
+        "rulebooks (abm run --set exchange=NAME.yaml)": shipped_rulebooks(),
+    }
+    width = max(len(name) for names in groups.values() for name in names) + 2
+    lines = [f"configs in {configs_dir()}"]
+    for title, names in groups.items():
+        lines.append(f"{title}:")
+        lines += [f"  {name:<{width}}{config_summary(path)}" for name, path in names.items()]
+    print("\n".join(lines))
+    return 0
+
+
+def config_show_command(args: argparse.Namespace) -> int:
+    """``abm config show``: the resolved config with each key's range and meaning."""
+    try:
+        config = load_config(args.config, args.overrides)
+    except ConfigError as err:
+        return fail("config show", err)
+    print(describe_config(config))
     return 0
 
 
@@ -225,10 +307,12 @@ def format_flows(summary: dict, run_dir: Path, top: int) -> str:
 
     table = pd.read_csv(run_dir / "where_money_goes.csv")
     attribution = pd.read_parquet(run_dir / "liquidation_attribution.parquet")
+    edges = pd.read_parquet(run_dir / "liquidation_edges.parquet")
     lines = [format_where_money_goes(table, events=summary["liquidation_events"])]
     if attribution.empty:
         return lines[0]
-    memo = attribution[attribution["section"] == "memo"].groupby("part")["amount"].sum()
+    memo = attribution[attribution["section"] == "memo"]
+    memo = memo.groupby("part", observed=True)["amount_micro_usdt"].sum()
     lines.append(
         "not in the sums: liquidation takers' gain against the mark "
         f"{memo.get('taker_gain', 0) / 1e6:,.2f} USDT, "
@@ -236,7 +320,7 @@ def format_flows(summary: dict, run_dir: Path, top: int) -> str:
     )
     takers = (
         attribution[attribution["part"] == "taker_gain"]
-        .groupby("party_population")["amount"]
+        .groupby("party_population", observed=True)["amount_micro_usdt"]
         .sum()
         .sort_values(ascending=False)
     )
@@ -246,7 +330,7 @@ def format_flows(summary: dict, run_dir: Path, top: int) -> str:
             + ", ".join(f"{p} {v / 1e6:+,.2f}" for p, v in takers.items())
         )
     gains = liquidation_gains(attribution, traders_only=True)
-    positive = gains["gain"][gains["gain"] > 0]
+    positive = gains["gain_micro_usdt"][gains["gain_micro_usdt"] > 0]
     c = concentration(positive.to_numpy())
     lines.append(
         f"concentration of liquidation gains over {c['holders']:,} gaining trader accounts: "
@@ -256,15 +340,18 @@ def format_flows(summary: dict, run_dir: Path, top: int) -> str:
     for r in gains.head(top).itertuples(index=False):
         lines.append(
             f"  account {r.account:>7}  {r.population:14s} {r.gain_usdt:14,.2f}  "
-            f"in {r.events:,} events; as taker {r.taker_gain / 1e6:+,.2f}"
+            f"in {r.events:,} events; as taker {r.taker_gain_micro_usdt / 1e6:+,.2f}"
         )
-    central = liquidation_centrality(liquidation_graph(attribution))
+    central = liquidation_centrality(liquidation_graph(edges))
     central = central.sort_values(["pagerank", "account"], ascending=[False, True])
-    lines.append(f"top {top} by weighted PageRank of the liquidation network:")
+    lines.append(
+        f"top {top} by weighted PageRank of the liquidation network (the share of time a walk "
+        "following liquidated money from payer to receiver spends at the account):"
+    )
     for r in central.head(top).itertuples(index=False):
         lines.append(
             f"  account {r.account:>7}  {r.population:14s} PageRank {r.pagerank:.4f}  "
-            f"in-strength {r.in_strength / 1e6:14,.2f} USDT"
+            f"in-strength {r.in_strength_micro_usdt / 1e6:14,.2f} USDT"
         )
     lines.append(f"files: {', '.join(summary['files'])} in {run_dir}")
     return "\n".join(lines)
@@ -277,18 +364,34 @@ def unreadable(run_dir: Path, err: Exception) -> str:
     )
 
 
+def format_split_by(run_dir: Path, by: str) -> str:
+    """``abm flows --by TRAIT``: the folder's liquidation attribution split by ``by``
+    (:func:`abm.flows.split_by`); UnknownTraitError names the allowed traits."""
+    import pandas as pd
+
+    from abm.flows import format_split, split_by
+    from abm.outputs import plain
+
+    accounts = plain(pd.read_parquet(run_dir / "accounts.parquet"))
+    attribution = plain(pd.read_parquet(run_dir / "liquidation_attribution.parquet"))
+    return format_split(split_by(attribution, accounts, by), by)
+
+
 def flows_command(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
     from abm.experiments.status import RunFolderError, require_complete
-    from abm.flows import write_flows
+    from abm.flows import UnknownTraitError, write_flows
 
     run_dir = args.run_dir
     try:
         require_complete(run_dir)
-        summary = write_flows(run_dir, gexf=args.gexf)
-        text = format_flows(summary, run_dir, args.top)
-    except RunFolderError as err:
+        if args.by is not None:
+            text = format_split_by(run_dir, args.by)
+        else:
+            summary = write_flows(run_dir, graphml=args.graphml, gexf=args.gexf)
+            text = format_flows(summary, run_dir, args.top)
+    except (RunFolderError, UnknownTraitError) as err:
         return fail("flows", err)
     except (pa.ArrowException, OSError) as err:
         return fail("flows", unreadable(run_dir, err))
@@ -408,7 +511,7 @@ def validate_command(args: argparse.Namespace) -> int:
             runs.append(run_measures(run_dir))
         except (pa.ArrowException, OSError, KeyError, ValueError, TypeError) as err:
             return fail("validate", unreadable(run_dir, err))
-    hashes = {r.details["config_hash_without_seed"] for r in runs}
+    hashes = {r.details["scenario_hash"] for r in runs}
     if len(hashes) > 1:
         print(
             f"abm validate: note: the {len(runs)} runs have {len(hashes)} different configs "
@@ -446,12 +549,21 @@ def main(argv: list[str] | None = None) -> int:
             return flows_command(args)
         if args.command == "validate":
             return validate_command(args)
+        if args.command == "configs":
+            return configs_command()
+        if args.command == "config":
+            return config_show_command(args)
         from abm.exchange.demo import main as demo
 
         demo()
     except KeyboardInterrupt:
         print(f"abm {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (``abm config show | head``): end quietly, and point stdout
+        # at /dev/null so that Python's flush at exit does not fail on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -24,6 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 MICRO = 1_000_000
 """Micro-units of the quote currency per unit (1 USDT = 1,000,000)."""
@@ -291,15 +296,24 @@ class Rulebook(StrictModel):
 
 
 def config_hash(config: dict[str, Any]) -> str:
+    """SHA-256 of a resolved config (as JSON data), seed included: the identity of one run.
+
+    >>> config_hash({"run": {"seed": 1}}) == config_hash({"run": {"seed": 9}})
+    False
+    """
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def scenario_hash(config: dict[str, Any]) -> str:
     """SHA-256 of a resolved config (as JSON data) with ``run.seed`` left out, so that the
     replications of one experiment share it (DESIGN section 9).
 
-    >>> config_hash({"run": {"seed": 1, "hours": 2}}) == config_hash({"run": {"seed": 9, "hours": 2}})
+    >>> scenario_hash({"run": {"seed": 1, "hours": 2}}) == scenario_hash({"run": {"seed": 9, "hours": 2}})
     True
     """
     bare = {**config, "run": {k: v for k, v in config.get("run", {}).items() if k != "seed"}}
-    text = json.dumps(bare, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return config_hash(bare)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -533,6 +547,8 @@ class LogNormal(StrictModel):
 
 
 class Uniform(StrictModel):
+    """A uniform draw between ``low`` and ``high``."""
+
     low: float
     high: float
 
@@ -723,12 +739,52 @@ class TradingConfig(StrictModel):
     )
 
 
+def utc_time_text(value: object) -> str:
+    """An ISO-8601 date-time in UTC as ``YYYY-MM-DDTHH:MM:SSZ``; ValueError naming the
+    accepted form for anything else (no time zone, another zone, fractions of a second).
+
+    >>> utc_time_text("2021-05-19T12:00:00+00:00")
+    '2021-05-19T12:00:00Z'
+    """
+    form = "an ISO-8601 UTC date-time in whole seconds such as 2024-01-01T00:00:00Z"
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not {form}") from None
+    else:
+        raise ValueError(f"expected {form}, got {type(value).__name__} {value!r}")
+    if when.tzinfo is None or when.utcoffset() != UTC.utcoffset(None):
+        raise ValueError(f"{value!s} is not in UTC; give {form}")
+    if when.microsecond:
+        raise ValueError(f"{value!s} has a fraction of a second; give {form}")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class RunConfig(StrictModel):
     hours: float = Field(default=24.0, gt=0, le=24 * 365)
     tick_seconds: float = Field(default=1.0, ge=0.001, le=3_600)
     seed: int = Field(default=42, ge=0)
     equity_every_ticks: int = Field(default=60, ge=1)
     liquidation_map_every_ticks: int = Field(default=300, ge=1)
+    start_time: str = Field(
+        default="2024-01-01T00:00:00Z",
+        description="UTC time of tick 0 (ISO 8601); the tables' time columns count from it",
+    )
+
+    @field_validator("start_time", mode="before")
+    @classmethod
+    def _utc_time(cls, value: Any) -> str:
+        """An ISO-8601 UTC date-time (YAML may hand over a datetime), kept as
+        ``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds)."""
+        return utc_time_text(value)
+
+    @property
+    def start(self) -> datetime:
+        """``start_time`` as an aware UTC datetime."""
+        return datetime.fromisoformat(self.start_time)
 
 
 class ModelConfig(StrictModel):
@@ -845,9 +901,9 @@ def _is_section(path: list[str], current: Any) -> bool:
     return False
 
 
-def _override_file(text: str, name: str, config_path: Path | None) -> Path:
+def _override_file(label: str, name: str, config_path: Path | None) -> Path:
     """The YAML file named by ``--set section=FILE``: relative to the current folder, or else to
-    the config file's folder or a folder above it."""
+    the config file's folder or a folder above it. ``label`` names the override in the error."""
     given = Path(name)
     candidates = [given]
     if config_path is not None and not given.is_absolute():
@@ -858,7 +914,7 @@ def _override_file(text: str, name: str, config_path: Path | None) -> Path:
             return candidate
     where = "" if config_path is None else f", next to {config_path} or in a folder above it"
     raise ConfigError(
-        f"--set {text!r}: a section takes key=value inside it (e.g. exchange.max_leverage=20) "
+        f"{label}: a section takes key=value inside it (e.g. exchange.max_leverage=20) "
         f"or a YAML file that replaces it, and there is no file {name!r} in the current "
         f"folder{where}"
     )
@@ -878,36 +934,244 @@ def apply_overrides(
     base = None if config_path is None else Path(config_path)
     for text in overrides:
         path, value = parse_override(text)
-        if path[-1] == "extends":
-            path = path[:-1]
-            if not path:
-                raise ConfigError(
-                    f"--set {text!r}: give the config file to extend as the command's argument"
-                )
-            if not isinstance(value, str):
-                raise ConfigError(f"--set {text!r}: extends takes the path of a YAML file")
-        node = result
-        for part in path[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {} if child is None else child
-                if not isinstance(child, dict):
-                    raise ConfigError(f"--set {text!r}: {part} is not a section")
-                node[part] = child
-            else:
-                node[part] = dict(child)
-            node = node[part]
-        if isinstance(value, str) and _is_section(path, node.get(path[-1])):
-            value = read_yaml(_override_file(text, value, base))
-        node[path[-1]] = value
+        _set_override(result, f"--set {text!r}", path, value, base)
     return result
 
 
+def _set_override(
+    data: dict[str, Any], label: str, path: list[str], value: Any, base: Path | None
+) -> None:
+    """Set the key ``path`` of the config mapping ``data`` (changed in place, nested mappings
+    copied on the way) to ``value``, as :func:`apply_overrides` describes; ``label`` names the
+    override in errors."""
+    if path[-1] == "extends":
+        path = path[:-1]
+        if not path:
+            raise ConfigError(f"{label}: give the config file to extend as the command's argument")
+        if not isinstance(value, str):
+            raise ConfigError(f"{label}: extends takes the path of a YAML file")
+    node = data
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {} if child is None else child
+            if not isinstance(child, dict):
+                raise ConfigError(f"{label}: {part} is not a section")
+            node[part] = child
+        else:
+            node[part] = dict(child)
+        node = node[part]
+    if isinstance(value, str) and _is_section(path, node.get(path[-1])):
+        value = read_yaml(_override_file(label, value, base))
+    node[path[-1]] = value
+
+
+def _dotted(overrides: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted key, value) pairs of overrides given as dotted keys or nested mappings."""
+    for key, value in overrides.items():
+        name = f"{prefix}{key}"
+        if not isinstance(key, str) or any(not part for part in name.split(".")):
+            raise ConfigError(
+                f"override {name!r}: a key must be dotted names, e.g. retail.count or "
+                "exchange.max_leverage"
+            )
+        if isinstance(value, Mapping):
+            yield from _dotted(value, f"{name}.")
+        else:
+            yield name, value
+
+
+def override_config(
+    config: ModelConfig, overrides: Mapping[str, Any], source: str | Path | None = None
+) -> ModelConfig:
+    """``config`` with ``overrides`` applied and validated again: ``--set`` for Python callers
+    (``MarketModel(**overrides)``, Mesa's ``batch_run`` parameters).
+
+    Keys are dotted (``{"exchange.max_leverage": 20}``) or sections holding mappings
+    (``{"retail": {"count": 100}}``, the same as ``{"retail.count": 100}``: merged key by key,
+    the rest of the section kept). A section given a string is a YAML file that replaces it, as
+    with ``--set exchange=exchanges/bybit.yaml`` (looked up next to ``source``, the config
+    file, too). ConfigError naming the key for an unknown key or a bad value."""
+    data = config.model_dump()
+    base = None if source is None else Path(source)
+    for key, value in _dotted(overrides):
+        _set_override(data, f"override {key}={value!r}", key.split("."), value, base)
+    try:
+        return ModelConfig.model_validate(data)
+    except ValidationError as err:
+        where = "config" if source is None else f"config {source}"
+        raise ConfigError(describe_errors(err, f"{where} with overrides")) from err
+
+
+RULEBOOK_FOLDER = "exchanges"
+"""The folder of the shipped configs that holds rulebooks (a section, not a run config)."""
+
+
+def configs_dir() -> Path:
+    """The folder of the shipped configs: ``abm/configs`` inside an installed package (the wheel
+    carries the repository's ``configs/`` there), else the repository's ``configs/`` beside the
+    package in a source checkout. Either way there is one copy of each file."""
+    packaged = resources.files("abm").joinpath("configs")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+def _shipped(rulebooks: bool) -> dict[str, Path]:
+    root = configs_dir()
+    found = {}
+    for path in sorted(root.rglob("*.yaml")):
+        name = path.relative_to(root).with_suffix("").as_posix()
+        if name.startswith(f"{RULEBOOK_FOLDER}/") == rulebooks:
+            found[name] = path
+    return found
+
+
+def shipped_configs() -> dict[str, Path]:
+    """The run configs shipped with the package by name (``baseline``,
+    ``scenarios/long_squeeze``): every YAML file of :func:`configs_dir` but the rulebooks."""
+    return _shipped(rulebooks=False)
+
+
+def shipped_rulebooks() -> dict[str, Path]:
+    """The rulebook presets shipped with the package by name (``exchanges/bybit``), for
+    ``--set exchange=FILE``."""
+    return _shipped(rulebooks=True)
+
+
+def config_summary(path: Path) -> str:
+    """A config file's one-line description: the first sentence of its leading comment, cut at
+    a comma when it runs past 100 characters, so that ``abm configs`` fits one line a file."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text = line.strip()
+        if not text.startswith("#"):
+            break
+        text = text.lstrip("#").strip()
+        if not text:
+            if lines:
+                break
+            continue
+        lines.append(text)
+    sentence = re.split(r"\.(?:\s|$)", " ".join(lines), maxsplit=1)[0]
+    if len(sentence) > 100 and ", " in sentence[:100]:
+        sentence = sentence[: sentence[:100].rindex(", ")]
+    return sentence
+
+
+def config_path(config: str | Path) -> Path:
+    """The file a config argument means: a path that exists, as given; else a shipped run config
+    by name (``baseline``, ``scenarios/long_squeeze``, with or without ``.yaml``). A path that
+    exists wins over a name. ConfigError listing the names when it is neither."""
+    path = Path(config)
+    if path.exists():
+        return path
+    shipped = shipped_configs()
+    name = path.as_posix().removesuffix(".yaml")
+    if name in shipped:
+        return shipped[name]
+    raise ConfigError(
+        f"config {config} does not exist and is not the name of a shipped config; give a YAML "
+        f"file or one of: {', '.join(shipped)} (abm configs lists them)"
+    )
+
+
 def load_config(path: str | Path, overrides: list[str] = ()) -> ModelConfig:
-    """Load, override and validate a model config; ConfigError names every bad key."""
-    path = Path(path)
+    """Load, override and validate a model config given as a file or the name of a shipped one
+    (``load_config("baseline")``, see :func:`config_path`); ConfigError names every bad key."""
+    path = config_path(path)
     data = apply_overrides(read_yaml(path), list(overrides), path)
     try:
         return ModelConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(describe_errors(err, f"config {path}")) from err
+
+
+def _number(value: float) -> str:
+    """A bound as people write it: 8,760 and 1,000,000,000, not 8760.0 and 1e+09."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _allowed(info: FieldInfo) -> str:
+    """What a field accepts, from its type and its pydantic constraints (ge, gt, le, lt and
+    lengths): ``0 < x <= 8,760``, ``one of: last, index_basis``, ``true or false``."""
+    annotation = info.annotation
+    args = get_args(annotation)
+    if get_origin(annotation) is tuple and args and get_origin(args[0]) is Literal:
+        return "a list of: " + ", ".join(map(str, get_args(args[0])))
+    if get_origin(annotation) is Literal:
+        return "one of: " + ", ".join(map(str, args))
+    if annotation is bool:
+        return "true or false"
+    lower = upper = None
+    parts = []
+    for rule in info.metadata:
+        for attr, op in (("gt", "<"), ("ge", "<=")):
+            if getattr(rule, attr, None) is not None:
+                lower = (op, _number(getattr(rule, attr)))
+        for attr, op in (("lt", "<"), ("le", "<=")):
+            if getattr(rule, attr, None) is not None:
+                upper = (op, _number(getattr(rule, attr)))
+        for attr, text in (("min_length", "at least"), ("max_length", "at most")):
+            count = getattr(rule, attr, None)
+            if count is not None:
+                parts.append(f"{text} {count} item{'' if count == 1 else 's'}")
+    if lower and upper:
+        parts.insert(0, f"{lower[1]} {lower[0]} x {upper[0]} {upper[1]}")
+    elif lower:
+        parts.insert(0, f"x {lower[0].replace('<', '>')} {lower[1]}")
+    elif upper:
+        parts.insert(0, f"x {upper[0]} {upper[1]}")
+    kinds = {int: "integer", float: "number", str: "text"}
+    kind = kinds.get(annotation) or next((kinds[a] for a in args if a in kinds), None)
+    if get_origin(annotation) is tuple and args and args[0] in kinds:
+        parts.insert(0, f"list of {kinds[args[0]]}s")
+    elif kind == "integer" or (kind and not (lower or upper)):
+        parts.insert(0, kind)
+    if type(None) in args:
+        parts.append("or null")
+    return ", ".join(parts)
+
+
+def _scalar(value: Any) -> str:
+    """A value as YAML writes it (``.inf``, ``null``, ``[1, 2]``), so that it can be copied into
+    a config file."""
+    if isinstance(value, tuple):
+        value = list(value)
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True)
+    return text.strip().removesuffix("\n...")
+
+
+def _describe(model: BaseModel, indent: str, first: str = "") -> list[tuple[str, str]]:
+    """(``key: value`` line, comment) pairs of a section, nested sections and lists of them
+    indented; ``first`` replaces the indent of the first line (a list item's ``- ``)."""
+    rows: list[tuple[str, str]] = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        lead = first or indent
+        first = ""
+        comment = "; ".join(p for p in (_allowed(info), info.description or "") if p)
+        if isinstance(value, BaseModel):
+            doc = (type(value).__doc__ or "").strip().split("\n\n")[0].replace("``", "")
+            rows.append((f"{lead}{name}:", comment or " ".join(doc.split())))
+            rows += _describe(value, indent + "  ")
+        elif isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
+            rows.append((f"{lead}{name}:", comment))
+            for item in value:
+                rows += _describe(item, indent + "    ", first=indent + "  - ")
+        else:
+            rows.append((f"{lead}{name}: {_scalar(value)}", comment))
+    return rows
+
+
+def describe_config(config: ModelConfig) -> str:
+    """A resolved config as YAML, every key with its value and, as a comment, what it accepts
+    (from the field's constraints) and what it means (its description): ``abm config show``.
+    Section lines carry the first paragraph of the section's docstring."""
+    rows = _describe(config, "")
+    width = min(max(len(text) for text, _ in rows) + 2, 48)
+    return "\n".join(
+        f"{text:<{width - 2}}  # {comment}" if comment else text for text, comment in rows
+    )

@@ -7,17 +7,24 @@ venue (pulled towards it, pushed by the arbitrageurs' spot flow) sets the index;
 sampled as active act in a random order;
 the exchange updates mark and funding premium, triggers stops, runs liquidation rounds and settles
 funding; the recorder takes the tick's series.
+
+The model follows Mesa's conventions, so that ``mesa.batch_run`` can drive it:
+``MarketModel(config=None, *, rng=None, **overrides)`` (see the constructor), one tick per
+``step()``, ``running`` False after the last tick, and ``model.datacollector``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import mesa
 import numpy as np
 
 from abm.agents import Arbitrageur, FundamentalTrader, MarketMaker, RetailTrader, Whale
-from abm.config import LogNormal, ModelConfig
+from abm.config import LogNormal, ModelConfig, config_path, load_config, override_config
 from abm.exchange import Exchange, SystemAccount
 from abm.recorder import Recorder
 from abm.world import FundamentalProcess, SpotVenue
@@ -79,10 +86,60 @@ class MarketView:
         return math.sqrt(self.variance) * 10_000
 
 
+def resolve_config(
+    config: ModelConfig | str | Path | None, rng: object, overrides: Mapping[str, Any]
+) -> ModelConfig:
+    """The config a :class:`MarketModel` runs (see its constructor): ``config`` loaded by file
+    or name unless it is a ModelConfig already, then the ``overrides``, then ``rng`` as
+    ``run.seed``. TypeError for an ``rng`` or a ``config`` of a type it does not take."""
+    if isinstance(rng, bool) or not (rng is None or isinstance(rng, int | np.integer)):
+        raise TypeError(
+            f"rng must be a whole number (the run's seed, run.seed) or None (the config's "
+            f"run.seed), not a {type(rng).__name__}: a run is reproduced from the integer seed "
+            "that its config and manifest record"
+        )
+    source = None
+    if not isinstance(config, ModelConfig):
+        if not (config is None or isinstance(config, str | Path)):
+            raise TypeError(
+                "config must be a ModelConfig, a config file, the name of a shipped config "
+                f"(baseline) or None (the baseline), not a {type(config).__name__}"
+            )
+        source = config_path("baseline" if config is None else config)
+        config = load_config(source)
+    if rng is not None:
+        overrides = {**overrides, "run.seed": int(rng)}
+    return override_config(config, overrides, source) if overrides else config
+
+
 class MarketModel(mesa.Model):
     """A leveraged BTC perpetual market: see the module docstring."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(
+        self,
+        config: ModelConfig | str | Path | None = None,
+        *,
+        rng: int | None = None,
+        collect: bool = True,
+        **overrides: Any,
+    ) -> None:
+        """Build the model, in Mesa's conventions (``mesa.batch_run(MarketModel, ...)`` works).
+
+        ``config``: a ModelConfig, a config file, the name of a shipped config, or None for the
+        baseline. ``overrides``: dotted keys (``**{"exchange.max_leverage": 20}``) or sections
+        holding mappings (``retail={"count": 100}``), applied on top of the config and validated
+        like ``--set`` (:func:`abm.config.override_config`: ConfigError naming the key).
+        ``rng``: the run's seed, ``run.seed`` (batch_run passes each of its ``rng=[...]``); None
+        keeps the config's. The exchange, the world and the agents draw from
+        ``np.random.SeedSequence(seed).spawn(3)``, so ``MarketModel(config, rng=7)`` is the run
+        of ``config`` with ``run.seed`` 7. A numpy Generator or SeedSequence is refused
+        (TypeError): a run is reproduced from the integer seed its manifest records.
+        ``collect``: give the model ``datacollector``, a ``mesa.DataCollector`` of
+        :data:`abm.reporters.MODEL_REPORTERS` collected now and after every tick; with False it
+        is None (the command-line run records its own tables and saves the cost). A
+        DataCollector assigned to ``model.datacollector`` later is collected after every tick.
+        """
+        config = resolve_config(config, rng, overrides)
         seeds = np.random.SeedSequence(config.run.seed).spawn(3)
         super().__init__(rng=np.random.default_rng(seeds[0]))
         self.config = config
@@ -142,8 +199,19 @@ class MarketModel(mesa.Model):
         )
         self.recorder = Recorder(self)
         self.recorder.record(self)
+        self.datacollector = self.default_datacollector() if collect else None
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ set-up
+
+    @staticmethod
+    def default_datacollector() -> mesa.DataCollector:
+        """A DataCollector of the main series in natural units
+        (:data:`abm.reporters.MODEL_REPORTERS`)."""
+        from abm.reporters import MODEL_REPORTERS  # abm.reporters imports this module
+
+        return mesa.DataCollector(model_reporters=MODEL_REPORTERS)
 
     def check_index_range(self) -> None:
         """ValueError before the first tick if the fundamental value path (shocks and a CSV's
@@ -177,7 +245,8 @@ class MarketModel(mesa.Model):
         whales and retail.
 
         Retail leverage is drawn from the config's distribution; a trader who wants more than the
-        rulebook's cap uses the cap, or with ``above_cap_stay_out`` stays out of the market.
+        rulebook's cap uses the cap (the agent keeps what it wanted), or with
+        ``above_cap_stay_out`` stays out of the market.
         """
         config = self.config
         for kind, section in (
@@ -198,12 +267,18 @@ class MarketModel(mesa.Model):
         capitals = self.draw_lognormals(retail.capital, retail.count)
         joins = ~((wanted > cap) & stay_out)
         self.stayed_out = int(retail.count - joins.sum())
+        self.stayed_out_draws = {
+            "wanted_leverage": wanted[~joins].astype(int).tolist(),
+            "capital_draw_usdt": capitals[~joins].tolist(),
+        }
+        """What the traders who stayed out drew (``stayed_out.parquet``): they never get an
+        account."""
         RetailTrader.create_agents(
             self,
             int(joins.sum()),
             retail,
             capitals[joins].tolist(),
-            np.minimum(wanted[joins], cap).astype(int).tolist(),
+            wanted[joins].astype(int).tolist(),
         )
 
     # ------------------------------------------------------------------ the tick
@@ -229,9 +304,9 @@ class MarketModel(mesa.Model):
         return chosen
 
     def step(self) -> None:
-        """One tick, in the order of DESIGN section 6."""
+        """One tick, in the order of DESIGN section 6, then the DataCollector (if any) takes
+        it. ``running`` turns False with the last tick; a step after it does nothing."""
         if self.tick >= self.ticks:
-            self.running = False
             return
         self.tick += 1
         ex = self.exchange
@@ -246,6 +321,9 @@ class MarketModel(mesa.Model):
         self.note_taker_flow()
         self.note_liquidations()
         self.recorder.record(self)
+        self.running = self.tick < self.ticks
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
 
     def note_taker_flow(self) -> None:
         """Feed this tick's fills (aggressor side times size) into the market's taker flow."""

@@ -10,8 +10,8 @@ thresholds of the open positions, per side, on a fixed price grid: bins ``MAP_BI
 run's first mark wide (125 USDT at 50,000), aligned across snapshots so that they stack into a
 heatmap, kept within ``MAP_WINDOW`` (15%) of the snapshot's mark. Only non-empty bins are stored.
 So that each snapshot's sizes add up to the open interest, three kinds of rows sit beside the
-bins: positions whose liquidation price is below the window (``price_bin_low`` 0, longs that no
-positive price liquidates included), above it (``price_bin_high`` infinite, shorts that no price
+bins: positions whose liquidation price is below the window (``price_bin_low_usdt`` 0, longs that no
+positive price liquidates included), above it (``price_bin_high_usdt`` infinite, shorts that no price
 liquidates included), and positions of system accounts that are never liquidated (both bounds
 null). ``notional_usdt`` values a binned position at its own liquidation price, the others at
 the snapshot's mark.
@@ -24,53 +24,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from abm.exchange import BUY, SELL, SystemAccount
+from abm.outputs import LIQUIDATION_MAP, TICKS
 
 if TYPE_CHECKING:
     from abm.model import MarketModel
 
-COLUMNS = (
-    "tick",
-    "seconds",
-    "fundamental",
-    "index",
-    "mark",
-    "last",
-    "best_bid",
-    "best_ask",
-    "spread",
-    "depth_bid_50bps",
-    "depth_ask_50bps",
-    "open_interest_long",
-    "open_interest_short",
-    "funding_rate",
-    "liquidations_long",
-    "liquidations_short",
-    "liquidated_notional_long",
-    "liquidated_notional_short",
-    "liquidation_rounds",
-    "insurance_fund",
-    "backstop_vault",
-    "adl_actions",
-    "other_backstop_actions",
-    "stops_triggered",
-    "wiped_out",
-    "equity_retail",
-    "equity_whale",
-    "equity_market_maker",
-    "equity_arbitrageur",
-    "equity_fundamental",
-)
-
-MAP_COLUMNS = (
-    "tick",
-    "mark",
-    "price_bin_low",
-    "price_bin_high",
-    "side",
-    "size_lots",
-    "size_btc",
-    "notional_usdt",
-)
+COLUMNS = tuple(c.name for c in TICKS.columns if c.from_tick is None)
+"""The recorded columns of ``ticks.parquet`` (its ``time`` is added when it is written)."""
+MAP_COLUMNS = tuple(c.name for c in LIQUIDATION_MAP.columns if c.from_tick is None)
 MAP_BIN_BPS = 25
 """Width of a liquidation-map price bin, in basis points of the run's first mark."""
 MAP_WINDOW_PERCENT = 15
@@ -98,19 +59,21 @@ class Recorder:
         bid, ask = ex.book.best_bid(), ex.book.best_ask()
         mid = ex.mark
         c["tick"].append(model.tick)
-        c["seconds"].append(model.tick * model.tick_seconds)
-        c["fundamental"].append(model.fundamental.price(model.tick))
-        c["index"].append(price(ex.index))
-        c["mark"].append(price(ex.mark))
-        c["last"].append(price(ex.last) if ex.last else None)
-        c["best_bid"].append(price(bid) if bid is not None else None)
-        c["best_ask"].append(price(ask) if ask is not None else None)
-        c["spread"].append(price(ask - bid) if bid is not None and ask is not None else None)
-        c["depth_bid_50bps"].append(inst.btc(ex.book.depth_between(BUY, mid * 9_950 // 10_000)))
-        c["depth_ask_50bps"].append(inst.btc(ex.book.depth_between(SELL, mid * 10_050 // 10_000)))
+        c["elapsed_s"].append(model.tick * model.tick_seconds)
+        c["fundamental_usdt"].append(model.fundamental.price(model.tick))
+        c["index_usdt"].append(price(ex.index))
+        c["mark_usdt"].append(price(ex.mark))
+        c["last_usdt"].append(price(ex.last) if ex.last else None)
+        c["best_bid_usdt"].append(price(bid) if bid is not None else None)
+        c["best_ask_usdt"].append(price(ask) if ask is not None else None)
+        c["spread_usdt"].append(price(ask - bid) if bid is not None and ask is not None else None)
+        c["depth_bid_50bps_btc"].append(inst.btc(ex.book.depth_between(BUY, mid * 9_950 // 10_000)))
+        c["depth_ask_50bps_btc"].append(
+            inst.btc(ex.book.depth_between(SELL, mid * 10_050 // 10_000))
+        )
         long_oi, short_oi = ex.open_interest()
-        c["open_interest_long"].append(inst.btc(long_oi))
-        c["open_interest_short"].append(inst.btc(short_oi))
+        c["open_interest_long_btc"].append(inst.btc(long_oi))
+        c["open_interest_short_btc"].append(inst.btc(short_oi))
         c["funding_rate"].append(ex.prices.funding_rate() / 1e9)
         counts = {"long": 0, "short": 0}
         notional = {"long": 0, "short": 0}
@@ -128,11 +91,11 @@ class Recorder:
         self._events_seen = len(ex.liquidations)
         c["liquidations_long"].append(counts["long"])
         c["liquidations_short"].append(counts["short"])
-        c["liquidated_notional_long"].append(inst.usdt(notional["long"]))
-        c["liquidated_notional_short"].append(inst.usdt(notional["short"]))
+        c["liquidated_notional_long_usdt"].append(inst.usdt(notional["long"]))
+        c["liquidated_notional_short_usdt"].append(inst.usdt(notional["short"]))
         c["liquidation_rounds"].append(rounds)
-        c["insurance_fund"].append(inst.usdt(ex.balance(SystemAccount.INSURANCE_FUND)))
-        c["backstop_vault"].append(inst.usdt(ex.balance(SystemAccount.BACKSTOP_VAULT)))
+        c["insurance_fund_usdt"].append(inst.usdt(ex.balance(SystemAccount.INSURANCE_FUND)))
+        c["backstop_vault_usdt"].append(inst.usdt(ex.balance(SystemAccount.BACKSTOP_VAULT)))
         c["adl_actions"].append(adl)
         c["other_backstop_actions"].append(other)
         c["stops_triggered"].append(ex.stop_triggers - self._stops_seen)
@@ -141,10 +104,10 @@ class Recorder:
         if model.tick % self.every == 0 or model.tick == model.ticks:
             equity = model.equity_by_population()
             for population, value in equity.items():
-                c[f"equity_{population}"].append(inst.usdt(value))
+                c[f"equity_{population}_usdt"].append(inst.usdt(value))
         else:
             for population in ("retail", "whale", "market_maker", "arbitrageur", "fundamental"):
-                c[f"equity_{population}"].append(None)
+                c[f"equity_{population}_usdt"].append(None)
         if model.tick % self.map_every == 0 or model.tick == model.ticks:
             self.record_liquidation_map(model)
 
@@ -182,9 +145,9 @@ class Recorder:
         c = self.map_columns
         for low, high, side, size, micro in rows:
             c["tick"].append(model.tick)
-            c["mark"].append(inst.price(mark))
-            c["price_bin_low"].append(low)
-            c["price_bin_high"].append(high)
+            c["mark_usdt"].append(inst.price(mark))
+            c["price_bin_low_usdt"].append(low)
+            c["price_bin_high_usdt"].append(high)
             c["side"].append(side)
             c["size_lots"].append(size)
             c["size_btc"].append(inst.btc(size))

@@ -34,7 +34,7 @@ def measure(multiplier: int, hours: float) -> dict:
     retail = base.retail.count * multiplier
     config = load_config(BASELINE, [f"retail.count={retail}", f"run.hours={hours}"])
     t0 = time.perf_counter()
-    model = MarketModel(config)
+    model = MarketModel(config, collect=False)
     built = time.perf_counter() - t0
     t1 = time.perf_counter()
     simulate(model)

@@ -204,8 +204,8 @@ def test_longest_run_and_one_sided_spells():
     assert longest_run([False, False]) == 0
     assert longest_run([True, True, False, True, True, True, False]) == 3
     ticks = {
-        "best_bid": [1, NAN, NAN, 1, 1, NAN, 1, 1, 1, 1],
-        "best_ask": [2, 2, 2, 2, NAN, NAN, NAN, 2, 2, 2],
+        "best_bid_usdt": [1, NAN, NAN, 1, 1, NAN, 1, 1, 1, 1],
+        "best_ask_usdt": [2, 2, 2, 2, NAN, NAN, NAN, 2, 2, 2],
     }
     facts = one_sided(ticks, tick_seconds=2.0)
     assert facts == {
@@ -217,8 +217,8 @@ def test_longest_run_and_one_sided_spells():
 
 def test_spread_in_bps_and_ticks_over_two_sided_ticks():
     ticks = {
-        "best_bid": [99.95, 99.9, 99.5, NAN],
-        "best_ask": [100.05, 100.1, 100.5, 100.0],
+        "best_bid_usdt": [99.95, 99.9, 99.5, NAN],
+        "best_ask_usdt": [100.05, 100.1, 100.5, 100.0],
     }
     facts = spread_stats(ticks, tick_size=0.1)
     # Spreads 0.1, 0.2, 1.0 over mids of 100: 10, 20, 100 bps; 1, 2, 10 ticks.
@@ -230,9 +230,9 @@ def test_spread_in_bps_and_ticks_over_two_sided_ticks():
 
 def test_price_gaps_in_bps():
     ticks = {
-        "index": [100.0, 100.0, 100.0],
-        "mark": [100.02, 99.99, 100.0],
-        "last": [NAN, 100.0, 100.1],
+        "index_usdt": [100.0, 100.0, 100.0],
+        "mark_usdt": [100.02, 99.99, 100.0],
+        "last_usdt": [NAN, 100.0, 100.1],
     }
     gaps = price_gaps(ticks)
     assert gaps["mark_index_bps_median"] == pytest.approx(1.0)  # |2|, |-1|, 0
@@ -269,9 +269,9 @@ def test_market_maker_edge_and_adverse_selection_on_hand_made_fills():
     # Ticks 0..3 (1 s each); mids 100, 101, 102 (bid side empty: the mark), 99.
     ticks = {
         "tick": [0, 1, 2, 3],
-        "best_bid": [99.0, 100.0, NAN, 98.0],
-        "best_ask": [101.0, 102.0, 103.0, 100.0],
-        "mark": [100.0, 101.0, 102.0, 99.0],
+        "best_bid_usdt": [99.0, 100.0, NAN, 98.0],
+        "best_ask_usdt": [101.0, 102.0, 103.0, 100.0],
+        "mark_usdt": [100.0, 101.0, 102.0, 99.0],
     }
     mm = 7
     fills = {
@@ -288,7 +288,7 @@ def test_market_maker_edge_and_adverse_selection_on_hand_made_fills():
         "seller": [1, mm, 2, 3, 3, 4],
         "qty_lots": [10, 30, 5, 5, 5, 50],
         "qty_btc": [0.01, 0.03, 0.005, 0.005, 0.005, 0.05],
-        "price": [99.5, 101.5, 101.0, 102.0, 102.0, 99.0],
+        "price_usdt": [99.5, 101.5, 101.0, 102.0, 102.0, 99.0],
         "aggressor": ["sell", "buy", "buy", "sell", "sell", "sell"],
         "kind": ["normal", "liquidation", "normal", "adl", "normal", "normal"],
     }
@@ -308,27 +308,31 @@ def test_market_maker_edge_and_adverse_selection_on_hand_made_fills():
 
 def test_liquidations_against_open_interest_and_volume():
     ticks = {
-        "seconds": [0.0, 86_400.0, 172_800.0],  # two days
-        "mark": [100.0, 100.0, 100.0],
-        "open_interest_long": [4.0, 6.0, 5.0],  # mean notional 500 USDT
-        "liquidated_notional_long": [0.0, 6.0, 0.0],
-        "liquidated_notional_short": [0.0, 0.0, 4.0],
+        "elapsed_s": [0.0, 86_400.0, 172_800.0],  # two days
+        "mark_usdt": [100.0, 100.0, 100.0],
+        "open_interest_long_btc": [4.0, 6.0, 5.0],  # mean notional 500 USDT
+        "liquidated_notional_long_usdt": [0.0, 6.0, 0.0],
+        "liquidated_notional_short_usdt": [0.0, 0.0, 4.0],
     }
-    fills = {"qty_btc": [1.0, 2.0, 50.0], "price": [100.0, 100.0, 100.0],
+    fills = {"qty_btc": [1.0, 2.0, 50.0], "price_usdt": [100.0, 100.0, 100.0],
              "kind": ["normal", "liquidation", "adl"]}  # fmt: skip
     facts = liquidation_facts(ticks, fills)
     assert facts["notional_usdt"] == 10
     assert facts["notional_per_oi_day"] == pytest.approx(10 / 2 / 500)
     assert facts["notional_per_volume"] == pytest.approx(10 / 300)  # ADL is not volume
     assert facts["long_share"] == pytest.approx(0.6)
-    quiet = {**ticks, "liquidated_notional_long": [0.0] * 3, "liquidated_notional_short": [0.0] * 3}
+    quiet = {
+        **ticks,
+        "liquidated_notional_long_usdt": [0.0] * 3,
+        "liquidated_notional_short_usdt": [0.0] * 3,
+    }
     assert math.isnan(liquidation_facts(quiet)["long_share"])
 
 
 def test_adl_counts_and_reasons_with_and_without_the_reason_column():
     table = {
-        "backstops": ["", "adl,adl,adl", "insurance_fund", "insurance_fund,adl"],
-        "adl_reason": ["", "book_cannot_absorb", "", "insurance_fund_short"],
+        "backstops": [[], ["adl", "adl", "adl"], ["insurance_fund"], ["insurance_fund", "adl"]],
+        "adl_reason": [None, "book_cannot_absorb", None, "insurance_fund_short"],
     }
     facts = adl_facts(table)
     assert facts == {

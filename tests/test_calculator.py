@@ -2,7 +2,7 @@
 
 Every golden test names the page its numbers come from; the pages are stored copies read through
 the project's search tool, and the formulas are summarised in
-``shared/reference/exchange-mechanics.md``.
+``docs/exchange-mechanics.md``.
 """
 
 from __future__ import annotations

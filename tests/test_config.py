@@ -586,14 +586,15 @@ def test_a_rulebook_on_its_own_refuses_units_the_exchange_cannot_hold(rules, nee
         make_rulebook(**rules)
 
 
-def test_config_hash_leaves_out_the_seed():
-    """DESIGN section 9: the manifest's config hash is the same for every seed of one config."""
-    from abm.config import config_hash, load_config
+def test_scenario_hash_leaves_out_the_seed_and_config_hash_keeps_it():
+    """DESIGN section 9: the scenario hash is the same for every seed of one config (to group
+    replications); the config hash tells the runs apart."""
+    from abm.config import config_hash, load_config, scenario_hash
 
-    def hashed(*overrides):
-        return config_hash(
-            load_config("configs/baseline.yaml", list(overrides)).model_dump(mode="json")
-        )
+    def hashed(how, *overrides):
+        return how(load_config("configs/baseline.yaml", list(overrides)).model_dump(mode="json"))
 
-    assert hashed("run.seed=1") == hashed("run.seed=2")
-    assert hashed("run.seed=1") != hashed("run.seed=1", "exchange.max_leverage=20")
+    assert hashed(scenario_hash, "run.seed=1") == hashed(scenario_hash, "run.seed=2")
+    assert hashed(config_hash, "run.seed=1") != hashed(config_hash, "run.seed=2")
+    for how in (scenario_hash, config_hash):
+        assert hashed(how, "run.seed=1") != hashed(how, "run.seed=1", "exchange.max_leverage=20")

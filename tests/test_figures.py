@@ -36,7 +36,7 @@ def test_liquidation_map_snapshots_sum_to_open_interest(run_dir):
     ticks = pd.read_parquet(run_dir / "ticks.parquet").set_index("tick")
     assert {"tick", "side", "size_btc", "notional_usdt"} <= set(snapshots.columns)
     for (tick, side), size in snapshots.groupby(["tick", "side"])["size_btc"].sum().items():
-        column = "open_interest_long" if side == "long" else "open_interest_short"
+        column = "open_interest_long_btc" if side == "long" else "open_interest_short_btc"
         assert size == pytest.approx(ticks.at[tick, column], abs=0.01)
 
 

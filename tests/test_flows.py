@@ -9,13 +9,16 @@ and the graph with the balances. Common set-up (tests/test_scenarios.py): a long
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+from abm import outputs
 from abm.cli import main
 from abm.config import load_config
 from abm.exchange import BUY, SELL, Exchange, SystemAccount
@@ -25,19 +28,25 @@ from abm.flows import (
     attribute_liquidations,
     build_graph,
     check_attribution,
+    flow_edges,
     flows_by_population,
     liquidated_total,
     liquidation_centrality,
+    liquidation_edges,
     liquidation_gains,
     liquidation_graph,
     liquidation_losses,
     net_inflow,
     population_graph,
     read_run,
+    run_data,
+    split_by,
     top_gainers,
     where_money_goes,
     write_flows,
 )
+from abm.flows.traits import UnknownTraitError
+from abm.outputs import plain
 from tests.conftest import TINY_RUN, U
 from tests.scenarios import MARKET_CLOSE, crash, opened, second_pair, start
 
@@ -62,13 +71,17 @@ def frames(ex: Exchange) -> dict[str, pd.DataFrame]:
             SimpleNamespace(account=a, initial_deposit=ex.deposited[a], wiped_out=0)
             for a in traders
         ],
+        config=SimpleNamespace(run=SimpleNamespace(start=datetime(2024, 1, 1, tzinfo=UTC))),
+        tick_seconds=1.0,
     )
-    return {
-        "transfers": tables.transfers_table(model).to_pandas(),
-        "liquidations": tables.liquidations_table(model).to_pandas(),
-        "fills": tables.fills_table(model).to_pandas(),
-        "accounts": tables.accounts_table(model).to_pandas(),
+    built = {
+        "transfers": tables.transfers_table(model),
+        "liquidations": tables.liquidations_table(model),
+        "fills": tables.fills_table(model),
+        "accounts": tables.accounts_table(model),
     }
+    run = run_data("", {}, built)
+    return {name: getattr(run, name) for name in built}
 
 
 def attribute(ex: Exchange) -> pd.DataFrame:
@@ -82,12 +95,12 @@ def attribute(ex: Exchange) -> pd.DataFrame:
 
 def parts(attribution: pd.DataFrame, section: str) -> set[tuple[str, int, int]]:
     rows = attribution[attribution["section"] == section]
-    return set(zip(rows["part"], rows["party"], rows["amount"], strict=True))
+    return set(zip(rows["part"], rows["party"], rows["amount_micro_usdt"], strict=True))
 
 
 def assert_sums(attribution: pd.DataFrame, loss: int) -> None:
     for section in ("received", "paid"):
-        assert attribution.loc[attribution["section"] == section, "amount"].sum() == loss
+        assert attribution.loc[attribution["section"] == section, "amount_micro_usdt"].sum() == loss
 
 
 # ---------------------------------------------------------------- toy scenarios
@@ -295,9 +308,9 @@ def test_no_liquidations_give_an_empty_attribution_and_table():
     ex = start()
     f = frames(ex)
     a = attribute_liquidations(f["transfers"], f["liquidations"], f["fills"], f["accounts"])
-    assert a.empty and "amount" in a
+    assert a.empty and "amount_micro_usdt" in a
     assert where_money_goes(a).empty
-    assert liquidation_graph(a).number_of_nodes() == 0
+    assert liquidation_graph(liquidation_edges(a)).number_of_nodes() == 0
 
 
 def test_graph_edges_per_cause_and_population_grouping():
@@ -306,7 +319,7 @@ def test_graph_edges_per_cause_and_population_grouping():
             "tick": [0, 0, 1, 1, 2],
             "src": [3, 3, 4, 4, 5],
             "dst": [4, 5, 5, 5, 0],
-            "amount": [100, 50, 7, 3, 1],
+            "amount_micro_usdt": [100, 50, 7, 3, 1],
             "cause": ["deposit", "deposit", "trade_pnl", "trade_pnl", "fee"],
             "event_id": [1, 2, 3, 4, 4],
         }
@@ -315,18 +328,33 @@ def test_graph_edges_per_cause_and_population_grouping():
         {
             "account": [0, 3, 4, 5],
             "population": ["exchange", "external", "retail", "retail"],
-            "final_balance": [1, -150, 90, 59],
+            "final_balance_micro_usdt": [1, -150, 90, 59],
         }
     )
-    G = build_graph(t, accounts)
-    assert G.edges[4, 5, "trade_pnl"] == {"amount": 10, "amount_usdt": 1e-05, "count": 2}
+    edges = flow_edges(t)
+    assert edges[["src", "dst", "cause"]].values.tolist() == [
+        [3, 4, "deposit"],
+        [3, 5, "deposit"],
+        [4, 5, "trade_pnl"],
+        [5, 0, "fee"],
+    ]
+    G = build_graph(edges, accounts)
+    assert G.edges[4, 5, "trade_pnl"] == {
+        "cause": "trade_pnl",
+        "amount_micro_usdt": 10,
+        "amount_usdt": 1e-05,
+        "transfers": 2,
+        "first_tick": 1,
+        "last_tick": 1,
+    }
     assert net_inflow(G) == {0: 1, 3: -150, 4: 90, 5: 59}
     P = population_graph(G)
-    assert P.edges["retail", "retail", "trade_pnl"]["amount"] == 10
-    assert P.edges["external", "retail", "deposit"]["count"] == 2
-    assert P.nodes["retail"]["final_balance"] == 149
-    table = flows_by_population(G)
-    assert table["amount"].sum() == t["amount"].sum()
+    assert P.edges["retail", "retail", "trade_pnl"]["amount_micro_usdt"] == 10
+    assert P.edges["external", "retail", "deposit"]["transfers"] == 2
+    assert P.nodes["retail"]["final_balance_micro_usdt"] == 149
+    table = flows_by_population(edges, accounts)
+    assert table["amount_micro_usdt"].sum() == t["amount_micro_usdt"].sum()
+    assert table["transfers"].sum() == len(t)
 
 
 # ---------------------------------------------------------------- a short model run
@@ -337,18 +365,20 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("flows")
     execute(load_config("configs/baseline.yaml", TINY_RUN), out)
     data = read_run(out)
-    attribution = pd.read_parquet(out / "liquidation_attribution.parquet")
+    attribution = plain(pd.read_parquet(out / "liquidation_attribution.parquet"))
     return SimpleNamespace(out=out, data=data, attribution=attribution)
 
 
-def test_every_run_writes_the_flow_outputs(run):
+def test_every_run_writes_the_flow_outputs_and_graphs_only_on_request(run):
     for name in (
-        "flows.graphml",
+        "flow_edges.parquet",
+        "liquidation_edges.parquet",
         "flows_by_population.csv",
         "where_money_goes.csv",
         "liquidation_attribution.parquet",
     ):
         assert (run.out / name).is_file()
+    assert not (run.out / "flows.graphml").exists() and not (run.out / "liquidations.gexf").exists()
     assert not list(run.out.glob(".*.tmp"))
     assert len(run.data.liquidations) > 0
     fresh = attribute_liquidations(
@@ -358,7 +388,30 @@ def test_every_run_writes_the_flow_outputs(run):
         run.data.accounts,
         value_per_tick_lot=run.data.value_per_tick_lot,
     )
-    pd.testing.assert_frame_equal(fresh, run.attribution)
+    written = pq.read_table(run.out / "liquidation_attribution.parquet")
+    built = outputs.build(
+        outputs.LIQUIDATION_ATTRIBUTION, outputs.frame_columns(fresh), run.data.clock
+    )
+    assert built.equals(written)
+
+
+def test_the_edge_lists_keep_every_micro_unit(run):
+    edges = pd.read_parquet(run.out / "flow_edges.parquet")
+    t = run.data.transfers
+    assert edges["amount_micro_usdt"].sum() == t["amount_micro_usdt"].sum()
+    assert edges["transfers"].sum() == len(t)
+    assert not edges.duplicated(["src", "dst", "cause"]).any()
+    assert (edges["first_tick"] <= edges["last_tick"]).all()
+    summed = t.groupby(["src", "dst", "cause"], observed=True)["amount_micro_usdt"].sum()
+    again = edges.set_index(["src", "dst", "cause"])["amount_micro_usdt"]
+    assert summed.sort_index().tolist() == again.sort_index().tolist()
+    liquidation = pd.read_parquet(run.out / "liquidation_edges.parquet")
+    assert liquidation["amount_micro_usdt"].gt(0).all()
+    pd.testing.assert_frame_equal(
+        plain(liquidation.drop(columns="first_time")),
+        liquidation_edges(run.attribution),
+        check_dtype=False,
+    )
 
 
 def test_attribution_agrees_with_the_engines_records(run):
@@ -379,7 +432,7 @@ def test_attribution_of_all_events_reconciles_with_the_transfer_log(run):
     t = run.data.transfers
     a = run.attribution
     rows = a.groupby("event_id")[["account", "closing_event_id"]].first()
-    relevant = t[t["event_id"].isin(set(rows.index) | set(rows["closing_event_id"]))]
+    relevant = t[t["event_id"].isin(set(rows.index) | set(rows["closing_event_id"].dropna()))]
     cover_causes = {"insurance_payout", "socialized_loss", "debt"}
     total = 0
     covered = 0
@@ -392,17 +445,17 @@ def test_attribution_of_all_events_reconciles_with_the_transfer_log(run):
             mine["cause"].isin(cover_causes)
             | ((mine["cause"] == "backstop_takeover") & (mine["src"] == VAULT))
         )
-        signed = np.where(mine["src"] == account, mine["amount"], -mine["amount"])
+        amount = mine["amount_micro_usdt"]
+        signed = np.where(mine["src"] == account, amount, -amount)
         total += int(signed[~is_cover.to_numpy()].sum())
-        covered += int(mine.loc[is_cover, "amount"].sum())
+        covered += int(amount[is_cover].sum())
     assert total == liquidated_total(a)
     paid = a[a["section"] == "paid"]
-    assert (
-        covered == paid.loc[~paid["part"].isin(("own_collateral", "trader_debt")), "amount"].sum()
-    )
+    backstops = paid[~paid["part"].isin(("own_collateral", "trader_debt"))]
+    assert covered == backstops["amount_micro_usdt"].sum()
     # Every liquidation-only cause in the log is attributed, to the micro-unit.
-    by_part = a.groupby("part")["amount"].sum()
-    by_cause = t.groupby("cause")["amount"].sum()
+    by_part = a.groupby("part")["amount_micro_usdt"].sum()
+    by_cause = t.groupby("cause", observed=True)["amount_micro_usdt"].sum()
     for cause, part in (
         ("clearance_fee", "clearance_fee"),
         ("insurance_surplus", "insurance_surplus"),
@@ -415,69 +468,99 @@ def test_attribution_of_all_events_reconciles_with_the_transfer_log(run):
 
 def test_graph_in_minus_out_is_each_accounts_balance_change(run):
     accounts = run.data.accounts.set_index("account")
-    G = build_graph(run.data.transfers, run.data.accounts)
+    G = build_graph(pd.read_parquet(run.out / "flow_edges.parquet"), run.data.accounts)
     assert set(G.nodes) == set(accounts.index)
     flow = net_inflow(G)
+    balance = accounts["final_balance_micro_usdt"]
+    deposits = accounts["net_deposits_micro_usdt"]
     for node, value in flow.items():
-        assert value == accounts.at[node, "final_balance"]
+        assert value == balance[node]
     inside = net_inflow(G, exclude_causes=("deposit", "withdrawal"))
     external = int(SystemAccount.EXTERNAL)
-    assert flow[external] == -accounts["net_deposits"].sum()
-    assert inside[FUND] == accounts.at[FUND, "final_balance"] - accounts.at[FUND, "initial_deposit"]
+    assert flow[external] == -deposits.sum()
+    assert inside[FUND] == balance[FUND] - accounts.at[FUND, "initial_deposit_micro_usdt"]
     traders = accounts.index[accounts.index >= len(SystemAccount)]
     for node in traders:
-        assert (
-            inside[node] == accounts.at[node, "final_balance"] - accounts.at[node, "net_deposits"]
-        )
+        assert inside[node] == balance[node] - deposits[node]
     # The population graph keeps every micro-unit.
     P = population_graph(G)
-    assert sum(d for _, _, d in P.edges(data="amount")) == run.data.transfers["amount"].sum()
+    total = sum(d for _, _, d in P.edges(data="amount_micro_usdt"))
+    assert total == run.data.transfers["amount_micro_usdt"].sum()
 
 
-def test_graphml_holds_scalar_attributes_and_reads_back(run):
-    G = nx.read_graphml(run.out / "flows.graphml", node_type=int)
+def test_graphml_on_request_holds_scalar_attributes_and_reads_back(run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run.out, copy)
+    assert "flows.graphml" in write_flows(copy, graphml=True)["files"]
+    G = nx.read_graphml(copy / "flows.graphml", node_type=int)
     assert G.number_of_nodes() == len(run.data.accounts)
-    total = sum(d for _, _, d in G.edges(data="amount"))
-    assert total == run.data.transfers["amount"].sum()
+    total = sum(d for _, _, d in G.edges(data="amount_micro_usdt"))
+    assert total == run.data.transfers["amount_micro_usdt"].sum()
     assert G.nodes[FUND]["population"] == "insurance_fund"
+    assert {c for *_, c in G.edges(data="cause")} == set(run.data.transfers["cause"])
 
 
 def test_where_money_goes_rows_sum_to_the_liquidated_total(run):
     table = pd.read_csv(run.out / "where_money_goes.csv")
+    assert table.columns.tolist() == outputs.WHERE_MONEY_GOES.names
     total = liquidated_total(run.attribution)
     assert total > 0
     for section in ("received", "paid"):
         rows = table[table["section"] == section]
-        assert rows["amount"].sum() == total
+        assert rows["amount_micro_usdt"].sum() == total
         assert rows["share"].sum() == pytest.approx(1.0)
         liquidated = run.attribution[run.attribution["section"] == section]
-        assert rows["long"].sum() + rows["short"].sum() == liquidated["amount"].sum()
+        split = rows["long_micro_usdt"].sum() + rows["short_micro_usdt"].sum()
+        assert split == liquidated["amount_micro_usdt"].sum()
     assert {"counterparty", "clearance_fee", "own_collateral"} <= set(table["part"])
+    flows = pd.read_csv(run.out / "flows_by_population.csv")
+    assert flows.columns.tolist() == outputs.FLOWS_BY_POPULATION.names
 
 
 def test_gains_and_centrality_of_the_liquidation_network(run):
     gains = liquidation_gains(run.attribution)
-    assert gains["gain"].sum() == liquidated_total(run.attribution)
+    assert gains["gain_micro_usdt"].sum() == liquidated_total(run.attribution)
     top = top_gainers(run.attribution, 3)
     assert len(top) <= 3 and not top["population"].isin(["insurance_fund", "exchange"]).any()
-    assert top["gain"].is_monotonic_decreasing
-    L = liquidation_graph(run.attribution)
+    assert top["gain_micro_usdt"].is_monotonic_decreasing
+    L = liquidation_graph(liquidation_edges(run.attribution))
     central = liquidation_centrality(L)
     assert central["pagerank"].sum() == pytest.approx(1.0)
-    fund = central.set_index("account").loc[FUND, "in_strength"]
+    fund = central.set_index("account").loc[FUND, "in_strength_micro_usdt"]
     received = run.attribution[run.attribution["party"] == FUND]
-    assert fund == received.loc[received["section"] == "received", "amount"].sum()
+    assert fund == received.loc[received["section"] == "received", "amount_micro_usdt"].sum()
+
+
+def test_split_by_a_trait_keeps_the_total_and_names_system_accounts(run):
+    accounts = run.data.accounts
+    total = liquidated_total(run.attribution)
+    for by in ("leverage_band", "style", "stop_habit", "margin_mode", "population", "capped"):
+        split = split_by(run.attribution, accounts, by)
+        for section in ("received", "paid"):
+            assert split.loc[split["section"] == section, "amount_micro_usdt"].sum() == total
+    bands = split_by(run.attribution, accounts, "leverage_band")
+    assert set(bands["liquidated"]) <= {"1-5x", "6-20x", "21-50x", "51-125x", ">125x"}
+    assert "insurance_fund" in set(bands["party"])
+    styles = split_by(run.attribution, accounts, "style")
+    assert set(styles["party"]) - {"trend", "contrarian", "noise"} <= {
+        "whale",
+        "market_maker",
+        "arbitrageur",
+        "fundamental",
+        "insurance_fund",
+        "exchange",
+    }
+    with pytest.raises(UnknownTraitError, match="allowed: .*leverage_band"):
+        split_by(run.attribution, accounts, "shoe_size")
 
 
 def test_flow_outputs_are_byte_identical_when_rewritten(run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(run.out, copy)
     write_flows(copy)
-    for name in ("flows.graphml", "flows_by_population.csv", "where_money_goes.csv"):
-        assert (copy / name).read_bytes() == (run.out / name).read_bytes(), name
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(copy / "liquidation_attribution.parquet"), run.attribution
-    )
+    for name in outputs.OUTPUTS:
+        if (run.out / name).is_file():
+            assert (copy / name).read_bytes() == (run.out / name).read_bytes(), name
 
 
 def test_cli_flows_prints_the_table_and_its_total(run, tmp_path, capsys):
@@ -492,3 +575,14 @@ def test_cli_flows_prints_the_table_and_its_total(run, tmp_path, capsys):
     assert all(f"{total:,.2f}" in line for line in totals)
     assert "Gini" in printed and "PageRank" in printed
     assert main(["flows", str(tmp_path / "missing")]) == 2
+
+
+def test_cli_flows_by_a_trait(run, capsys):
+    assert main(["flows", str(run.out), "--by", "leverage_band"]) == 0
+    printed = capsys.readouterr().out
+    assert "lost by the liquidated (leverage_band)" in printed
+    assert "who profits from whose liquidations" in printed
+    assert main(["flows", str(run.out), "--by", "shoe_size"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("abm flows: unknown trait 'shoe_size'; allowed:")
+    assert "stop_habit" in err and "Traceback" not in err

@@ -167,7 +167,7 @@ def test_a_whale_hunt_is_recorded_from_start_to_end(monkeypatch):
     model.run_for(model.minutes(11))
     (hunt,) = [h for h in model.hunts if h["account"] == whale.account]
     assert hunt["push_side"] == "sell"
-    assert hunt["target_price"] < hunt["start_mark"]
+    assert hunt["target_price_usdt"] < hunt["start_mark_usdt"]
     assert hunt["start_tick"] == 30 and 30 < hunt["end_tick"] <= 30 + model.minutes(10) + 1
     assert isinstance(hunt["reached"], bool)
     assert np.isfinite(hunt["equity_change_usdt"]) and hunt["liquidated_notional_usdt"] >= 0

@@ -6,12 +6,15 @@ import json
 import os
 import socket
 import stat
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from abm import outputs
 from abm.cli import main
 from abm.config import ConfigError, load_config
 from abm.experiments.run import config_hash, execute, write_table
@@ -19,7 +22,16 @@ from abm.files import write_atomic
 from tests.conftest import TINY_RUN
 
 BASELINE = "configs/baseline.yaml"
-TABLES = ("ticks", "fills", "liquidations", "transfers", "accounts", "liquidation_map", "hunts")
+TABLES = (
+    "ticks",
+    "fills",
+    "liquidations",
+    "transfers",
+    "accounts",
+    "stayed_out",
+    "liquidation_map",
+    "hunts",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +63,17 @@ def test_manifest_records_config_hash_versions_and_status(run_folder):
 def test_transfers_table_is_the_ledger_log(run_folder):
     out, result = run_folder
     table = pq.read_table(out / "transfers.parquet")
-    assert table.column_names == ["tick", "src", "dst", "amount", "cause", "event_id"]
+    assert table.column_names == [
+        "tick",
+        "time",
+        "src",
+        "dst",
+        "amount_micro_usdt",
+        "cause",
+        "event_id",
+    ]
     assert len(table) == len(result.model.exchange.ledger)
-    assert str(table.schema.field("amount").type) == "int64"
+    assert str(table.schema.field("amount_micro_usdt").type) == "int64"
     causes = set(table.column("cause").to_pylist())
     assert {"deposit", "trade_pnl", "fee"} <= causes
 
@@ -73,9 +93,9 @@ def test_accounts_table_names_populations_and_balances_reconcile(run_folder):
         "external",
     }
     ex = result.model.exchange
-    assert accounts.final_balance.tolist() == ex.ledger.balances
-    external = accounts.loc[accounts.population == "external", "final_balance"].item()
-    assert accounts.final_balance.sum() - external == -external
+    assert accounts.final_balance_micro_usdt.tolist() == ex.ledger.balances
+    external = accounts.loc[accounts.population == "external", "final_balance_micro_usdt"].item()
+    assert accounts.final_balance_micro_usdt.sum() - external == -external
 
 
 def test_liquidations_and_ticks_tables_agree(run_folder):
@@ -86,7 +106,7 @@ def test_liquidations_and_ticks_tables_agree(run_folder):
     assert len(ticks) == result.model.ticks + 1
     assert ticks.liquidations_long.sum() + ticks.liquidations_short.sum() == len(full)
     assert len(full) > 0
-    assert ticks.equity_retail.notna().sum() == result.model.ticks // 60 + 1
+    assert ticks.equity_retail_usdt.notna().sum() == result.model.ticks // 60 + 1
 
 
 def test_same_config_and_seed_give_byte_identical_tables(run_folder, tmp_path):
@@ -186,11 +206,11 @@ def test_tables_without_rows_keep_their_column_types(run_folder, tmp_path):
         assert empty.num_rows == 0 and full.num_rows > 0
         assert empty.schema.equals(full.schema, check_metadata=False), name
         assert not [f.name for f in empty.schema if pa.types.is_null(f.type)]
-        both = pd.concat([empty.to_pandas(), full.to_pandas()], ignore_index=True)
+        both = pa.concat_tables([empty, full]).to_pandas()
         assert both.dtypes.equals(full.to_pandas().dtypes), name
     liquidations = pq.read_table(tmp_path / "quiet" / "liquidations.parquet")
-    assert liquidations.schema.field("deficit").type == pa.int64()
-    assert liquidations.schema.field("population").type == pa.string()
+    assert liquidations.schema.field("deficit_micro_usdt").type == pa.int64()
+    assert pa.types.is_dictionary(liquidations.schema.field("population").type)
     for name in ("ticks", "fills", "transfers", "accounts", "liquidation_map"):
         quiet = pq.read_table(tmp_path / "quiet" / f"{name}.parquet").schema
         assert quiet.equals(pq.read_table(out / f"{name}.parquet").schema, check_metadata=False)
@@ -204,3 +224,104 @@ def test_summary_reports_the_arbitrageurs_spot_leg(run_folder):
     arbs = [a for a in result.model.agents if a.population == "arbitrageur"]
     expected = sum(a.spot_cash_usdt + a.spot_btc * result.model.spot.price for a in arbs)
     assert summary["arbitrageur_spot_leg_pnl"] == pytest.approx(expected)
+
+
+def test_every_written_column_is_declared_with_its_unit_and_meaning(run_folder):
+    """The run folder's files have exactly the columns of abm.outputs, in order, with the
+    declared types, and each Parquet file carries every column's unit and meaning."""
+    out, _ = run_folder
+    written = {p.name for p in out.iterdir() if p.suffix in (".parquet", ".csv")}
+    assert written == set(outputs.OUTPUTS)
+    for name, output in outputs.OUTPUTS.items():
+        if name.endswith(".csv"):
+            assert pd.read_csv(out / name, nrows=0).columns.tolist() == output.names, name
+            continue
+        schema = pq.read_schema(out / name)
+        assert schema.names == output.names, name
+        assert schema.metadata[b"description"].decode() == output.description
+        for field, column in zip(schema, output.columns, strict=True):
+            assert field.type == column.type, (name, field.name)
+            assert field.metadata[b"unit"].decode() == column.unit
+            assert field.metadata[b"description"].decode() == column.description
+            assert column.unit and column.description, (name, field.name)
+        ticks = [c for c in schema.names if c == "tick" or c.endswith("_tick")]
+        for tick in ticks:
+            time = "time" if tick == "tick" else tick.replace("_tick", "_time")
+            assert output.column(time).from_tick == tick, (name, tick)
+
+
+def test_docs_outputs_md_is_generated_from_the_declarations():
+    """docs/outputs.md is `python -m abm.outputs > docs/outputs.md`; regenerate it after a
+    change to abm/outputs.py."""
+    path = Path(__file__).resolve().parents[1] / "docs" / "outputs.md"
+    assert path.read_text(encoding="utf-8") == outputs.render_docs()
+    for output in outputs.OUTPUTS.values():
+        for column in output.columns:
+            assert f"| `{column.name}` |" in path.read_text(encoding="utf-8")
+
+
+def test_times_count_from_the_configured_start(run_folder, tmp_path):
+    out, result = run_folder
+    ticks = pq.read_table(out / "ticks.parquet", columns=["tick", "time"]).to_pandas()
+    start = pd.Timestamp("2024-01-01T00:00:00Z")
+    assert (ticks["time"] == start + pd.to_timedelta(ticks["tick"], unit="s")).all()
+    fills = pq.read_table(out / "fills.parquet")
+    assert fills.schema.field("time").type == pa.timestamp("ms", tz="UTC")
+    later = load_config(BASELINE, [*QUIET_RUN, "run.start_time=2021-05-19T12:00:00Z"])
+    execute(later, tmp_path / "later")
+    first = pq.read_table(tmp_path / "later" / "ticks.parquet", columns=["time"])[0][0]
+    assert first.as_py() == datetime(2021, 5, 19, 12, tzinfo=UTC)
+    with pytest.raises(ConfigError, match="run.start_time"):
+        load_config(BASELINE, ["run.start_time=2021-05-19T12:00:00+02:00"])
+
+
+def test_accounts_carry_the_drawn_traits(run_folder):
+    out, result = run_folder
+    accounts = pq.read_table(out / "accounts.parquet").to_pandas().set_index("account")
+    retail = [a for a in result.model.agents if a.population == "retail"]
+    for agent in retail[:20]:
+        row = accounts.loc[agent.account]
+        assert row["style"] == agent.style_name
+        assert row["uses_stop"] == agent.uses_stop
+        assert row["stop_trigger"] == agent.stop_trigger
+        assert row["stop_distance_bps"] == pytest.approx(agent.stop_distance * 10_000)
+        assert row["margin_mode"] == (
+            "cross" if result.model.exchange.accounts[agent.account].cross else "isolated"
+        )
+        assert row["wanted_leverage"] >= row["effective_leverage"] == agent.leverage
+        assert row["capital_draw_usdt"] == agent.capital
+    whales = accounts[accounts["population"] == "whale"]
+    assert whales["style"].isna().all() and whales["uses_stop"].isna().all()
+    assert whales["wanted_leverage"].notna().all()
+    system = accounts.loc[[0, 1, 2, 3]]
+    assert system["margin_mode"].isna().all() and system["capital_draw_usdt"].isna().all()
+    liquidations = pq.read_table(out / "liquidations.parquet")
+    assert liquidations.schema.field("backstops").type == pa.list_(pa.string())
+
+
+def test_traders_who_stay_out_above_the_cap_are_recorded(tmp_path):
+    config = load_config(
+        BASELINE,
+        [*QUIET_RUN, "retail.count=200", "exchange.max_leverage=20", "retail.above_cap_stay_out=1"],
+    )
+    result = execute(config, tmp_path / "capped")
+    stayed = pq.read_table(tmp_path / "capped" / "stayed_out.parquet").to_pandas()
+    summary = json.loads((tmp_path / "capped" / "summary.json").read_text())
+    assert len(stayed) == summary["retail_stayed_out_above_cap"] == result.model.stayed_out > 0
+    assert (stayed["wanted_leverage"] > 20).all() and (stayed["capital_draw_usdt"] > 0).all()
+    accounts = pq.read_table(tmp_path / "capped" / "accounts.parquet").to_pandas()
+    retail = accounts[accounts["population"] == "retail"]
+    assert len(retail) + len(stayed) == 200
+    assert (retail["effective_leverage"] <= 20).all() and not retail["capped"].any()
+
+
+def test_summary_explains_the_flow_numbers(run_folder):
+    out, _ = run_folder
+    flows = json.loads((out / "summary.json").read_text())["flows"]
+    numbers = {"liquidation_events", "liquidated_total", "received", "paid", "top_gainers"}
+    assert numbers <= set(flows["notes"])
+    summary = json.loads((out / "summary.json").read_text())
+    liquidations = summary["liquidations"]
+    assert (
+        flows["liquidation_events"] == liquidations["count"] + liquidations["deficit_resolutions"]
+    )

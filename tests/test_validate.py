@@ -1,5 +1,5 @@
 """``abm validate``: a short run measured and judged end to end, pooled runs, real-price files
-(synthetic here: no test reads the shared data), and user mistakes as one message and exit 2."""
+(synthetic here: no test reads real market data), and user mistakes as one message and exit 2."""
 
 from __future__ import annotations
 

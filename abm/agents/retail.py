@@ -41,6 +41,11 @@ class RetailTrader(Trader):
         self.reentries = 0
         self.departed = False
 
+    @property
+    def style_name(self) -> str:
+        """The trading style in words: ``trend`` (follows it), ``contrarian`` or ``noise``."""
+        return {1: "trend", -1: "contrarian", 0: "noise"}[self.style]
+
     def act(self) -> None:
         """Hold, close at the horizon, or (when flat) deal with a wipe-out and open a trade."""
         if self.position:

@@ -27,8 +27,11 @@ class Trader(mesa.Agent):
         ``cross`` (None: the rulebook's default)."""
         super().__init__(model)
         self.exchange = model.exchange
+        self.wanted_leverage = int(leverage)
         leverage = min(int(leverage), int(model.exchange.max_leverage))
         self.leverage = leverage
+        self.capital = capital
+        """The capital drawn for the trader, USDT (its first deposit)."""
         deposit = model.exchange.instrument.micro(capital)
         self.account = model.exchange.open_account(
             deposit, leverage=leverage, cross=cross, fee_tier=self.fee_tier

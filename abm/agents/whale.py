@@ -84,8 +84,8 @@ class Whale(Trader):
             "account": self.account,
             "start_tick": self.model.tick,
             "push_side": "sell" if push_side == SELL else "buy",
-            "target_price": ex.instrument.price(target),
-            "start_mark": ex.instrument.price(mark),
+            "target_price_usdt": ex.instrument.price(target),
+            "start_mark_usdt": ex.instrument.price(mark),
             "cluster_btc": ex.instrument.btc(int(cluster_lots)),
             "book_depth_btc": ex.instrument.btc(depth),
             "equity_start_micro": ex.equity(self.account),
@@ -120,7 +120,7 @@ class Whale(Trader):
         hunt.update(
             end_tick=self.model.tick,
             reached=reached,
-            end_mark=ex.instrument.price(ex.mark),
+            end_mark_usdt=ex.instrument.price(ex.mark),
             liquidated_notional_usdt=ex.instrument.usdt(liquidated),
             equity_change_usdt=ex.instrument.usdt(
                 ex.equity(self.account) - hunt.pop("equity_start_micro")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from abm.analysis.microstructure import column
 
@@ -47,9 +48,9 @@ def accounts_of(accounts, population: str) -> np.ndarray:
 
 def mid_prices(ticks) -> np.ndarray:
     """Per-tick mid: the middle of best bid and ask, the mark where a side is empty."""
-    bid, ask = column(ticks, "best_bid"), column(ticks, "best_ask")
+    bid, ask = column(ticks, "best_bid_usdt"), column(ticks, "best_ask_usdt")
     mid = (bid + ask) / 2
-    return np.where(np.isfinite(mid), mid, column(ticks, "mark"))
+    return np.where(np.isfinite(mid), mid, column(ticks, "mark_usdt"))
 
 
 def maker_markouts(
@@ -71,10 +72,10 @@ def maker_markouts(
     All three are means weighted by ``qty_lots``; fills whose horizon is past the run's end are
     left out. Also ``maker_fills`` and ``maker_qty_btc`` (all made fills). NaN without a fill.
 
-    >>> ticks = {"tick": [0, 1, 2], "best_bid": [99.0, 97.0, 97.0],
-    ...          "best_ask": [101.0, 99.0, 99.0], "mark": [100.0, 98.0, 98.0]}
+    >>> ticks = {"tick": [0, 1, 2], "best_bid_usdt": [99.0, 97.0, 97.0],
+    ...          "best_ask_usdt": [101.0, 99.0, 99.0], "mark_usdt": [100.0, 98.0, 98.0]}
     >>> fills = {"tick": [1], "buyer": [7], "seller": [3], "qty_lots": [10], "qty_btc": [0.01],
-    ...          "price": [99.0], "aggressor": ["sell"], "kind": ["normal"]}
+    ...          "price_usdt": [99.0], "aggressor": ["sell"], "kind": ["normal"]}
     >>> {k: round(v, 6) for k, v in maker_markouts(fills, ticks, [7], 1, 1).items()}
     {'edge_bps': 100.0, 'adverse_bps': -200.0, 'realised_bps': -100.0, 'maker_fills': 1, 'maker_qty_btc': 0.01}
     """
@@ -117,7 +118,7 @@ def maker_markouts(
         return out
     s = side[made][ok]
     qty = column(fills, "qty_lots")[made][ok]
-    price = column(fills, "price")[made][ok]
+    price = column(fills, "price_usdt")[made][ok]
     mid_t, mid_h = mids[now[ok]], mids[later[ok]]
     edge = s * (mid_t - price) / mid_t * 1e4
     adverse = s * (mid_h - mid_t) / mid_t * 1e4
@@ -129,9 +130,9 @@ def maker_markouts(
 
 
 def run_days(ticks) -> float:
-    """Simulated days a ticks table spans, (last ``seconds`` - first) / 86,400 (a run's table
+    """Simulated days a ticks table spans, (last ``elapsed_s`` - first) / 86,400 (a run's table
     holds tick 0's opening row and every tick after it); NaN for a span of zero."""
-    seconds = column(ticks, "seconds")
+    seconds = column(ticks, "elapsed_s")
     if not len(seconds):
         return math.nan
     span = seconds.max() - seconds.min()
@@ -141,30 +142,31 @@ def run_days(ticks) -> float:
 def liquidation_facts(ticks, fills=None) -> dict[str, float]:
     """Liquidated notional against open interest and traded volume, and its long share.
 
-    Input: a ticks table (``seconds``, ``mark``, ``open_interest_long`` in BTC,
-    ``liquidated_notional_long`` and ``_short`` in USDT) and optionally the fills table
-    (``qty_btc``, ``price``, ``kind``). Output: ``notional_usdt`` (total liquidated),
+    Input: a ticks table (``elapsed_s``, ``mark_usdt``, ``open_interest_long_btc``,
+    ``liquidated_notional_long_usdt`` and ``liquidated_notional_short_usdt``) and optionally
+    the fills table (``qty_btc``, ``price_usdt``, ``kind``). Output: ``notional_usdt`` (total liquidated),
     ``notional_per_oi_day`` (liquidated notional per day over the mean open interest's notional
     at the mark), ``notional_per_volume`` (over the notional traded on the book, per day alike),
     ``long_share`` (of the liquidated notional; NaN when nothing was liquidated).
 
-    >>> ticks = {"seconds": [0.0, 43_200.0, 86_400.0], "mark": [100.0] * 3,
-    ...          "open_interest_long": [10.0] * 3, "liquidated_notional_long": [0.0, 3.0, 0.0],
-    ...          "liquidated_notional_short": [0.0, 0.0, 1.0]}
+    >>> ticks = {"elapsed_s": [0.0, 43_200.0, 86_400.0], "mark_usdt": [100.0] * 3,
+    ...          "open_interest_long_btc": [10.0] * 3,
+    ...          "liquidated_notional_long_usdt": [0.0, 3.0, 0.0],
+    ...          "liquidated_notional_short_usdt": [0.0, 0.0, 1.0]}
     >>> liquidation_facts(ticks)
     {'notional_usdt': 4.0, 'notional_per_oi_day': 0.004, 'notional_per_volume': nan, 'long_share': 0.75}
     """
-    long = np.nansum(column(ticks, "liquidated_notional_long"))
-    short = np.nansum(column(ticks, "liquidated_notional_short"))
+    long = np.nansum(column(ticks, "liquidated_notional_long_usdt"))
+    short = np.nansum(column(ticks, "liquidated_notional_short_usdt"))
     total = float(long + short)
     days = run_days(ticks)
-    oi = float(np.nanmean(column(ticks, "open_interest_long") * column(ticks, "mark")))
+    oi = float(np.nanmean(column(ticks, "open_interest_long_btc") * column(ticks, "mark_usdt")))
     volume = math.nan
     if fills is not None:
-        book = np.ones(len(fills["price"]), dtype=bool)
+        book = np.ones(len(fills["price_usdt"]), dtype=bool)
         if "kind" in fills:
             book = np.isin(np.asarray(fills["kind"], dtype=object), BOOK_KINDS)
-        volume = float((column(fills, "qty_btc") * column(fills, "price"))[book].sum())
+        volume = float((column(fills, "qty_btc") * column(fills, "price_usdt"))[book].sum())
     return {
         "notional_usdt": total,
         "notional_per_oi_day": total / days / oi if oi > 0 and days > 0 else math.nan,
@@ -176,26 +178,26 @@ def liquidation_facts(ticks, fills=None) -> dict[str, float]:
 def adl_facts(liquidations) -> dict:
     """Auto-deleveraging actions and why they fired, from a liquidations table.
 
-    Each row's ``backstops`` lists the event's backstop steps (``"insurance_fund,adl,adl"``),
-    one ``adl`` per position deleveraged; ``adl_reason`` says why ADL fired
-    (``book_cannot_absorb`` or ``insurance_fund_short``). Runs written before that column existed
-    have their reasons counted as ``unrecorded``. Output: ``actions``, ``events`` (with ADL),
+    Each row's ``backstops`` lists the event's backstop steps (``["insurance_fund", "adl",
+    "adl"]``), one ``adl`` per position deleveraged; ``adl_reason`` says why ADL fired
+    (``book_cannot_absorb`` or ``insurance_fund_short``; null without ADL). Runs written before
+    that column existed have their reasons counted as ``unrecorded``. Output: ``actions``, ``events`` (with ADL),
     ``actions_not_book`` (actions whose reason is not ``book_cannot_absorb``, unrecorded ones
     included: the validation rule wants none) and ``reasons`` (actions per reason).
 
-    >>> adl_facts({"backstops": ["", "adl,adl", "insurance_fund,adl"],
-    ...            "adl_reason": ["", "book_cannot_absorb", "insurance_fund_short"]})
+    >>> adl_facts({"backstops": [[], ["adl", "adl"], ["insurance_fund", "adl"]],
+    ...            "adl_reason": [None, "book_cannot_absorb", "insurance_fund_short"]})
     {'actions': 3, 'events': 2, 'actions_not_book': 1, 'reasons': {'book_cannot_absorb': 2, 'insurance_fund_short': 1}}
     """
-    steps = [str(s or "") for s in liquidations["backstops"]] if "backstops" in liquidations else []
+    steps = [list(s) for s in liquidations["backstops"]] if "backstops" in liquidations else []
     if "adl_reason" in liquidations:
-        reasons = [str(r or "") for r in liquidations["adl_reason"]]
+        reasons = ["" if pd.isna(r) else str(r) for r in liquidations["adl_reason"]]
     else:
         reasons = [""] * len(steps)
     counts: dict[str, int] = {}
     events = 0
     for backstops, reason in zip(steps, reasons, strict=True):
-        n = backstops.split(",").count("adl")
+        n = backstops.count("adl")
         if not n:
             continue
         events += 1

@@ -38,16 +38,16 @@ def longest_run(mask) -> int:
 def one_sided(ticks, tick_seconds: float = 1.0) -> dict[str, float]:
     """How often the book had an empty side.
 
-    Input: a ticks table with ``best_bid`` and ``best_ask`` (NaN when that side is empty) and the
+    Input: a ticks table with ``best_bid_usdt`` and ``best_ask_usdt`` (NaN when that side is empty) and the
     seconds a tick lasts. Output: ``empty_side_share`` (share of ticks with a side empty),
     ``longest_one_sided_seconds`` (the longest unbroken spell of such ticks, in seconds) and
     ``one_sided_spells`` (how many spells).
 
     >>> nan = float("nan")
-    >>> one_sided({"best_bid": [1, nan, nan, 1], "best_ask": [2, 2, 2, nan]}, tick_seconds=1)
+    >>> one_sided({"best_bid_usdt": [1, nan, nan, 1], "best_ask_usdt": [2, 2, 2, nan]}, tick_seconds=1)
     {'empty_side_share': 0.75, 'longest_one_sided_seconds': 3.0, 'one_sided_spells': 1}
     """
-    bid, ask = column(ticks, "best_bid"), column(ticks, "best_ask")
+    bid, ask = column(ticks, "best_bid_usdt"), column(ticks, "best_ask_usdt")
     empty = ~(np.isfinite(bid) & np.isfinite(ask))
     spells = int(np.sum(np.diff(np.r_[0, empty.astype(np.int8)]) == 1))
     return {
@@ -60,14 +60,14 @@ def one_sided(ticks, tick_seconds: float = 1.0) -> dict[str, float]:
 def spread_stats(ticks, tick_size: float) -> dict[str, float]:
     """The quoted spread's distribution over the ticks where both sides are quoted.
 
-    Input: a ticks table with ``best_bid`` and ``best_ask`` (USDT) and the price tick (USDT).
+    Input: a ticks table with ``best_bid_usdt`` and ``best_ask_usdt`` (USDT) and the price tick (USDT).
     Output: ``spread_bps_median``, ``spread_bps_p90`` (spread over the mid, in basis points),
     ``spread_ticks_median``, ``spread_ticks_p90`` (in price ticks), NaN without a two-sided tick.
 
-    >>> spread_stats({"best_bid": [100.0, 100.0], "best_ask": [100.1, 100.3]}, 0.1)["spread_ticks_median"]
+    >>> spread_stats({"best_bid_usdt": [100.0, 100.0], "best_ask_usdt": [100.1, 100.3]}, 0.1)["spread_ticks_median"]
     2.0
     """
-    bid, ask = column(ticks, "best_bid"), column(ticks, "best_ask")
+    bid, ask = column(ticks, "best_bid_usdt"), column(ticks, "best_ask_usdt")
     both = np.isfinite(bid) & np.isfinite(ask)
     spread = ask[both] - bid[both]
     mid = (ask[both] + bid[both]) / 2
@@ -84,16 +84,16 @@ def spread_stats(ticks, tick_size: float) -> dict[str, float]:
 def depth_stats(ticks) -> dict[str, float]:
     """Depth within 50 bps of the mark, per side: the median and the 10th percentile (BTC).
 
-    Input: a ticks table with ``depth_bid_50bps`` and ``depth_ask_50bps``. Output:
+    Input: a ticks table with ``depth_bid_50bps_btc`` and ``depth_ask_50bps_btc``. Output:
     ``depth_bid_50bps_median``, ``depth_bid_50bps_p10``, ``depth_ask_50bps_median``,
     ``depth_ask_50bps_p10``.
 
-    >>> depth_stats({"depth_bid_50bps": [1, 2, 3], "depth_ask_50bps": [4, 4, 4]})["depth_bid_50bps_median"]
+    >>> depth_stats({"depth_bid_50bps_btc": [1, 2, 3], "depth_ask_50bps_btc": [4, 4, 4]})["depth_bid_50bps_median"]
     2.0
     """
     out = {}
     for side in ("bid", "ask"):
-        x = column(ticks, f"depth_{side}_50bps")
+        x = column(ticks, f"depth_{side}_50bps_btc")
         out[f"depth_{side}_50bps_median"] = _quantile(x, 0.5)
         out[f"depth_{side}_50bps_p10"] = _quantile(x, 0.1)
     return out
@@ -114,17 +114,21 @@ def gap_bps(price, reference) -> np.ndarray:
 def price_gaps(ticks) -> dict[str, float]:
     """Mark against index and last against mark, in basis points of the second.
 
-    Input: a ticks table with ``index``, ``mark`` and ``last`` (NaN before the first trade).
+    Input: a ticks table with ``index_usdt``, ``mark_usdt`` and ``last_usdt`` (NaN before the
+    first trade).
     Output, for ``mark_index`` and ``last_mark``: the median, 99th percentile and mean of the
     absolute gap (``..._bps_median``, ``..._bps_p99``, ``..._bps_mean``).
 
-    >>> gaps = price_gaps({"index": [100.0, 100.0], "mark": [100.01, 99.98],
-    ...                    "last": [100.01, 99.98]})
+    >>> gaps = price_gaps({"index_usdt": [100.0, 100.0], "mark_usdt": [100.01, 99.98],
+    ...                    "last_usdt": [100.01, 99.98]})
     >>> round(gaps["mark_index_bps_median"], 9), gaps["last_mark_bps_median"]
     (1.5, 0.0)
     """
     out = {}
-    pairs = {"mark_index": ("mark", "index"), "last_mark": ("last", "mark")}
+    pairs = {
+        "mark_index": ("mark_usdt", "index_usdt"),
+        "last_mark": ("last_usdt", "mark_usdt"),
+    }
     for name, (a, b) in pairs.items():
         gap = np.abs(gap_bps(column(ticks, a), column(ticks, b)))
         gap = gap[np.isfinite(gap)]

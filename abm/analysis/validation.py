@@ -33,7 +33,7 @@ from abm.analysis.funding import funding_facts, interest_per_interval
 from abm.analysis.microstructure import book_facts, price_gaps
 from abm.analysis.prices import PriceFile, PriceFileError, minute_grid
 from abm.analysis.stylized import return_facts
-from abm.config import config_hash
+from abm.config import config_hash, scenario_hash
 
 BANDS_FILE = Path(__file__).with_name("bands.yaml")
 VERDICTS = ("pass", "miss", "no band", "no data")
@@ -180,15 +180,24 @@ def run_measures(run_dir: str | Path) -> RunMeasures:
     ticks = pd.read_parquet(run_dir / "ticks.parquet")
     fills = pd.read_parquet(
         run_dir / "fills.parquet",
-        columns=["tick", "buyer", "seller", "qty_lots", "qty_btc", "price", "aggressor", "kind"],
+        columns=[
+            "tick",
+            "buyer",
+            "seller",
+            "qty_lots",
+            "qty_btc",
+            "price_usdt",
+            "aggressor",
+            "kind",
+        ],
     )
     accounts = pd.read_parquet(run_dir / "accounts.parquet", columns=["account", "population"])
     liquidations = pd.read_parquet(run_dir / "liquidations.parquet")
 
     measures: dict[str, float] = {}
     for series in SERIES:
-        if series in ticks:
-            measures.update(series_facts(ticks["seconds"], ticks[series], series))
+        if f"{series}_usdt" in ticks:
+            measures.update(series_facts(ticks["elapsed_s"], ticks[f"{series}_usdt"], series))
     prefixed = {
         "book": book_facts(ticks, float(exchange["tick_size"]), tick_seconds),
         "gap": price_gaps(ticks),
@@ -212,9 +221,10 @@ def run_measures(run_dir: str | Path) -> RunMeasures:
         measures.update({f"{group}.{k}": float(v) for k, v in values.items()})
     details = {
         "seed": manifest.get("seed"),
-        "config_hash": manifest.get("config_hash"),
-        # recomputed, so that runs whose manifests hashed the seed too still compare
-        "config_hash_without_seed": config_hash(config),
+        # both recomputed from the manifest's config, so that runs whose manifests hashed
+        # differently (config_hash once left the seed out) still compare
+        "config_hash": config_hash(config),
+        "scenario_hash": scenario_hash(config),
         "hours": summary.get("hours"),
         "adl_reasons": adl["reasons"],
         "adl_reason_recorded": "adl_reason" in liquidations.columns,

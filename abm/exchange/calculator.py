@@ -16,7 +16,7 @@ Conventions:
 
 Sources: Binance FAQs b3c689c1 (maintenance amount, one-way liquidation price) and 25edcd7f
 (cross-margin example), BitMEX ``/app/autoDeleveraging`` (ranking). See
-``shared/reference/exchange-mechanics.md``.
+``docs/exchange-mechanics.md``.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from abm.exchange.liquidation import liquidated_notional
 from abm.experiments.run import simulate
 from abm.model import MarketModel
 
-BASELINE = "configs/baseline.yaml"
+BASELINE = "baseline"
 CRASH_START_MINUTE = 10
 CRASH_MINUTES = 20
 CRASH_MOVE = -0.06
@@ -60,7 +60,7 @@ def crash_metrics(model: MarketModel) -> dict[str, float]:
     """
     ex = model.exchange
     start = round(CRASH_START_MINUTE * 60 / model.tick_seconds)
-    lasts = np.array(model.recorder.columns["last"][start:], dtype=float)
+    lasts = np.array(model.recorder.columns["last_usdt"][start:], dtype=float)
     lasts = lasts[np.isfinite(lasts)]
     peak = np.maximum.accumulate(lasts)
     drawdown = float(np.max(1 - lasts / peak)) * 100 if len(lasts) else math.nan
@@ -82,7 +82,7 @@ def crash_metrics(model: MarketModel) -> dict[str, float]:
 
 def run_crash(cap: float, seed: int, extra: list[str] = ()) -> dict[str, float]:
     """Run one crash and measure it (:func:`crash_metrics`)."""
-    model = MarketModel(crash_config(cap, seed, extra))
+    model = MarketModel(crash_config(cap, seed, extra), collect=False)
     simulate(model)
     model.exchange.check_invariants()
     return {"cap": cap, "seed": seed, **crash_metrics(model)}
@@ -126,10 +126,10 @@ def tails_run(cap: float, seed: int, hours: float) -> dict[str, float]:
             "world.shocks=[]",
         ],
     )
-    model = MarketModel(config)
+    model = MarketModel(config, collect=False)
     simulate(model)
     per_minute = round(60 / model.tick_seconds)
-    r = log_returns(np.array(model.recorder.columns["last"], dtype=float), per_minute)
+    r = log_returns(np.array(model.recorder.columns["last_usdt"], dtype=float), per_minute)
     return {
         "cap": cap,
         "seed": seed,

@@ -1,10 +1,13 @@
 """One run: build the model from a config, run it, write its folder (DESIGN section 8).
 
-The folder holds ``manifest.json`` (resolved config and its hash, seed, versions, times, status),
+The folder holds ``manifest.json`` (the config file and ``--set`` overrides as given, the
+resolved config, its hashes with and without the seed, versions, times, status),
 ``ticks.parquet``, ``fills.parquet``, ``liquidations.parquet``, ``transfers.parquet``,
-``accounts.parquet``, ``liquidation_map.parquet``, ``hunts.parquet`` and ``summary.json``, and the flow outputs of
-:func:`abm.flows.write_flows` (``flows.graphml``, ``flows_by_population.csv``,
-``where_money_goes.csv``, ``liquidation_attribution.parquet``). Every file is written to a
+``accounts.parquet``, ``stayed_out.parquet``, ``liquidation_map.parquet``, ``hunts.parquet``
+and ``summary.json``, and the flow outputs of :func:`abm.flows.write_flows`
+(``flow_edges.parquet``, ``liquidation_edges.parquet``, ``liquidation_attribution.parquet``,
+``flows_by_population.csv``, ``where_money_goes.csv``; ``flows.graphml`` and
+``liquidations.gexf`` on request). Columns, units and meanings: :mod:`abm.outputs`. Every file is written to a
 temporary name and renamed, so a folder never holds a half-written file; the manifest's status
 turns ``complete`` last. While the run goes, the manifest says ``running`` with the process id,
 the host and a heartbeat; see :mod:`abm.experiments.status` for how readers judge a folder.
@@ -29,10 +32,9 @@ from importlib import metadata
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from abm import config as configs
 from abm.config import ModelConfig
-from abm.config import config_hash as hash_config_data
 from abm.experiments import tables
 from abm.experiments.status import (
     COMPLETE,
@@ -46,8 +48,9 @@ from abm.experiments.status import (
 )
 from abm.experiments.summary import summarize
 from abm.files import remove_temporary_files, write_atomic
-from abm.flows import write_flows
+from abm.flows import run_data, write_flows
 from abm.model import MarketModel
+from abm.outputs import write_parquet
 
 DEPENDENCIES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "networkx", "pyyaml")
 
@@ -88,8 +91,14 @@ class RunResult:
 
 
 def config_hash(config: ModelConfig) -> str:
-    """SHA-256 of the resolved config without its seed (:func:`abm.config.config_hash`)."""
-    return hash_config_data(config.model_dump(mode="json"))
+    """SHA-256 of the resolved config, seed included: one run (:func:`abm.config.config_hash`)."""
+    return configs.config_hash(config.model_dump(mode="json"))
+
+
+def scenario_hash(config: ModelConfig) -> str:
+    """SHA-256 of the resolved config without its seed, shared by the replications of one
+    scenario (:func:`abm.config.scenario_hash`)."""
+    return configs.scenario_hash(config.model_dump(mode="json"))
 
 
 def _git_commit() -> str | None:
@@ -121,7 +130,7 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def write_table(path: Path, table: pa.Table) -> None:
-    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    write_atomic(path, lambda tmp: write_parquet(table, tmp))
 
 
 def _now() -> str:
@@ -129,11 +138,27 @@ def _now() -> str:
 
 
 def manifest(
-    config: ModelConfig, status: str, started: str, ended: str | None, **fields: object
+    config: ModelConfig,
+    status: str,
+    started: str,
+    ended: str | None,
+    config_file: str | Path | None = None,
+    overrides: list[str] = (),
+    **fields: object,
 ) -> dict:
+    """A run's manifest: the config file as given (a path or a shipped config's name) and the
+    absolute path it resolved to (both None for a config built in Python), the ``--set``
+    overrides as given, the resolved config with ``config_hash`` (seed included: this run) and
+    ``scenario_hash`` (seed left out: shared by the replications to group), the seed, versions,
+    git commit, times, status and ``fields``."""
+    resolved = None if config_file is None else configs.config_path(config_file).resolve()
     return {
+        "config_file": None if config_file is None else str(config_file),
+        "config_path": None if resolved is None else str(resolved),
+        "overrides": list(overrides),
         "config": config.model_dump(mode="json"),
         "config_hash": config_hash(config),
+        "scenario_hash": scenario_hash(config),
         "seed": config.run.seed,
         "versions": _versions(),
         "git_commit": _git_commit(),
@@ -261,25 +286,36 @@ def simulate(model: MarketModel, progress: Callable[[int, int], None] | None = N
 def run_model(
     config: ModelConfig, progress: Callable[[int, int], None] | None = None
 ) -> MarketModel:
-    """Build and run the model for the config's duration; the invariants are checked at the end."""
-    model = MarketModel(config)
+    """Build and run the model for the config's duration (no DataCollector: the recorder keeps
+    the series); the invariants are checked at the end."""
+    model = MarketModel(config, collect=False)
     simulate(model, progress)
     model.exchange.check_invariants()
     return model
 
 
-def write_run(model: MarketModel, out: Path) -> dict:
-    """Write the tables and the summary of a finished model into ``out``; returns the summary."""
+def write_run(model: MarketModel, out: Path, *, graphml: bool = False, gexf: bool = False) -> dict:
+    """Write the tables, the flow outputs (``graphml``, ``gexf``: also the graph files, see
+    :func:`abm.flows.write_flows`) and the summary of a finished model into ``out``; returns
+    the summary. The flow layer gets the tables in memory, not read back from the files."""
     out.mkdir(parents=True, exist_ok=True)
-    write_table(out / "ticks.parquet", tables.ticks_table(model))
-    write_table(out / "fills.parquet", tables.fills_table(model))
-    write_table(out / "liquidations.parquet", tables.liquidations_table(model))
-    write_table(out / "transfers.parquet", tables.transfers_table(model))
-    write_table(out / "accounts.parquet", tables.accounts_table(model))
-    write_table(out / "liquidation_map.parquet", tables.liquidation_map_table(model))
-    write_table(out / "hunts.parquet", tables.hunts_table(model))
-    write_flows(out, value_per_tick_lot=model.exchange.k)
+    built = {
+        "ticks": tables.ticks_table(model),
+        "fills": tables.fills_table(model),
+        "liquidations": tables.liquidations_table(model),
+        "transfers": tables.transfers_table(model),
+        "accounts": tables.accounts_table(model),
+        "stayed_out": tables.stayed_out_table(model),
+        "liquidation_map": tables.liquidation_map_table(model),
+        "hunts": tables.hunts_table(model),
+    }
+    for name, table in built.items():
+        write_table(out / f"{name}.parquet", table)
+    run = run_data(out, model.config.model_dump(mode="json"), built)
     summary = summarize(model)
+    summary["flows"] = write_flows(
+        out, value_per_tick_lot=model.exchange.k, graphml=graphml, gexf=gexf, run=run
+    )
     write_json(out / "summary.json", summary)
     return summary
 
@@ -343,9 +379,15 @@ def execute(
     progress: Callable[[int, int], None] | None = None,
     *,
     overwrite: bool = False,
+    config_file: str | Path | None = None,
+    overrides: list[str] = (),
+    graphml: bool = False,
+    gexf: bool = False,
 ) -> RunResult:
     """A whole run into ``out``: model, manifest (``running``), tables, summary, manifest
-    (``complete``).
+    (``complete``). ``config_file`` and ``overrides`` are what ``config`` was loaded from (the
+    config file or name and the ``--set`` overrides, as given), recorded in the manifest.
+    ``graphml`` and ``gexf`` also write the graph files (:func:`write_run`).
 
     Nothing is written, and an existing folder stays as it was, when the run cannot start:
     ``out`` cannot take it (RunFolderError, see :func:`check_output`), or the model cannot be
@@ -362,7 +404,7 @@ def execute(
     with StopOnSignals() as stops:
         started = _now()
         try:
-            model = MarketModel(config)
+            model = MarketModel(config, collect=False)
         except (ValueError, ArithmeticError) as err:
             raise BuildError(f"the model cannot be built from this config: {err}") from err
         with stops.holding():
@@ -374,6 +416,8 @@ def execute(
                     RUNNING,
                     started,
                     None,
+                    config_file,
+                    overrides,
                     pid=os.getpid(),
                     host=host_name(),
                     ticks=model.ticks,
@@ -384,7 +428,7 @@ def execute(
         try:
             simulate(model, progress)
             model.exchange.check_invariants()
-            summary = write_run(model, out)
+            summary = write_run(model, out, graphml=graphml, gexf=gexf)
             stops.ignore()
         except (RunInterrupted, KeyboardInterrupt) as stop:
             stops.ignore()

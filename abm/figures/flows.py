@@ -29,7 +29,7 @@ def population_flow_heatmap(run_dir: Path, out: Path | None = None) -> Path:
     flows = pd.read_csv(require(run_dir, "flows_by_population.csv"))
     flows = flows[~flows["cause"].isin(["deposit", "withdrawal"])]
     matrix = flows.pivot_table(
-        index="src_population", columns="dst_population", values="amount", aggfunc="sum"
+        index="src_population", columns="dst_population", values="amount_micro_usdt", aggfunc="sum"
     )
     present = [p for p in POPULATIONS if p in set(matrix.index) | set(matrix.columns)]
     matrix = matrix.reindex(index=present, columns=present).fillna(0) / 1e6
@@ -66,7 +66,9 @@ def where_money_goes_bar(run_dir: Path, out: Path | None = None) -> Path:
         for ax, section, title in zip(
             axes, ("received", "paid"), ("received by", "paid by"), strict=True
         ):
-            rows = table[table["section"] == section].sort_values("amount", ascending=False)
+            rows = table[table["section"] == section].sort_values(
+                "amount_micro_usdt", ascending=False
+            )
             bottom = np.zeros(2)
             colors = sns.color_palette("tab20", max(3, len(rows)))
             seen: dict[str, int] = {}
@@ -104,12 +106,15 @@ def liquidation_network(run_dir: Path, out: Path | None = None, top: int = 30) -
     """
     attribution = read_parquet(run_dir, "liquidation_attribution.parquet")
     received = attribution[attribution["section"] == "received"]
-    edges = received.groupby(["account", "party"], as_index=False)["amount"].sum()
+    edges = received.groupby(["account", "party"], as_index=False)["amount_micro_usdt"].sum()
     populations = dict(zip(attribution["account"], attribution["population"], strict=False))
     populations.update(zip(attribution["party"], attribution["party_population"], strict=False))
     weight = (
         pd.concat(
-            [edges.groupby("account")["amount"].sum(), edges.groupby("party")["amount"].sum()]
+            [
+                edges.groupby("account")["amount_micro_usdt"].sum(),
+                edges.groupby("party")["amount_micro_usdt"].sum(),
+            ]
         )
         .groupby(level=0)
         .sum()
@@ -118,7 +123,7 @@ def liquidation_network(run_dir: Path, out: Path | None = None, top: int = 30) -
     edges = edges[edges["account"].isin(keep) & edges["party"].isin(keep)]
     graph = nx.DiGraph()
     for row in edges.itertuples(index=False):
-        graph.add_edge(int(row.account), int(row.party), weight=float(row.amount) / 1e6)
+        graph.add_edge(int(row.account), int(row.party), weight=float(row.amount_micro_usdt) / 1e6)
     with styled():
         figure = new_figure(10, 8)
         ax = figure.add_subplot()

@@ -30,12 +30,12 @@ def liquidation_map_heatmap(run_dir: Path, out: Path | None = None) -> Path:
     window (open-ended bins) and never-liquidated system positions are left out of the picture.
     """
     table = read_parquet(run_dir, "liquidation_map.parquet")
-    ticks = read_parquet(run_dir, "ticks.parquet", ["tick", "seconds", "mark"])
+    ticks = read_parquet(run_dir, "ticks.parquet", ["tick", "elapsed_s", "mark_usdt"])
     seconds = tick_seconds(run_dir)
     binned = table[
-        table["price_bin_low"].notna()
-        & (table["price_bin_low"] > 0)
-        & np.isfinite(table["price_bin_high"])
+        table["price_bin_low_usdt"].notna()
+        & (table["price_bin_low_usdt"] > 0)
+        & np.isfinite(table["price_bin_high_usdt"])
     ]
     if binned.empty:
         raise FigureSkipped("liquidation_map.parquet has no binned liquidation prices")
@@ -46,9 +46,9 @@ def liquidation_map_heatmap(run_dir: Path, out: Path | None = None) -> Path:
         every = int(np.median(np.diff(snapshots))) if len(snapshots) > 1 else 1
     x_edges = np.append(snapshots, snapshots[-1] + every) * seconds / 3_600
 
-    width = float(np.median(binned["price_bin_high"] - binned["price_bin_low"]))
-    origin = float(binned["price_bin_low"].min())
-    middle = (binned["price_bin_low"] + binned["price_bin_high"]) / 2
+    width = float(np.median(binned["price_bin_high_usdt"] - binned["price_bin_low_usdt"]))
+    origin = float(binned["price_bin_low_usdt"].min())
+    middle = (binned["price_bin_low_usdt"] + binned["price_bin_high_usdt"]) / 2
     row = np.floor((middle.to_numpy() - origin) / width).astype(np.int64)
     column = np.searchsorted(snapshots, binned["tick"].to_numpy())
     n_rows = int(row.max()) + 1
@@ -63,8 +63,8 @@ def liquidation_map_heatmap(run_dir: Path, out: Path | None = None) -> Path:
     top = max(float(g.max()) if g.count() else 0.0 for g in grids.values())
     norm = LogNorm(vmin=max(top / 1e3, 1.0), vmax=max(top, 10.0))
 
-    hours = ticks["seconds"].to_numpy(float) / 3_600
-    mark = ticks["mark"].to_numpy(float)
+    hours = ticks["elapsed_s"].to_numpy(float) / 3_600
+    mark = ticks["mark_usdt"].to_numpy(float)
     with styled(), sns.axes_style("white"):
         figure = new_figure(12, 6.5)
         grid = figure.add_gridspec(1, 3, width_ratios=[40, 1, 1], wspace=0.12, left=0.08, right=0.9)

@@ -20,15 +20,15 @@ from abm.figures._common import (
 
 TICK_COLUMNS = [
     "tick",
-    "seconds",
-    "index",
-    "mark",
-    "last",
-    "liquidated_notional_long",
-    "liquidated_notional_short",
+    "elapsed_s",
+    "index_usdt",
+    "mark_usdt",
+    "last_usdt",
+    "liquidated_notional_long_usdt",
+    "liquidated_notional_short_usdt",
     "liquidations_long",
     "liquidations_short",
-    "insurance_fund",
+    "insurance_fund_usdt",
     "adl_actions",
 ]
 
@@ -38,11 +38,11 @@ def market_overview(run_dir: Path, out: Path | None = None) -> Path:
     price; liquidated notional per minute (longs downwards, shorts upwards); the insurance fund's
     balance, with the minutes in which auto-deleveraging happened marked."""
     ticks = read_parquet(run_dir, "ticks.parquet", TICK_COLUMNS)
-    hours = ticks["seconds"].to_numpy(float) / 3_600
-    minute = (ticks["seconds"] // 60).astype(np.int64)
+    hours = ticks["elapsed_s"].to_numpy(float) / 3_600
+    minute = (ticks["elapsed_s"] // 60).astype(np.int64)
     per_minute = ticks.groupby(minute).agg(
-        long=("liquidated_notional_long", "sum"),
-        short=("liquidated_notional_short", "sum"),
+        long=("liquidated_notional_long_usdt", "sum"),
+        short=("liquidated_notional_short_usdt", "sum"),
         n_long=("liquidations_long", "sum"),
         n_short=("liquidations_short", "sum"),
         adl=("adl_actions", "sum"),
@@ -56,14 +56,14 @@ def market_overview(run_dir: Path, out: Path | None = None) -> Path:
         )
         price, liquidations, fund = axes
 
-        price.plot(hours, ticks["last"], color="0.6", lw=0.5, label="last", zorder=1)
-        price.plot(hours, ticks["index"], color="black", lw=0.8, label="index", zorder=2)
-        price.plot(hours, ticks["mark"], color="#e67e22", lw=0.8, label="mark", zorder=3)
+        price.plot(hours, ticks["last_usdt"], color="0.6", lw=0.5, label="last", zorder=1)
+        price.plot(hours, ticks["index_usdt"], color="black", lw=0.8, label="index", zorder=2)
+        price.plot(hours, ticks["mark_usdt"], color="#e67e22", lw=0.8, label="mark", zorder=3)
         price.set_ylabel("price (USDT)")
         price.yaxis.set_major_formatter(lambda v, _p: f"{v:,.0f}")
         price.legend(loc="best", ncols=3, frameon=True)
-        low, high = np.nanpercentile(ticks[["index", "mark"]].to_numpy(float), [0, 100])
-        last = ticks["last"].to_numpy(float)
+        low, high = np.nanpercentile(ticks[["index_usdt", "mark_usdt"]].to_numpy(float), [0, 100])
+        last = ticks["last_usdt"].to_numpy(float)
         outside = np.count_nonzero((last < low * 0.98) | (last > high * 1.02))
         if outside:
             # keep the index and mark readable; say how many last prices fall off the panel
@@ -112,12 +112,14 @@ def market_overview(run_dir: Path, out: Path | None = None) -> Path:
             1.005, 0.2, "longs", transform=liquidations.transAxes, color=LONG_COLOR, fontsize=9
         )
 
-        fund.plot(hours, ticks["insurance_fund"], color=POPULATION_COLORS["insurance_fund"], lw=1)
+        fund.plot(
+            hours, ticks["insurance_fund_usdt"], color=POPULATION_COLORS["insurance_fund"], lw=1
+        )
         fund.set_ylabel("insurance fund\n(USDT)")
         fund.yaxis.set_major_formatter(lambda v, _p: f"{v:,.0f}")
         adl = per_minute["adl"].to_numpy() > 0
         if adl.any():
-            level = ticks["insurance_fund"].min()
+            level = ticks["insurance_fund_usdt"].min()
             fund.plot(
                 minute_hours[adl],
                 np.full(adl.sum(), level),

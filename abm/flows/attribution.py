@@ -73,7 +73,7 @@ COLUMNS = (
     "part",
     "party",
     "party_population",
-    "amount",
+    "amount_micro_usdt",
 )
 _ORDER = {part: i for i, part in enumerate((*RECEIVED_PARTS, *PAID_PARTS, *MEMO_PARTS))}
 
@@ -112,7 +112,7 @@ def _balances_before(
         return np.zeros(0, dtype=np.int64)
     src = transfers["src"].to_numpy(np.int64)
     dst = transfers["dst"].to_numpy(np.int64)
-    amount = transfers["amount"].to_numpy(np.int64)
+    amount = transfers["amount_micro_usdt"].to_numpy(np.int64)
     pos = np.arange(len(transfers), dtype=np.int64)
     wanted = np.unique(accounts)
     out_mask, in_mask = np.isin(src, wanted), np.isin(dst, wanted)
@@ -144,7 +144,7 @@ def _empty() -> pd.DataFrame:
     frame = pd.DataFrame({name: pd.Series(dtype="int64") for name in COLUMNS})
     for name in ("population", "side", "kind", "section", "part", "party_population"):
         frame[name] = frame[name].astype(object)
-    return frame
+    return frame.astype({"closing_event_id": "Int64"})
 
 
 def attribute_liquidations(
@@ -165,10 +165,10 @@ def attribute_liquidations(
 
     Output: one row per (liquidation event, part, party) with columns ``event_id``, ``tick``,
     ``account`` and ``population`` (the liquidated account), ``side`` (``long``/``short``),
-    ``kind`` (``liquidation`` or ``deficit_resolution``), ``closing_event_id`` (-1 for
+    ``kind`` (``liquidation`` or ``deficit_resolution``), ``closing_event_id`` (null for
     liquidations), ``section`` (``received``, ``paid`` or ``memo``), ``part``, ``party`` (the
-    account receiving or paying, -1 for none), ``party_population`` and ``amount`` (int64
-    micro-units). For every event the ``received`` amounts and the ``paid`` amounts each sum to
+    account receiving or paying), ``party_population`` and ``amount_micro_usdt`` (int64). These
+    are the columns of ``liquidation_attribution.parquet`` but its ``time``. For every event the ``received`` amounts and the ``paid`` amounts each sum to
     its loss; every event has exactly one ``own_collateral`` row.
 
     Example (tests/test_flows.py): a long A of 0.2 BTC from 50,000 with 1,000 USDT of margin
@@ -176,7 +176,7 @@ def attribute_liquidations(
     its only link partner is a short S. A's link settles at 45,100 (980 to S), the 27.09
     clearance fee is capped at the 20 left, and M bought 10 USDT below the mark::
 
-        section   part           party  amount
+        section   part           party  amount_micro_usdt
         received  counterparty   S        980_000_000
         received  clearance_fee  1         20_000_000
         paid      own_collateral A      1_000_000_000
@@ -195,7 +195,7 @@ def attribute_liquidations(
     closing[res_rows] = closing_of_res
     side = liq["side"].to_numpy(object).copy()
     side[res_rows] = side_of_res
-    deficit = liq["deficit"].to_numpy(np.int64)
+    deficit = liq["deficit_micro_usdt"].to_numpy(np.int64)
     mark = liq["mark_ticks"].to_numpy(np.int64)
     population = accounts.set_index("account")["population"]
 
@@ -212,7 +212,8 @@ def attribute_liquidations(
     # A's transfers in those events, in log order.
     t_event = transfers["event_id"].to_numpy(np.int64)
     in_events = np.flatnonzero(np.isin(t_event, keys["event_id"].to_numpy()))
-    log = transfers.iloc[in_events][["src", "dst", "amount", "cause", "event_id"]].copy()
+    log = transfers.iloc[in_events][["src", "dst", "amount_micro_usdt", "cause", "event_id"]]
+    log = log.rename(columns={"amount_micro_usdt": "amount"})
     log["pos"] = in_events
     log = log.merge(keys, on="event_id", how="inner")
     mine = (log["src"].to_numpy() == log["account"].to_numpy()) | (
@@ -305,6 +306,8 @@ def attribute_liquidations(
     out["order"] = out["part"].map(_ORDER)
     out = out.sort_values(["row", "order", "party"], kind="stable").reset_index(drop=True)
     r = out["row"].to_numpy()
+    closing_id = pd.array(closing[r], dtype="Int64")
+    closing_id[closing[r] < 0] = pd.NA
     result = pd.DataFrame(
         {
             "event_id": event[r],
@@ -313,12 +316,12 @@ def attribute_liquidations(
             "population": liq["population"].to_numpy(object)[r],
             "side": side[r],
             "kind": np.where(resolution[r], "deficit_resolution", "liquidation"),
-            "closing_event_id": closing[r],
+            "closing_event_id": closing_id,
             "section": out["section"].to_numpy(object),
             "part": out["part"].to_numpy(object),
             "party": out["party"].to_numpy(np.int64),
-            "party_population": out["party"].map(population).fillna("").to_numpy(object),
-            "amount": out["amount"].to_numpy(np.int64),
+            "party_population": out["party"].map(population).to_numpy(object),
+            "amount_micro_usdt": out["amount"].to_numpy(np.int64),
         }
     )
     return result
@@ -381,7 +384,7 @@ def liquidation_losses(attribution: pd.DataFrame) -> pd.DataFrame:
     a = attribution
     info = a.groupby("event_id", sort=True)[["account", "population", "side", "kind"]].first()
     table = a.pivot_table(
-        index="event_id", columns="part", values="amount", aggfunc="sum", fill_value=0
+        index="event_id", columns="part", values="amount_micro_usdt", aggfunc="sum", fill_value=0
     )
     for part in (*RECEIVED_PARTS, *PAID_PARTS, *MEMO_PARTS):
         if part not in table:
@@ -419,7 +422,8 @@ def check_attribution(attribution: pd.DataFrame, liquidations: pd.DataFrame) -> 
     liq = liquidations.set_index("event_id")
 
     def part_sum(mask) -> pd.Series:
-        return a[mask].groupby("event_id")["amount"].sum().reindex(liq.index, fill_value=0)
+        amounts = a[mask].groupby("event_id")["amount_micro_usdt"].sum()
+        return amounts.reindex(liq.index, fill_value=0)
 
     part = a["part"]
     received = part_sum(a["section"] == "received")
@@ -430,13 +434,16 @@ def check_attribution(attribution: pd.DataFrame, liquidations: pd.DataFrame) -> 
     payout = part_sum(part == "insurance_payout")
     checks = {
         "paid side equals received side": (received, paid),
-        "clearance_fee": (liq["clearance_fee"], fee),
-        "insurance_surplus": (liq["insurance_surplus"], surplus),
-        "socialized": (liq["socialized"], part_sum(part == "socialized_loss")),
-        "exchange_absorbed": (liq["exchange_absorbed"], part_sum(part == "exchange_absorbs")),
-        "debt": (liq["debt"], part_sum(part == "trader_debt")),
-        "adl_haircut": (liq["adl_haircut"], part_sum(part == "adl_haircut")),
-        "insurance_delta": (liq["insurance_delta"], surplus + fee_to_fund - payout),
+        "clearance_fee": (liq["clearance_fee_micro_usdt"], fee),
+        "insurance_surplus": (liq["insurance_surplus_micro_usdt"], surplus),
+        "socialized": (liq["socialized_micro_usdt"], part_sum(part == "socialized_loss")),
+        "exchange_absorbed": (
+            liq["exchange_absorbed_micro_usdt"],
+            part_sum(part == "exchange_absorbs"),
+        ),
+        "debt": (liq["debt_micro_usdt"], part_sum(part == "trader_debt")),
+        "adl_haircut": (liq["adl_haircut_micro_usdt"], part_sum(part == "adl_haircut")),
+        "insurance_delta": (liq["insurance_delta_micro_usdt"], surplus + fee_to_fund - payout),
         "no unexpected transfers": (pd.Series(0, index=liq.index), part_sum(part == "other")),
     }
     found = []

@@ -8,10 +8,15 @@ never holds a half-written file.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from abm.outputs import Clock, plain
 
 TABLES = ("transfers", "accounts", "liquidations", "fills")
 
@@ -26,6 +31,11 @@ class RunData:
     liquidations: pd.DataFrame
     fills: pd.DataFrame
     config: dict = field(default_factory=dict)
+
+    @property
+    def clock(self) -> Clock:
+        """The run's clock (``run.start_time``, ``run.tick_seconds``) for the time columns."""
+        return Clock.from_config(self.config)
 
     @property
     def value_per_tick_lot(self) -> int:
@@ -49,13 +59,14 @@ def value_per_tick_lot(config: dict) -> int:
 def read_run(run_dir: str | Path) -> RunData:
     """Load ``transfers``, ``accounts``, ``liquidations`` and ``fills`` (Parquet) and the config.
 
-    Input: a run folder (as written by ``abm run``). Output: a :class:`RunData`; its ``config`` is
-    the manifest's resolved config, or an empty dict when the folder has no manifest (then
-    ``value_per_tick_lot`` is unknown and raises ``KeyError``).
+    Input: a run folder (as written by ``abm run``). Output: a :class:`RunData` (see
+    :func:`run_data`); its ``config`` is the manifest's resolved config, or an empty dict when
+    the folder has no manifest (then ``value_per_tick_lot`` is unknown and raises
+    ``KeyError``).
 
     >>> run = read_run("results/baseline-seed42-...")          # doctest: +SKIP
     >>> run.transfers.columns.tolist()                          # doctest: +SKIP
-    ['tick', 'src', 'dst', 'amount', 'cause', 'event_id']
+    ['tick', 'src', 'dst', 'amount_micro_usdt', 'cause', 'event_id']
     """
     path = Path(run_dir)
     tables = {}
@@ -63,7 +74,26 @@ def read_run(run_dir: str | Path) -> RunData:
         file = path / f"{name}.parquet"
         if not file.is_file():
             raise FileNotFoundError(f"{file} is missing: is {path} a complete run folder?")
-        tables[name] = pd.read_parquet(file)
+        tables[name] = pq.read_table(file)
     manifest = path / "manifest.json"
     config = json.loads(manifest.read_text())["config"] if manifest.is_file() else {}
-    return RunData(path=path, config=config, **tables)
+    return run_data(path, config, tables)
+
+
+def run_data(path: str | Path, config: dict, tables: Mapping[str, pa.Table]) -> RunData:
+    """A :class:`RunData` of a run's Arrow tables (``transfers``, ``accounts``,
+    ``liquidations``, ``fills``), as read from its folder or as the run built them.
+
+    The time columns are left out (the flow layer counts in ticks and adds times when it
+    writes); the small tables (accounts, liquidations) have their categorical columns as plain
+    strings, the long ones (transfers, fills) keep them categorical, which keeps a log of
+    millions of rows cheap.
+    """
+    frames = {}
+    for name in TABLES:
+        table = tables[name]
+        if "time" in table.column_names:
+            table = table.drop_columns(["time"])
+        frame = table.to_pandas(split_blocks=True)
+        frames[name] = plain(frame) if name in ("accounts", "liquidations") else frame
+    return RunData(path=Path(path), config=config, **frames)

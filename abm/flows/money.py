@@ -17,9 +17,9 @@ WHERE_COLUMNS = [
     "share",
     "long_usdt",
     "short_usdt",
-    "amount",
-    "long",
-    "short",
+    "amount_micro_usdt",
+    "long_micro_usdt",
+    "short_micro_usdt",
     "events",
 ]
 
@@ -34,9 +34,9 @@ def where_money_goes(attribution: pd.DataFrame) -> pd.DataFrame:
     collateral by population, insurance-fund payouts, the backstop vault, socialized-loss
     contributors by population, the exchange absorbing, debt left with traders). Columns:
     ``amount_usdt``, ``share`` (of the liquidated total), ``long_usdt`` and ``short_usdt`` (split
-    by the liquidated position's side), the same three as int micro-units (``amount``,
-    ``long``, ``short``) and ``events`` (how many liquidations contributed). Each section's
-    ``amount`` sums exactly to the liquidated total. Received rows are sorted largest first,
+    by the liquidated position's side), the same three as int micro-USDT
+    (``amount_micro_usdt``, ``long_micro_usdt``, ``short_micro_usdt``) and ``events`` (how many
+    liquidations contributed). Each section's ``amount_micro_usdt`` sums exactly to the liquidated total. Received rows are sorted largest first,
     paid rows in waterfall order.
 
     >>> where_money_goes(attribution)[["section", "party", "part", "share"]]  # doctest: +SKIP
@@ -48,32 +48,43 @@ def where_money_goes(attribution: pd.DataFrame) -> pd.DataFrame:
     a = attribution[attribution["section"].isin(("received", "paid"))]
     if a.empty:
         return pd.DataFrame(columns=WHERE_COLUMNS)
-    long = a["amount"].where(a["side"] == "long", 0)
-    short = a["amount"].where(a["side"] == "short", 0)
+    amount = a["amount_micro_usdt"]
     frame = (
-        a.assign(long=long, short=short, party=a["party_population"])
+        pd.DataFrame(
+            {
+                "section": a["section"].astype(object),
+                "party": a["party_population"].astype(object),
+                "part": a["part"].astype(object),
+                "amount_micro_usdt": amount,
+                "long_micro_usdt": amount.where(a["side"] == "long", 0),
+                "short_micro_usdt": amount.where(a["side"] == "short", 0),
+                "event_id": a["event_id"],
+            }
+        )
         .groupby(["section", "party", "part"], sort=False)
         .agg(
-            amount=("amount", "sum"),
-            long=("long", "sum"),
-            short=("short", "sum"),
+            amount_micro_usdt=("amount_micro_usdt", "sum"),
+            long_micro_usdt=("long_micro_usdt", "sum"),
+            short_micro_usdt=("short_micro_usdt", "sum"),
             events=("event_id", "nunique"),
         )
         .reset_index()
     )
-    frame = frame[frame["amount"] != 0]
-    total = int(a.loc[a["section"] == "received", "amount"].sum())
-    frame["share"] = frame["amount"] / total if total else float("nan")
+    frame = frame[frame["amount_micro_usdt"] != 0]
+    total = liquidated_total(a)
+    frame["share"] = frame["amount_micro_usdt"] / total if total else float("nan")
     for name in ("amount", "long", "short"):
-        frame[f"{name}_usdt"] = frame[name] / MICRO
+        frame[f"{name}_usdt"] = frame[f"{name}_micro_usdt"] / MICRO
     order = {part: i for i, part in enumerate((*RECEIVED_PARTS, *PAID_PARTS))}
     received = frame[frame["section"] == "received"].sort_values(
-        ["amount", "party", "part"], ascending=[False, True, True]
+        ["amount_micro_usdt", "party", "part"], ascending=[False, True, True]
     )
     paid = frame[frame["section"] == "paid"].assign(order=frame["part"].map(order))
-    paid = paid.sort_values(["order", "amount", "party"], ascending=[True, False, True])
+    paid = paid.sort_values(["order", "amount_micro_usdt", "party"], ascending=[True, False, True])
     out = pd.concat([received, paid.drop(columns="order")], ignore_index=True)
-    return out[WHERE_COLUMNS].astype({"amount": "int64", "long": "int64", "short": "int64"})
+    return out[WHERE_COLUMNS].astype(
+        {"amount_micro_usdt": "int64", "long_micro_usdt": "int64", "short_micro_usdt": "int64"}
+    )
 
 
 def liquidated_total(attribution: pd.DataFrame) -> int:
@@ -82,7 +93,7 @@ def liquidated_total(attribution: pd.DataFrame) -> int:
     >>> liquidated_total(attribution)                           # doctest: +SKIP
     184446398692
     """
-    return int(attribution.loc[attribution["section"] == "received", "amount"].sum())
+    return int(attribution.loc[attribution["section"] == "received", "amount_micro_usdt"].sum())
 
 
 def liquidation_gains(attribution: pd.DataFrame, traders_only: bool = False) -> pd.DataFrame:
@@ -90,9 +101,10 @@ def liquidation_gains(attribution: pd.DataFrame, traders_only: bool = False) -> 
 
     Input: the output of :func:`abm.flows.attribute_liquidations`; ``traders_only`` drops the
     system accounts (exchange, insurance fund, backstop vault). Output: one row per account that
-    received a ``received`` part: ``account``, ``population``, ``gain`` (int micro-units, net
+    received a ``received`` part: ``account``, ``population``, ``gain_micro_usdt`` (int, net
     over events; negative if on balance it paid liquidated accounts), ``gain_usdt``, ``events``
-    and ``taker_gain`` (memo: what it gained against the mark taking liquidation orders).
+    and ``taker_gain_micro_usdt`` (memo: what it gained against the mark taking liquidation
+    orders).
 
     >>> liquidation_gains(attribution).head(3)                  # doctest: +SKIP
     """
@@ -101,18 +113,27 @@ def liquidation_gains(attribution: pd.DataFrame, traders_only: bool = False) -> 
         received.groupby("party", sort=True)
         .agg(
             population=("party_population", "first"),
-            gain=("amount", "sum"),
+            gain_micro_usdt=("amount_micro_usdt", "sum"),
             events=("event_id", "nunique"),
         )
         .rename_axis("account")
     )
-    memo = attribution[attribution["part"] == "taker_gain"].groupby("party")["amount"].sum()
-    gains["taker_gain"] = memo.reindex(gains.index, fill_value=0).astype("int64")
-    gains["gain_usdt"] = gains["gain"] / MICRO
+    taker = attribution[attribution["part"] == "taker_gain"]
+    memo = taker.groupby("party")["amount_micro_usdt"].sum()
+    gains["taker_gain_micro_usdt"] = memo.reindex(gains.index, fill_value=0).astype("int64")
+    gains["gain_usdt"] = gains["gain_micro_usdt"] / MICRO
+    gains["population"] = gains["population"].astype(object)
     if traders_only:
         gains = gains[~gains["population"].isin(SYSTEM_POPULATIONS)]
-    gains = gains.reset_index().sort_values(["gain", "account"], ascending=[False, True])
-    columns = ["account", "population", "gain", "gain_usdt", "events", "taker_gain"]
+    gains = gains.reset_index().sort_values(["gain_micro_usdt", "account"], ascending=[False, True])
+    columns = [
+        "account",
+        "population",
+        "gain_micro_usdt",
+        "gain_usdt",
+        "events",
+        "taker_gain_micro_usdt",
+    ]
     return gains[columns].reset_index(drop=True)
 
 
@@ -140,7 +161,7 @@ def format_where_money_goes(
     if table.empty:
         return "where the money goes: no liquidations"
     lines = []
-    total = int(table.loc[table["section"] == "received", "amount"].sum())
+    total = int(table.loc[table["section"] == "received", "amount_micro_usdt"].sum())
     counted = f" in {events:,} liquidation events" if events is not None else ""
     lines.append(f"where the money goes: {total / MICRO:,.2f} USDT lost{counted}")
     header = (
@@ -155,19 +176,22 @@ def format_where_money_goes(
         shown = rows if top is None else rows.head(top)
         for r in shown.itertuples(index=False):
             lines.append(
-                f"  {r.party:16s} {r.part:18s} {r.amount / MICRO:16,.2f} {r.share:7.1%} "
-                f"{r.long / MICRO:16,.2f} {r.short / MICRO:16,.2f}"
+                f"  {r.party:16s} {r.part:18s} {r.amount_usdt:16,.2f} {r.share:7.1%} "
+                f"{r.long_usdt:16,.2f} {r.short_usdt:16,.2f}"
             )
         if len(shown) < len(rows):
             rest = rows.iloc[len(shown) :]
             lines.append(
                 f"  {'(' + str(len(rest)) + ' more)':16s} {'':18s} "
-                f"{rest['amount'].sum() / MICRO:16,.2f} {rest['share'].sum():7.1%} "
-                f"{rest['long'].sum() / MICRO:16,.2f} {rest['short'].sum() / MICRO:16,.2f}"
+                f"{rest['amount_micro_usdt'].sum() / MICRO:16,.2f} {rest['share'].sum():7.1%} "
+                f"{rest['long_micro_usdt'].sum() / MICRO:16,.2f} "
+                f"{rest['short_micro_usdt'].sum() / MICRO:16,.2f}"
             )
+        amount = rows["amount_micro_usdt"].sum()
         lines.append(
-            f"  {'total':16s} {'':18s} {rows['amount'].sum() / MICRO:16,.2f} "
-            f"{rows['amount'].sum() / total if total else 0:7.1%} "
-            f"{rows['long'].sum() / MICRO:16,.2f} {rows['short'].sum() / MICRO:16,.2f}"
+            f"  {'total':16s} {'':18s} {amount / MICRO:16,.2f} "
+            f"{amount / total if total else 0:7.1%} "
+            f"{rows['long_micro_usdt'].sum() / MICRO:16,.2f} "
+            f"{rows['short_micro_usdt'].sum() / MICRO:16,.2f}"
         )
     return "\n".join(lines)

@@ -1,87 +1,126 @@
-"""A run's flow outputs: the graph, the population flows, the attribution and the
-where-the-money-goes table, written atomically into the run folder."""
+"""A run's flow outputs: the edge lists of the money-flow and liquidation networks, the
+attribution, the population flows and the where-the-money-goes table, written atomically into
+the run folder; GraphML and GEXF graphs on request."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import networkx as nx
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from abm import outputs
 from abm.files import write_atomic
-from abm.flows.attribution import COLUMNS as ATTRIBUTION_COLUMNS
-from abm.flows.attribution import attribute_liquidations, liquidation_losses
-from abm.flows.graph import build_graph, flows_by_population, liquidation_graph
-from abm.flows.io import read_run
+from abm.flows.attribution import attribute_liquidations
+from abm.flows.graph import (
+    build_graph,
+    flow_edges,
+    flows_by_population,
+    liquidation_edges,
+    liquidation_graph,
+)
+from abm.flows.io import RunData, read_run
 from abm.flows.money import MICRO, liquidated_total, top_gainers, where_money_goes
 
-_TEXT_COLUMNS = ("population", "side", "kind", "section", "part", "party_population")
-ATTRIBUTION_SCHEMA = pa.schema(
-    [(name, pa.string() if name in _TEXT_COLUMNS else pa.int64()) for name in ATTRIBUTION_COLUMNS]
-)
-"""``liquidation_attribution.parquet``: typed even with no rows (a run without liquidations)."""
-
 FILES = (
-    "flows.graphml",
+    "flow_edges.parquet",
+    "liquidation_edges.parquet",
+    "liquidation_attribution.parquet",
     "flows_by_population.csv",
     "where_money_goes.csv",
-    "liquidation_attribution.parquet",
 )
+"""What every run writes; ``flows.graphml`` and ``liquidations.gexf`` only on request."""
+
+NOTES = {
+    "liquidation_events": "events in liquidation_attribution.parquet: every liquidation (a "
+    "partial liquidation of the same account later is an event of its own) and every deficit "
+    "resolution (a position closed below zero in an ordinary trade, covered afterwards). "
+    "summary.liquidations.count leaves the deficit resolutions out, so this number is "
+    "liquidations.count + liquidations.deficit_resolutions.",
+    "liquidated_total": "the money the liquidated accounts lost in their events: each one's "
+    "net outflow to its link partners, the clearance fee, the insurance surplus (and trading "
+    "fees of a deficit resolution). It is not summary.liquidations.notional, the size of the "
+    "positions closed.",
+    "received": "share of the liquidated total by receiver: link partners by population, the "
+    "insurance fund (clearance fees, surplus) and the exchange by name. The shares sum to 1; a "
+    "negative share is money a population paid to liquidated accounts on balance (its own "
+    "side of a link settled against them).",
+    "paid": "share of the liquidated total by payer: the liquidated accounts' own collateral, "
+    "then the backstops (insurance payouts, the backstop vault, socialized losses, the exchange "
+    "absorbing, debt left with traders). The shares sum to 1; a negative own collateral is an "
+    "account whose balance rose in its liquidation.",
+    "top_gainers": "the trader accounts that received most from liquidated accounts, net over "
+    "events, in USDT; system accounts are left out (they have their rows in received).",
+}
+"""What each number of :func:`write_flows`'s summary means (``summary.json``'s
+``flows.notes``)."""
+
+
+def write_table(path: Path, output: outputs.Output, frame, clock: outputs.Clock) -> None:
+    """Write a DataFrame as ``output``'s Parquet file, with its declared schema and times."""
+    table = outputs.build(output, outputs.frame_columns(frame), clock)
+    write_atomic(path, lambda tmp: outputs.write_parquet(table, tmp))
 
 
 def write_flows(
-    run_dir: str | Path, *, value_per_tick_lot: int | None = None, gexf: bool = False
+    run_dir: str | Path,
+    *,
+    value_per_tick_lot: int | None = None,
+    graphml: bool = False,
+    gexf: bool = False,
+    run: RunData | None = None,
 ) -> dict:
     """Write a run's flow outputs into its folder and return a JSON-ready summary.
 
     Inputs: a run folder holding ``transfers``, ``accounts``, ``liquidations`` and ``fills``
-    (Parquet) and ``manifest.json``; ``value_per_tick_lot`` overrides the one derived from the
-    manifest's config; ``gexf`` also writes ``liquidations.gexf`` (the liquidation subgraph as a
-    dynamic GEXF for Gephi, edges starting at their first tick; GEXF carries a date, so this
-    file is not byte-identical across days).
+    (Parquet) and ``manifest.json``, or ``run``, those tables already in memory (the run itself
+    hands them over, so that nothing is read back); ``value_per_tick_lot`` overrides the one
+    derived from the config; ``graphml`` also writes ``flows.graphml`` (the account graph of
+    :func:`build_graph`); ``gexf`` also writes ``liquidations.gexf`` (the liquidation network
+    as a dynamic GEXF for Gephi, edges starting at their first tick; GEXF carries a date, so
+    this file is not byte-identical across days).
 
-    Writes ``flows.graphml`` (the account graph of :func:`build_graph`), ``flows_by_population.csv``
-    (:func:`flows_by_population`), ``where_money_goes.csv`` (:func:`where_money_goes`) and
-    ``liquidation_attribution.parquet`` (:func:`attribute_liquidations`).
+    Always writes ``flow_edges.parquet`` (:func:`flow_edges`), ``liquidation_edges.parquet``
+    (:func:`liquidation_edges`), ``liquidation_attribution.parquet``
+    (:func:`attribute_liquidations`), ``flows_by_population.csv`` (:func:`flows_by_population`)
+    and ``where_money_goes.csv`` (:func:`where_money_goes`). The transfer log is aggregated
+    once, into the edge list; every graph is built from an edge list.
 
-    Output: ``{"files": [...], "liquidation_events": n, "liquidated_total": micro-units,
+    Output: ``{"files": [...], "liquidation_events": n, "liquidated_total_micro_usdt": int,
     "liquidated_total_usdt": float, "received": {party: share}, "paid": {party: share},
-    "top_gainers": [{"account", "population", "gain_usdt"}, ...]}``.
+    "top_gainers": [{"account", "population", "gain_usdt"}, ...], "notes": {key: meaning}}``.
 
     >>> write_flows("results/baseline-seed42-...")["liquidated_total_usdt"]  # doctest: +SKIP
     184446.398692
     """
-    run = read_run(run_dir)
-    k = run.value_per_tick_lot if value_per_tick_lot is None else value_per_tick_lot
     out = Path(run_dir)
-    graph = build_graph(run.transfers, run.accounts)
+    run = read_run(run_dir) if run is None else run
+    k = run.value_per_tick_lot if value_per_tick_lot is None else value_per_tick_lot
+    clock = run.clock
+    edges = flow_edges(run.transfers)
     attribution = attribute_liquidations(
         run.transfers, run.liquidations, run.fills, run.accounts, value_per_tick_lot=k
     )
     table = where_money_goes(attribution)
+    liquidations = liquidation_edges(attribution)
 
-    write_atomic(out / "flows.graphml", lambda tmp: nx.write_graphml(graph, tmp))
-    write_atomic(
-        out / "flows_by_population.csv",
-        lambda tmp: flows_by_population(graph).to_csv(tmp, index=False),
-    )
-    write_atomic(out / "where_money_goes.csv", lambda tmp: table.to_csv(tmp, index=False))
-    write_atomic(
+    write_table(out / "flow_edges.parquet", outputs.FLOW_EDGES, edges, clock)
+    write_table(out / "liquidation_edges.parquet", outputs.LIQUIDATION_EDGES, liquidations, clock)
+    write_table(
         out / "liquidation_attribution.parquet",
-        lambda tmp: pq.write_table(
-            pa.Table.from_pandas(
-                attribution[list(ATTRIBUTION_COLUMNS)],
-                schema=ATTRIBUTION_SCHEMA,
-                preserve_index=False,
-            ),
-            tmp,
-            compression="zstd",
-        ),
+        outputs.LIQUIDATION_ATTRIBUTION,
+        attribution,
+        clock,
     )
+    populations = flows_by_population(edges, run.accounts)
+    write_atomic(out / "flows_by_population.csv", lambda tmp: populations.to_csv(tmp, index=False))
+    write_atomic(out / "where_money_goes.csv", lambda tmp: table.to_csv(tmp, index=False))
     files = list(FILES)
+    if graphml:
+        graph = build_graph(edges, run.accounts)
+        write_atomic(out / "flows.graphml", lambda tmp: nx.write_graphml(graph, tmp))
+        files.append("flows.graphml")
     if gexf:
-        dynamic = liquidation_graph(attribution)
+        dynamic = liquidation_graph(liquidations)
         dynamic.graph["mode"] = "dynamic"
         for _, _, data in dynamic.edges(data=True):
             data["start"] = data["first_tick"]
@@ -95,12 +134,12 @@ def write_flows(
         shares[section] = {
             str(p): float(s) for p, s in rows.groupby("party", sort=True)["share"].sum().items()
         }
-    events = len(liquidation_losses(attribution)) if not attribution.empty else 0
+    events = int(attribution["event_id"].nunique())
     gainers = top_gainers(attribution, 5)
     return {
         "files": files,
         "liquidation_events": events,
-        "liquidated_total": total,
+        "liquidated_total_micro_usdt": total,
         "liquidated_total_usdt": total / MICRO,
         "received": shares["received"],
         "paid": shares["paid"],
@@ -108,4 +147,5 @@ def write_flows(
             {"account": int(a), "population": str(p), "gain_usdt": float(g)}
             for a, p, g in gainers[["account", "population", "gain_usdt"]].itertuples(index=False)
         ],
+        "notes": NOTES,
     }
