@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from abm.exchange.book import Order
+    from abm.exchange.stops import StopOrder
 
 
 class Link:
@@ -56,7 +61,7 @@ class Account:
         "taker_fee_ppm",
     )
 
-    def __init__(self, account_id: int, cross: bool, leverage: float, liquidatable: bool) -> None:
+    def __init__(self, account_id: int, cross: bool, leverage: int, liquidatable: bool) -> None:
         self.id = account_id
         self.cross = cross
         self.leverage = leverage
@@ -65,8 +70,8 @@ class Account:
         self.isolated_margin = 0
         self.links: deque[Link] = deque()
         self.dead_links = 0
-        self.orders: dict[int, object] = {}
-        self.stops: dict[int, object] = {}
+        self.orders: dict[int, Order] = {}
+        self.stops: dict[int, StopOrder] = {}
         self.open_buy_qty = 0
         self.open_buy_value = 0
         self.open_sell_qty = 0

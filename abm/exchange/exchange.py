@@ -121,9 +121,9 @@ class Exchange:
 
     def open_account(
         self,
-        deposit: int = 0,
+        deposit: object = 0,
         *,
-        leverage: int = 10,
+        leverage: object = 10,
         cross: bool | None = None,
         fee_tier: str = "standard",
     ) -> int:
@@ -140,7 +140,6 @@ class Exchange:
             raise ValueError(
                 f"leverage {leverage} is outside the allowed range 1 to {self.max_leverage:g}"
             )
-        leverage = checked
         amount = whole(deposit)
         if amount is None or amount < 0:
             raise ValueError(
@@ -151,16 +150,15 @@ class Exchange:
                 f"deposit {amount} micro-units is above the largest balance the exchange holds "
                 f"({MAX_TOTAL_DEPOSITS} micro-units in all)"
             )
-        deposit = amount
         account_id = self.ledger.open_account()
         self.deposited.append(0)
         mode = self.rules.margin_mode == "cross" if cross is None else cross
-        account = Account(account_id, cross=mode, leverage=leverage, liquidatable=True)
+        account = Account(account_id, cross=mode, leverage=checked, liquidatable=True)
         account.maker_fee_ppm, account.taker_fee_ppm = self.fee_tiers[fee_tier]
         self.accounts.append(account)
-        if deposit:
-            self.ledger.deposit(account_id, deposit, self.next_event())
-            self.deposited[account_id] = deposit
+        if amount:
+            self.ledger.deposit(account_id, amount, self.next_event())
+            self.deposited[account_id] = amount
         return account_id
 
     def _account(self, account_id: object) -> Account | None:
@@ -190,19 +188,21 @@ class Exchange:
             return Reject.AMOUNT_ABOVE_MAX
         return None
 
-    def deposit(self, account_id: int, amount: int) -> OrderResult:
+    def deposit(self, account_id: object, amount: object) -> OrderResult:
         """Add money from outside; repays trader debt first by construction."""
         return self._move_external(account_id, amount, withdrawal=False)
 
-    def withdraw(self, account_id: int, amount: int) -> OrderResult:
+    def withdraw(self, account_id: object, amount: object) -> OrderResult:
         """Take money out, at most what the account has free of margin and orders."""
         return self._move_external(account_id, amount, withdrawal=True)
 
-    def _move_external(self, account_id: int, amount: int, withdrawal: bool) -> OrderResult:
+    def _move_external(
+        self, account_id: object, requested: object, withdrawal: bool
+    ) -> OrderResult:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        amount = whole(amount)
+        amount = whole(requested)
         if amount is None or amount <= 0:
             return OrderResult(False, Reject.INVALID_AMOUNT)
         if withdrawal:
@@ -219,63 +219,76 @@ class Exchange:
         self._refresh(account)
         return OrderResult(True)
 
-    def set_leverage(self, account_id: int, leverage: int) -> OrderResult:
+    def set_leverage(self, account_id: object, leverage: object) -> OrderResult:
         """Change an account's leverage; allowed only while flat with no open orders."""
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        leverage = whole(leverage)
-        if leverage is None or not 1 <= leverage <= self.max_leverage:
+        wanted = whole(leverage)
+        if wanted is None or not 1 <= wanted <= self.max_leverage:
             return OrderResult(False, Reject.INVALID_LEVERAGE)
         if account.position or account.orders:
             return OrderResult(False, Reject.HAS_POSITION)
-        account.leverage = leverage
+        account.leverage = wanted
         return OrderResult(True)
 
-    def balance(self, account_id: int) -> int:
+    def balance(self, account_id: object) -> int:
         """Ledger (wallet) balance in micro-units."""
         return self.ledger.balances[self._view(account_id).id]
 
-    def unrealized_pnl(self, account_id: int, price: int | None = None) -> int:
+    def unrealized_pnl(self, account_id: object, price: object = None) -> int:
         """Unrealized PnL at ``price`` (default: mark), micro-units."""
         a = self._view(account_id)
-        p = self.prices.mark if price is None else price
+        p = self._price_or_mark(price)
         return (a.position * p - a.cost) * self.k
+
+    def _price_or_mark(self, price: object) -> int:
+        """A caller's price in whole ticks, or the mark for None; ValueError otherwise."""
+        if price is None:
+            return self.prices.mark
+        ticks = whole(price)
+        if ticks is None:
+            raise ValueError(f"price {price!r} must be a whole number of ticks")
+        return ticks
 
     def collateral(self, account: Account) -> int:
         """Money backing the position: isolated margin, or the whole balance in cross mode."""
         return self.ledger.balances[account.id] if account.cross else account.isolated_margin
 
-    def equity(self, account_id: int, price: int | None = None) -> int:
+    def equity(self, account_id: object, price: object = None) -> int:
         """Balance plus unrealized PnL, micro-units."""
         return self.balance(account_id) + self.unrealized_pnl(account_id, price)
 
-    def maintenance_margin(self, account_id: int, price: int | None = None) -> int:
+    def maintenance_margin(self, account_id: object, price: object = None) -> int:
         """Maintenance margin of the position at ``price`` (default: mark), micro-units."""
         a = self._view(account_id)
-        p = self.prices.mark if price is None else price
+        p = self._price_or_mark(price)
         return self.brackets.maintenance_margin(abs(a.position) * p * self.k)
 
-    def available(self, account_id: int) -> int:
+    def available(self, account_id: object) -> int:
         """What could be withdrawn: balance not needed as margin for the position or orders,
         less any loss of the position beyond its margin (see :func:`risk.available`)."""
         return risk.available(self, self._view(account_id))
 
     # ----------------------------------------------------------------- orders
 
-    def _order_account(self, account_id: object, side: object, qty: object) -> Account | Reject:
-        """The account an order or stop is for, or why the request's basics are invalid."""
+    def _order_request(
+        self, account_id: object, side: object, qty: object
+    ) -> tuple[Account, int, int] | Reject:
+        """The account, side and lots an order or stop is for, or why the request's basics are
+        invalid."""
         account = self._account(account_id)
         if account is None:
             return Reject.UNKNOWN_ACCOUNT
-        if whole(side) not in (BUY, SELL):
+        direction = whole(side)
+        if direction is None or direction not in (BUY, SELL):
             return Reject.INVALID_SIDE
         lots = whole(qty)
         if lots is None or lots <= 0:
             return Reject.INVALID_QTY
         if lots > self.instrument.max_order_lots:
             return Reject.QTY_ABOVE_MAX
-        return account
+        return account, direction, lots
 
     def _price(self, price: object) -> int | None:
         """A price as whole ticks within 1 to the filter's maximum, else None."""
@@ -286,13 +299,13 @@ class Exchange:
 
     def submit(
         self,
-        account_id: int,
-        side: int,
-        qty: int,
-        price: int | None = None,
+        account_id: object,
+        side: object,
+        qty: object,
+        price: object = None,
         *,
-        kind: str = "limit",
-        reduce_only: bool = False,
+        kind: object = "limit",
+        reduce_only: object = False,
     ) -> OrderResult:
         """Submit an order. ``kind``: ``limit`` (GTC), ``post_only``, ``ioc`` or ``market``.
 
@@ -302,28 +315,35 @@ class Exchange:
         at its worst fill prices (:func:`risk.check_order`). Returns what happened; a rejected
         order changes nothing.
         """
-        account = self._order_account(account_id, side, qty)
-        if type(account) is Reject:
-            return OrderResult(False, account)
-        side, qty = int(side), int(qty)
+        request = self._order_request(account_id, side, qty)
+        if isinstance(request, Reject):
+            return OrderResult(False, request)
+        account, direction, lots = request
         if kind not in ORDER_KINDS:
             return OrderResult(False, Reject.INVALID_KIND)
         if not self.prices.mark:
             return OrderResult(False, Reject.NO_MARK_PRICE)
+        limit = None
         if price is not None:
-            price = self._price(price)
-            if price is None:
+            limit = self._price(price)
+            if limit is None:
                 return OrderResult(False, Reject.INVALID_PRICE)
         if kind == "market":
-            if qty > self.instrument.max_market_lots:
+            if lots > self.instrument.max_market_lots:
                 return OrderResult(False, Reject.QTY_ABOVE_MAX)
-            price = risk.market_limit(self, side, price)
-        elif price is None:
+            limit = risk.market_limit(self, direction, limit)
+        elif limit is None:
             return OrderResult(False, Reject.INVALID_PRICE)
         else:
             low, high = risk.price_band(self)
-            if not low <= price <= high:
+            if not low <= limit <= high:
                 return OrderResult(False, Reject.PRICE_OUTSIDE_BAND)
+        return self._place(account, direction, lots, limit, str(kind), bool(reduce_only))
+
+    def _place(
+        self, account: Account, side: int, qty: int, price: int, kind: str, reduce_only: bool
+    ) -> OrderResult:
+        """Margin-check, match and rest an order whose basics are valid."""
         if reduce_only:
             closable = -account.position if side == BUY else account.position
             if closable <= 0:
@@ -375,25 +395,25 @@ class Exchange:
             del self.orders[order.id]
             del account.orders[order.id]
 
-    def cancel(self, account_id: int, order_id: int) -> OrderResult:
+    def cancel(self, account_id: object, order_id: object) -> OrderResult:
         """Cancel an open order or stop of the account."""
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        order_id = whole(order_id)
-        if order_id is None:
+        number = whole(order_id)
+        if number is None:
             return OrderResult(False, Reject.UNKNOWN_ORDER)
-        order = account.orders.get(order_id)
+        order = account.orders.get(number)
         if order is not None:
             self._unrest(order, order.qty)
-            return OrderResult(True, None, order_id)
-        if order_id in account.stops:
-            del account.stops[order_id]
-            del self.stops[order_id]
-            return OrderResult(True, None, order_id)
+            return OrderResult(True, None, number)
+        if number in account.stops:
+            del account.stops[number]
+            del self.stops[number]
+            return OrderResult(True, None, number)
         return OrderResult(False, Reject.UNKNOWN_ORDER)
 
-    def cancel_all(self, account_id: int) -> OrderResult:
+    def cancel_all(self, account_id: object) -> OrderResult:
         """Cancel every open order and stop of the account; ``cancelled`` says how many."""
         account = self._account(account_id)
         if account is None:
@@ -593,7 +613,7 @@ class Exchange:
         self.stale_thresholds.clear()
         self._compact_thresholds()
 
-    def liquidation_threshold(self, account_id: int) -> int | None:
+    def liquidation_threshold(self, account_id: object) -> int | None:
         """The mark (ticks) at which the account's position becomes liquidatable: a long at or
         below it, a short at or above it; None when flat."""
         account = self._view(account_id)
@@ -617,34 +637,41 @@ class Exchange:
 
     def submit_stop(
         self,
-        account_id: int,
-        side: int,
-        qty: int,
-        stop: int,
+        account_id: object,
+        side: object,
+        qty: object,
+        stop: object,
         *,
-        limit: int | None = None,
-        trigger: str = "mark",
-        reduce_only: bool = True,
+        limit: object = None,
+        trigger: object = "mark",
+        reduce_only: object = True,
     ) -> OrderResult:
         """A stop-market (``limit`` None) or stop-limit order triggered on mark or last price.
 
         A sell stop triggers when the price falls to ``stop`` or below, a buy stop when it rises
         to ``stop`` or above; it then enters as a market order or a GTC limit at ``limit``.
         """
-        account = self._order_account(account_id, side, qty)
-        if type(account) is Reject:
-            return OrderResult(False, account)
-        stop = self._price(stop)
-        if stop is None or (limit is not None and self._price(limit) is None):
+        request = self._order_request(account_id, side, qty)
+        if isinstance(request, Reject):
+            return OrderResult(False, request)
+        account, direction, lots = request
+        stop_ticks = self._price(stop)
+        limit_ticks = None if limit is None else self._price(limit)
+        if stop_ticks is None or (limit is not None and limit_ticks is None):
             return OrderResult(False, Reject.INVALID_PRICE)
-        side, qty = int(side), int(qty)
-        limit = None if limit is None else int(limit)
         if trigger not in ("mark", "last"):
             return OrderResult(False, Reject.INVALID_TRIGGER)
         self._order_id += 1
         order_id = self._order_id
         order = StopOrder(
-            order_id, account.id, side, qty, stop, limit, trigger == "mark", reduce_only
+            order_id,
+            account.id,
+            direction,
+            lots,
+            stop_ticks,
+            limit_ticks,
+            trigger == "mark",
+            bool(reduce_only),
         )
         self.stop_book.add(order)
         account.stops[order_id] = order
@@ -671,17 +698,21 @@ class Exchange:
 
     # ----------------------------------------------------------------- the tick
 
-    def begin_tick(self, tick: int, index: int) -> None:
+    def begin_tick(self, tick: object, index: object) -> None:
         """Start a tick: the world's index price (ticks) for this tick, a whole number from 1 to
         the price filter's maximum (ValueError otherwise, before anything changes)."""
-        if self._price(index) is None:
+        ticks = self._price(index)
+        if ticks is None:
             raise ValueError(
                 f"index price must be a whole number of ticks from 1 to "
                 f"{self.instrument.max_price_ticks}, got {index!r}"
             )
-        self.tick = tick
-        self.ledger.tick = tick
-        self.prices.set_index(index)
+        number = whole(tick)
+        if number is None:
+            raise ValueError(f"tick must be a whole number, got {tick!r}")
+        self.tick = number
+        self.ledger.tick = number
+        self.prices.set_index(ticks)
 
     def end_tick(self) -> None:
         """Steps 3 to 6 of a tick: mark and premium, stops, liquidation rounds, funding."""
@@ -742,11 +773,11 @@ class Exchange:
     def index(self) -> int:
         return self.prices.index
 
-    def position(self, account_id: int) -> int:
+    def position(self, account_id: object) -> int:
         """Signed position in lots (long > 0)."""
         return self._view(account_id).position
 
-    def isolated_margin(self, account_id: int) -> int:
+    def isolated_margin(self, account_id: object) -> int:
         """Margin allocated to the position in isolated mode, micro-units."""
         return self._view(account_id).isolated_margin
 

@@ -76,11 +76,11 @@ class Ledger:
         self.balances.append(0)
         return len(self.balances) - 1
 
-    def transfer(self, src: int, dst: int, amount: int, cause: Cause, event_id: int) -> None:
+    def transfer(self, src: int, dst: int, amount: object, cause: Cause, event_id: int) -> None:
         """Move ``amount`` micro-units from ``src`` to ``dst``; zero amounts are not logged."""
         if amount == 0:
             return
-        if type(amount) is not int or amount < 0:
+        if not (type(amount) is int and amount > 0):
             raise LedgerError(
                 f"transfer amount must be a positive whole number of micro-units, got {amount!r} "
                 f"({cause.name})"
