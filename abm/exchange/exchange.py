@@ -15,7 +15,7 @@ import numpy as np
 
 from abm.config import MICRO, Rulebook
 from abm.exchange import liquidation, risk
-from abm.exchange.accounts import Account
+from abm.exchange.accounts import SYSTEM_GROUP, Account, AccountGroup
 from abm.exchange.book import BUY, SELL, Order, OrderBook
 from abm.exchange.instrument import MAX_TOTAL_DEPOSITS, MONEY_BOUND, Instrument
 from abm.exchange.ledger import FIRST_TRADER, Cause, Ledger, SystemAccount
@@ -65,12 +65,16 @@ class Exchange:
         self.band_cache = (0, 0, 0)
         self.liquidate_at_equality = rulebook.liquidation.liquidate_at_equality
         self.rng = np.random.default_rng(seed)
-        self.ledger = Ledger()
+        system = AccountGroup(SYSTEM_GROUP)
+        self.groups: dict[str, AccountGroup] = {SYSTEM_GROUP: system}
+        """Accounts by group (a population), with running totals: :meth:`equity_by_group`."""
+        self.ledger = Ledger(system)
         self.accounts: list[Account] = [
-            Account(i, cross=True, leverage=1, liquidatable=False) for i in range(FIRST_TRADER)
+            Account(i, system, cross=True, leverage=1, liquidatable=False)
+            for i in range(FIRST_TRADER)
         ]
-        for system in self.accounts:
-            system.maker_fee_ppm, system.taker_fee_ppm = self.fee_tiers["standard"]
+        for system_account in self.accounts:
+            system_account.maker_fee_ppm, system_account.taker_fee_ppm = self.fee_tiers["standard"]
         self.book = OrderBook()
         self.orders: dict[int, Order] = {}
         self.stop_book = StopBook()
@@ -83,6 +87,10 @@ class Exchange:
         self.short_thresholds: list[tuple[int, int, int]] = []
         self.pending_deficits: set[int] = set()
         self.stale_thresholds: set[int] = set()
+        self.map_bin_ticks = 0
+        """Width of a liquidation-map bin: 1 bps of the first index (set at the first tick)."""
+        self.map_lots: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        """Lots of open positions per liquidation-threshold bin, longs then shorts."""
         self.adl_queue: dict[tuple[int, int], list[int]] = {}
         self.liquidating: int | None = None
         self.tick = 0
@@ -126,15 +134,19 @@ class Exchange:
         leverage: object = 10,
         cross: bool | None = None,
         fee_tier: str = "standard",
+        group: str = "traders",
     ) -> int:
         """Open a trader account with ``deposit`` micro-units; returns its id.
 
         ``fee_tier`` is ``standard`` (the rulebook's fees) or ``market_maker`` (its
-        ``market_maker_fees``). Raises ValueError, and opens nothing, for a leverage outside 1 to
-        the cap, an unknown fee tier, or a deposit that is not a whole number of micro-units
-        within the exchange's bounds."""
+        ``market_maker_fees``); ``group`` names the set of accounts (a population) whose totals
+        :meth:`equity_by_group` reports. Raises ValueError, and opens nothing, for a leverage
+        outside 1 to the cap, an unknown fee tier, the system accounts' group, or a deposit that
+        is not a whole number of micro-units within the exchange's bounds."""
         if fee_tier not in self.fee_tiers:
             raise ValueError(f"fee_tier {fee_tier!r}: allowed: {', '.join(self.fee_tiers)}")
+        if not isinstance(group, str) or group == SYSTEM_GROUP:
+            raise ValueError(f"group {group!r}: a name other than {SYSTEM_GROUP!r}")
         checked = whole(leverage)
         if checked is None or not 1 <= checked <= self.max_leverage:
             raise ValueError(
@@ -150,10 +162,13 @@ class Exchange:
                 f"deposit {amount} micro-units is above the largest balance the exchange holds "
                 f"({MAX_TOTAL_DEPOSITS} micro-units in all)"
             )
-        account_id = self.ledger.open_account()
+        totals = self.groups.get(group)
+        if totals is None:
+            totals = self.groups[group] = AccountGroup(group)
+        account_id = self.ledger.open_account(totals)
         self.deposited.append(0)
         mode = self.rules.margin_mode == "cross" if cross is None else cross
-        account = Account(account_id, cross=mode, leverage=checked, liquidatable=True)
+        account = Account(account_id, totals, cross=mode, leverage=checked, liquidatable=True)
         account.maker_fee_ppm, account.taker_fee_ppm = self.fee_tiers[fee_tier]
         self.accounts.append(account)
         if amount:
@@ -594,6 +609,8 @@ class Exchange:
         for account_id in sorted(self.stale_thresholds):
             account = accounts[account_id]
             account.liq_version += 1
+            if account.map_lots:
+                self._unmap(account)
             if not account.position or not account.liquidatable:
                 account.liq_threshold = None
                 continue
@@ -606,12 +623,30 @@ class Exchange:
                 self.liquidate_at_equality,
             )
             account.liq_threshold = threshold
+            self._map(account, threshold)
             if account.position > 0:
                 heapq.heappush(longs, (-threshold, account_id, account.liq_version))
             else:
                 heapq.heappush(shorts, (threshold, account_id, account.liq_version))
         self.stale_thresholds.clear()
         self._compact_thresholds()
+
+    def _map(self, account: Account, threshold: int) -> None:
+        """Enter an account's position in the liquidation map at its threshold's bin."""
+        bins = self.map_lots[0 if account.position > 0 else 1]
+        key = threshold // self.map_bin_ticks
+        bins[key] = bins.get(key, 0) + abs(account.position)
+        account.map_bin, account.map_lots = key, account.position
+
+    def _unmap(self, account: Account) -> None:
+        """Take an account's position out of the liquidation map."""
+        bins = self.map_lots[0 if account.map_lots > 0 else 1]
+        left = bins[account.map_bin] - abs(account.map_lots)
+        if left:
+            bins[account.map_bin] = left
+        else:
+            del bins[account.map_bin]
+        account.map_lots = 0
 
     def liquidation_threshold(self, account_id: object) -> int | None:
         """The mark (ticks) at which the account's position becomes liquidatable: a long at or
@@ -713,6 +748,8 @@ class Exchange:
         self.tick = number
         self.ledger.tick = number
         self.prices.set_index(ticks)
+        if not self.map_bin_ticks:
+            self.map_bin_ticks = max(1, ticks // 10_000)
 
     def end_tick(self) -> None:
         """Steps 3 to 6 of a tick: mark and premium, stops, liquidation rounds, funding."""
@@ -736,7 +773,7 @@ class Exchange:
                 long = accounts[account_id]
                 if long.position <= 0:
                     continue
-                for link in long.links:
+                for link in long.links or ():
                     if not link.qty:
                         continue
                     amount = link.qty * mark * k * abs(rate) // PPB
@@ -786,13 +823,35 @@ class Exchange:
         construction; the invariant check recomputes both from the links)."""
         return self.long_open_interest, self.long_open_interest
 
+    def equity_by_group(self) -> dict[str, int]:
+        """Balance plus unrealized PnL at the mark summed over each group's accounts, micro-units;
+        read from running totals, so its cost does not grow with the number of accounts."""
+        mark, k = self.prices.mark, self.k
+        return {
+            name: group.balance + (group.position * mark - group.cost) * k
+            for name, group in self.groups.items()
+        }
+
     def liquidation_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Liquidation thresholds (ticks) and sizes (lots) of open positions, and their sides."""
+        """Where open positions would be liquidated: per non-empty bin of liquidation thresholds
+        (:attr:`map_bin_ticks` wide), its lower edge in ticks, the lots of the positions in it
+        and their side (1 long, -1 short), longs first, bins ascending. Kept up to date at every
+        change of a threshold, so its cost grows with the bins, not with the accounts."""
         self.flush_thresholds()
-        ids = sorted(a for a in self.open_accounts if self.accounts[a].liq_threshold is not None)
-        thresholds = np.array([self.accounts[a].liq_threshold for a in ids], dtype=np.int64)
-        sizes = np.array([self.accounts[a].position for a in ids], dtype=np.int64)
-        return thresholds, np.abs(sizes), np.sign(sizes)
+        width = self.map_bin_ticks
+        edges: list[int] = []
+        sizes: list[int] = []
+        sides: list[int] = []
+        for side, bins in ((1, self.map_lots[0]), (-1, self.map_lots[1])):
+            for key in sorted(bins):
+                edges.append(key * width)
+                sizes.append(bins[key])
+                sides.append(side)
+        return (
+            np.array(edges, dtype=np.int64),
+            np.array(sizes, dtype=np.int64),
+            np.array(sides, dtype=np.int64),
+        )
 
     def check_invariants(self) -> None:
         """Raise AssertionError naming the first broken invariant (DESIGN section 3)."""
