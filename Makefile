@@ -6,29 +6,46 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_LOCAL))
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 
-.PHONY: setup test lint run bench demo validate clean
+.PHONY: setup compile test lint run bench demo validate clean
 
 $(UV_LOCAL):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
 
 setup: $(if $(shell command -v uv 2>/dev/null),,$(UV_LOCAL))
-	$(UV) sync --locked --quiet
+	$(UV) sync --locked --quiet --compile-bytecode
+
+# The exchange core compiled with mypyc, in place, where a C compiler is present; the sources run
+# where there is none, or while the build is older than them (abm/compiled.py).
+# ABM_COMPILE=0 skips it; `make compile-clean` removes it.
+EXCHANGE_SOURCES := $(wildcard abm/exchange/*.py) abm/compiled.py tools/compile_core.py
+abm/exchange/compiled.json: $(EXCHANGE_SOURCES)
+	@if [ "$(ABM_COMPILE)" = 0 ]; then echo "ABM_COMPILE=0: the exchange core runs interpreted"; \
+	elif command -v cc >/dev/null 2>&1; then $(UV) run --locked python tools/compile_core.py; \
+	else echo "no C compiler (cc): the exchange core runs interpreted"; fi
+
+compile: setup abm/exchange/compiled.json
+
+compile-clean: setup
+	$(UV) run --locked python tools/compile_core.py --clean
 
 lint: setup
-	$(UV) run --locked ruff check abm tests benchmarks
-	$(UV) run --locked ruff format --check abm tests benchmarks
+	$(UV) run --locked ruff check abm tests benchmarks tools
+	$(UV) run --locked ruff format --check abm tests benchmarks tools
 
-test: lint
+# The suite runs on the compiled core (where it was built); then the determinism and hostile-caller
+# tests run again on the interpreted sources, and tests/test_compiled.py compares the two.
+test: lint compile
 	$(UV) run --locked pytest
+	ABM_INTERPRETED=1 $(UV) run --locked pytest tests/test_hostile.py tests/test_outputs.py
 
-run: setup
+run: compile
 	$(UV) run --locked abm run
 
 demo: setup
 	$(UV) run --locked abm demo
 
-bench: setup
+bench: compile
 	$(UV) run --locked python benchmarks/run.py
 
 # Validation: configs/validation.yaml (72 h, no shock) for each seed, at most VALIDATE_JOBS runs at
@@ -39,7 +56,7 @@ VALIDATE_HOURS ?=
 VALIDATE_JOBS ?= 2
 VALIDATE_DIR := results/validation
 
-validate: setup
+validate: compile
 	@mkdir -p $(VALIDATE_DIR)
 	@printf '%s\n' $(VALIDATE_SEEDS) | xargs -P $(VALIDATE_JOBS) -I{} sh -c '\
 		echo "seed {}: abm run configs/validation.yaml -> $(VALIDATE_DIR)/seed-{} (log: seed-{}.log)"; \
@@ -52,4 +69,5 @@ validate: setup
 		--out $(VALIDATE_DIR)/validation.json
 
 clean:
-	rm -rf .venv $(TOOLS) .pytest_cache .ruff_cache .hypothesis
+	rm -rf .venv $(TOOLS) .pytest_cache .ruff_cache .hypothesis build abm/exchange/compiled.json
+	find . -name '*.so' -not -path './.venv/*' -delete

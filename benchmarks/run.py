@@ -40,8 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
+from abm.compiled import variant
 from abm.config import MICRO, load_rulebook
 from abm.exchange import BUY, SELL, Exchange, liquidation
+from benchmarks.bare_loop import BareBook
 
 ROOT = Path(__file__).resolve().parent.parent
 RULEBOOK = ROOT / "configs" / "exchanges" / "binance.yaml"
@@ -198,18 +200,48 @@ def build_market(n_accounts: int, seed_per_side: int, seed: int) -> Market:
         for d, lev, c in zip(deposits, leverages, cross, strict=True)
     ]
     resting: deque[tuple[int, int]] = deque()
-    n = 2 * seed_per_side
-    who = rng.integers(0, n_accounts, n)
-    dist = np.minimum(rng.geometric(1 / 25, n), 2_000)
-    qty = np.minimum(rng.geometric(0.15, n), 50)
-    for i in range(n):
-        side = BUY if i % 2 == 0 else SELL
-        account = accounts[who[i]]
-        result = ex.submit(account, side, int(qty[i]), INDEX - side * int(dist[i]))
+    for who, side, qty, price in seed_orders(seed + 2, n_accounts, seed_per_side):
+        account = accounts[who]
+        result = ex.submit(account, side, qty, price)
         if not result.accepted or result.filled:
             raise RuntimeError(f"seeding the book went wrong: {result}")
         resting.append((account, result.order_id))
     return Market(ex, accounts, resting)
+
+
+def seed_orders(seed: int, n_accounts: int, per_side: int) -> list[tuple[int, int, int, int]]:
+    """Passive orders to seed a book, alternating sides: ``(account index, side, lots,
+    price)``, at a geometric distance from the index (mean 25 ticks, at most 2,000)."""
+    rng = np.random.default_rng(seed)
+    n = 2 * per_side
+    who = rng.integers(0, n_accounts, n).tolist()
+    dist = np.minimum(rng.geometric(1 / 25, n), 2_000).tolist()
+    qty = np.minimum(rng.geometric(0.15, n), 50).tolist()
+    orders = []
+    for i in range(n):
+        side = BUY if i % 2 == 0 else SELL
+        orders.append((who[i], side, qty[i], INDEX - side * dist[i]))
+    return orders
+
+
+def run_bare_loop(args: argparse.Namespace) -> float:
+    """Seconds the bare price-time loop (:mod:`benchmarks.bare_loop`) takes for the orders
+    benchmark's seeds, submissions and cancels."""
+    book = BareBook()
+    resting: deque[int] = deque()
+    for _, side, qty, price in seed_orders(args.seed + 2, args.accounts, args.seed_orders):
+        resting.append(book.submit(side, qty, price, "limit")[0])
+    flow = make_flow(list(range(args.accounts)), args.orders, args.aggressive, args.seed + 1)
+    submit, cancel = book.submit, book.cancel
+    gc.collect()
+    wall0 = time.perf_counter()
+    for side, qty, price, kind in zip(flow.sides, flow.qtys, flow.prices, flow.kinds, strict=True):
+        order_id, _ = submit(side, qty, price, kind)
+        if order_id:
+            resting.append(order_id)
+        while len(resting) > args.max_resting:
+            cancel(resting.popleft())
+    return time.perf_counter() - wall0
 
 
 def make_flow(accounts: list[int], n: int, aggressive_share: float, seed: int) -> Flow:
@@ -329,7 +361,9 @@ def bench_orders(args: argparse.Namespace) -> dict:
         f"a tick every {args.tick_every:,} submissions; {args.repeats} repeats"
     )
     runs = []
+    bare = []
     for r in range(args.repeats):
+        bare.append(run_bare_loop(args))
         market, flow = orders_once(args)
         stats = run_flow(market, flow, args.max_resting, args.tick_every)
         market.ex.check_invariants()
@@ -348,10 +382,15 @@ def bench_orders(args: argparse.Namespace) -> dict:
     cpu = median([s["cpu_s"] for s in runs])
     orders_per_s = first["submissions"] / wall
     cancels_per_s = first["cancels"] / wall
+    bare_per_s = first["submissions"] / median(bare)
     say(
         f"  median: {wall:.3f} s wall ({cpu:.3f} s cpu) -> {orders_per_s:,.0f} orders/s, "
         f"{cancels_per_s:,.0f} cancels/s; per submission {wall / first['submissions'] * 1e6:.2f} "
-        f"us including cancels and ticks"
+        f"us including cancels and ticks; exchange core {variant()}"
+    )
+    say(
+        f"  bare price-time loop on the same flow: {bare_per_s:,.0f} orders/s -> "
+        f"ratio_to_bare_loop {orders_per_s / bare_per_s:.2f}"
     )
     say(
         f"  workload: {first['fills']:,} fills, {first['ledger_transfers']:,} ledger transfers, "
@@ -362,6 +401,9 @@ def bench_orders(args: argparse.Namespace) -> dict:
     )
     return {
         "orders_per_s": round(orders_per_s),
+        "bare_loop_orders_per_s": round(bare_per_s),
+        "ratio_to_bare_loop": round(orders_per_s / bare_per_s, 3),
+        "exchange_core": variant(),
         "cancels_per_s": round(cancels_per_s),
         "fills": first["fills"],
         "ledger_transfers": first["ledger_transfers"],
@@ -388,6 +430,72 @@ def bench_orders(args: argparse.Namespace) -> dict:
             "cpu_s_runs": [round(s["cpu_s"], 4) for s in runs],
             "rulebook": RULEBOOK.name,
         },
+    }
+
+
+@section(
+    "exchange.interpreted",
+    "the orders benchmark again in a fresh process on the interpreted core (ABM_INTERPRETED=1)",
+)
+def bench_interpreted(args: argparse.Namespace) -> dict:
+    """Where the compiled core runs, the same orders benchmark on the sources, so one
+    ``make bench`` shows both; skipped (empty) when this process already runs the sources."""
+    if variant() != "compiled":
+        say("[exchange.interpreted] this process runs the sources already: nothing to compare")
+        return {}
+    command = [sys.executable, str(Path(__file__).resolve()), "--only", "exchange.orders"]
+    command += ["--orders", str(args.orders), "--repeats", str(args.repeats)]
+    out = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "ABM_INTERPRETED": "1"},
+    )
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    say(
+        f"[exchange.interpreted] {figures['orders_per_s']:,} orders/s, bare loop "
+        f"{figures['bare_loop_orders_per_s']:,}/s -> ratio_to_bare_loop "
+        f"{figures['ratio_to_bare_loop']:.2f}"
+    )
+    return {
+        "interpreted": {
+            key: figures[key]
+            for key in ("orders_per_s", "bare_loop_orders_per_s", "ratio_to_bare_loop")
+        }
+    }
+
+
+@section("exchange.accounts", "time and memory to open idle funded accounts")
+def bench_accounts(args: argparse.Namespace) -> dict:
+    """Opens ``--account-count`` funded accounts (1,000 USDT, leverage 10) on a fresh exchange:
+    the wall time per account and the resident memory each adds (RSS before and after)."""
+    n = args.account_count
+    ex = Exchange(rulebook(), seed=args.seed)
+    ex.begin_tick(0, INDEX)
+    open_account = ex.open_account
+    deposit = 1_000 * MICRO
+    gc.collect()
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        open_account(deposit, leverage=10, group="retail")
+    wall = time.perf_counter() - t0
+    gc.collect()
+    per_account_bytes = (rss_mb() - rss0) * 2**20 / n
+    say(
+        f"[exchange.accounts] {n:,} accounts opened in {wall:.2f} s: "
+        f"{wall / n * 1e6:.2f} us and {per_account_bytes:,.0f} bytes per idle account "
+        f"(exchange core {variant()})"
+    )
+    return {
+        "accounts": {
+            "count": n,
+            "build_s": round(wall, 3),
+            "us_per_account": round(wall / n * 1e6, 3),
+            "bytes_per_idle_account": round(per_account_bytes),
+        }
     }
 
 
@@ -578,6 +686,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument("--aggressive", type=float, default=0.2, help="share crossing the spread")
     g.add_argument("--max-resting", type=int, default=10_000, help="cancel beyond this many")
     g.add_argument("--tick-every", type=int, default=1_000, help="submissions per tick")
+    g = p.add_argument_group("exchange.accounts")
+    g.add_argument("--account-count", type=int, default=1_000_000, help="accounts to open")
     g = p.add_argument_group("exchange.liquidation")
     g.add_argument("--sizes", default="1000,100000,1000000", help="open positions, comma list")
     g.add_argument("--scan-calls", type=int, default=100_000, help="calls per timing")
@@ -591,6 +701,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.orders = min(args.orders, 20_000)
+        args.account_count = min(args.account_count, 20_000)
         args.sizes = "1000,10000"
         args.scan_calls = min(args.scan_calls, 10_000)
         args.repeats = min(args.repeats, 2)

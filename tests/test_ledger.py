@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from abm.exchange.accounts import AccountGroup
 from abm.exchange.ledger import FIRST_TRADER, Cause, Ledger, LedgerError, SystemAccount
 
 EXTERNAL = SystemAccount.EXTERNAL
+TRADERS = AccountGroup("traders")
 
 
 def log_rows(ledger: Ledger) -> list[tuple[int, int, int, int, int, int]]:
@@ -26,7 +28,7 @@ def log_rows(ledger: Ledger) -> list[tuple[int, int, int, int, int, int]]:
 
 def two_accounts() -> tuple[Ledger, int, int]:
     ledger = Ledger()
-    a, b = ledger.open_account(), ledger.open_account()
+    a, b = ledger.open_account(TRADERS), ledger.open_account(TRADERS)
     ledger.deposit(a, 1_000, event_id=1)
     return ledger, a, b
 
@@ -40,7 +42,7 @@ def test_new_ledger_has_the_system_accounts_at_zero_and_an_empty_log():
 
 def test_open_account_returns_consecutive_ids_after_the_system_accounts():
     ledger = Ledger()
-    assert [ledger.open_account() for _ in range(3)] == [
+    assert [ledger.open_account(TRADERS) for _ in range(3)] == [
         FIRST_TRADER,
         FIRST_TRADER + 1,
         FIRST_TRADER + 2,
@@ -110,7 +112,7 @@ def test_pay_positive_goes_payer_to_payee_and_negative_the_other_way():
 
 def test_deposit_and_withdraw_move_money_through_external_and_track_net_deposits():
     ledger = Ledger()
-    a = ledger.open_account()
+    a = ledger.open_account(TRADERS)
     ledger.tick = 3
     ledger.deposit(a, 1_000, event_id=5)
     ledger.withdraw(a, 250, event_id=6)
@@ -160,3 +162,15 @@ def test_check_conservation_catches_a_tampered_external_account():
     ledger.balances[a] += 1
     with pytest.raises(AssertionError, match="external account holds -1001"):
         ledger.check_conservation()
+
+
+def test_every_transfer_keeps_the_groups_balance_totals():
+    ledger = Ledger()
+    retail, whales = AccountGroup("retail"), AccountGroup("whale")
+    a, b, c = ledger.open_account(retail), ledger.open_account(retail), ledger.open_account(whales)
+    ledger.deposit(a, 1_000, event_id=1)
+    ledger.deposit(c, 500, event_id=2)
+    ledger.transfer(a, b, 300, Cause.TRADE_PNL, 3)
+    ledger.transfer(b, c, 120, Cause.FEE, 4)
+    assert (retail.balance, whales.balance) == (880, 620)
+    assert ledger.groups[EXTERNAL].balance == -1_500

@@ -15,7 +15,7 @@ import numpy as np
 
 from abm.config import MICRO, Rulebook
 from abm.exchange import liquidation, risk
-from abm.exchange.accounts import Account
+from abm.exchange.accounts import SYSTEM_GROUP, Account, AccountGroup
 from abm.exchange.book import BUY, SELL, Order, OrderBook
 from abm.exchange.instrument import MAX_TOTAL_DEPOSITS, MONEY_BOUND, Instrument
 from abm.exchange.ledger import FIRST_TRADER, Cause, Ledger, SystemAccount
@@ -65,12 +65,16 @@ class Exchange:
         self.band_cache = (0, 0, 0)
         self.liquidate_at_equality = rulebook.liquidation.liquidate_at_equality
         self.rng = np.random.default_rng(seed)
-        self.ledger = Ledger()
+        system = AccountGroup(SYSTEM_GROUP)
+        self.groups: dict[str, AccountGroup] = {SYSTEM_GROUP: system}
+        """Accounts by group (a population), with running totals: :meth:`equity_by_group`."""
+        self.ledger = Ledger(system)
         self.accounts: list[Account] = [
-            Account(i, cross=True, leverage=1, liquidatable=False) for i in range(FIRST_TRADER)
+            Account(i, system, cross=True, leverage=1, liquidatable=False)
+            for i in range(FIRST_TRADER)
         ]
-        for system in self.accounts:
-            system.maker_fee_ppm, system.taker_fee_ppm = self.fee_tiers["standard"]
+        for system_account in self.accounts:
+            system_account.maker_fee_ppm, system_account.taker_fee_ppm = self.fee_tiers["standard"]
         self.book = OrderBook()
         self.orders: dict[int, Order] = {}
         self.stop_book = StopBook()
@@ -83,6 +87,10 @@ class Exchange:
         self.short_thresholds: list[tuple[int, int, int]] = []
         self.pending_deficits: set[int] = set()
         self.stale_thresholds: set[int] = set()
+        self.map_bin_ticks = 0
+        """Width of a liquidation-map bin: 1 bps of the first index (set at the first tick)."""
+        self.map_lots: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        """Lots of open positions per liquidation-threshold bin, longs then shorts."""
         self.adl_queue: dict[tuple[int, int], list[int]] = {}
         self.liquidating: int | None = None
         self.tick = 0
@@ -121,26 +129,29 @@ class Exchange:
 
     def open_account(
         self,
-        deposit: int = 0,
+        deposit: object = 0,
         *,
-        leverage: int = 10,
+        leverage: object = 10,
         cross: bool | None = None,
         fee_tier: str = "standard",
+        group: str = "traders",
     ) -> int:
         """Open a trader account with ``deposit`` micro-units; returns its id.
 
         ``fee_tier`` is ``standard`` (the rulebook's fees) or ``market_maker`` (its
-        ``market_maker_fees``). Raises ValueError, and opens nothing, for a leverage outside 1 to
-        the cap, an unknown fee tier, or a deposit that is not a whole number of micro-units
-        within the exchange's bounds."""
+        ``market_maker_fees``); ``group`` names the set of accounts (a population) whose totals
+        :meth:`equity_by_group` reports. Raises ValueError, and opens nothing, for a leverage
+        outside 1 to the cap, an unknown fee tier, the system accounts' group, or a deposit that
+        is not a whole number of micro-units within the exchange's bounds."""
         if fee_tier not in self.fee_tiers:
             raise ValueError(f"fee_tier {fee_tier!r}: allowed: {', '.join(self.fee_tiers)}")
+        if not isinstance(group, str) or group == SYSTEM_GROUP:
+            raise ValueError(f"group {group!r}: a name other than {SYSTEM_GROUP!r}")
         checked = whole(leverage)
         if checked is None or not 1 <= checked <= self.max_leverage:
             raise ValueError(
                 f"leverage {leverage} is outside the allowed range 1 to {self.max_leverage:g}"
             )
-        leverage = checked
         amount = whole(deposit)
         if amount is None or amount < 0:
             raise ValueError(
@@ -151,16 +162,18 @@ class Exchange:
                 f"deposit {amount} micro-units is above the largest balance the exchange holds "
                 f"({MAX_TOTAL_DEPOSITS} micro-units in all)"
             )
-        deposit = amount
-        account_id = self.ledger.open_account()
+        totals = self.groups.get(group)
+        if totals is None:
+            totals = self.groups[group] = AccountGroup(group)
+        account_id = self.ledger.open_account(totals)
         self.deposited.append(0)
         mode = self.rules.margin_mode == "cross" if cross is None else cross
-        account = Account(account_id, cross=mode, leverage=leverage, liquidatable=True)
+        account = Account(account_id, totals, cross=mode, leverage=checked, liquidatable=True)
         account.maker_fee_ppm, account.taker_fee_ppm = self.fee_tiers[fee_tier]
         self.accounts.append(account)
-        if deposit:
-            self.ledger.deposit(account_id, deposit, self.next_event())
-            self.deposited[account_id] = deposit
+        if amount:
+            self.ledger.deposit(account_id, amount, self.next_event())
+            self.deposited[account_id] = amount
         return account_id
 
     def _account(self, account_id: object) -> Account | None:
@@ -190,19 +203,21 @@ class Exchange:
             return Reject.AMOUNT_ABOVE_MAX
         return None
 
-    def deposit(self, account_id: int, amount: int) -> OrderResult:
+    def deposit(self, account_id: object, amount: object) -> OrderResult:
         """Add money from outside; repays trader debt first by construction."""
         return self._move_external(account_id, amount, withdrawal=False)
 
-    def withdraw(self, account_id: int, amount: int) -> OrderResult:
+    def withdraw(self, account_id: object, amount: object) -> OrderResult:
         """Take money out, at most what the account has free of margin and orders."""
         return self._move_external(account_id, amount, withdrawal=True)
 
-    def _move_external(self, account_id: int, amount: int, withdrawal: bool) -> OrderResult:
+    def _move_external(
+        self, account_id: object, requested: object, withdrawal: bool
+    ) -> OrderResult:
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        amount = whole(amount)
+        amount = whole(requested)
         if amount is None or amount <= 0:
             return OrderResult(False, Reject.INVALID_AMOUNT)
         if withdrawal:
@@ -219,63 +234,76 @@ class Exchange:
         self._refresh(account)
         return OrderResult(True)
 
-    def set_leverage(self, account_id: int, leverage: int) -> OrderResult:
+    def set_leverage(self, account_id: object, leverage: object) -> OrderResult:
         """Change an account's leverage; allowed only while flat with no open orders."""
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        leverage = whole(leverage)
-        if leverage is None or not 1 <= leverage <= self.max_leverage:
+        wanted = whole(leverage)
+        if wanted is None or not 1 <= wanted <= self.max_leverage:
             return OrderResult(False, Reject.INVALID_LEVERAGE)
         if account.position or account.orders:
             return OrderResult(False, Reject.HAS_POSITION)
-        account.leverage = leverage
+        account.leverage = wanted
         return OrderResult(True)
 
-    def balance(self, account_id: int) -> int:
+    def balance(self, account_id: object) -> int:
         """Ledger (wallet) balance in micro-units."""
         return self.ledger.balances[self._view(account_id).id]
 
-    def unrealized_pnl(self, account_id: int, price: int | None = None) -> int:
+    def unrealized_pnl(self, account_id: object, price: object = None) -> int:
         """Unrealized PnL at ``price`` (default: mark), micro-units."""
         a = self._view(account_id)
-        p = self.prices.mark if price is None else price
+        p = self._price_or_mark(price)
         return (a.position * p - a.cost) * self.k
+
+    def _price_or_mark(self, price: object) -> int:
+        """A caller's price in whole ticks, or the mark for None; ValueError otherwise."""
+        if price is None:
+            return self.prices.mark
+        ticks = whole(price)
+        if ticks is None:
+            raise ValueError(f"price {price!r} must be a whole number of ticks")
+        return ticks
 
     def collateral(self, account: Account) -> int:
         """Money backing the position: isolated margin, or the whole balance in cross mode."""
         return self.ledger.balances[account.id] if account.cross else account.isolated_margin
 
-    def equity(self, account_id: int, price: int | None = None) -> int:
+    def equity(self, account_id: object, price: object = None) -> int:
         """Balance plus unrealized PnL, micro-units."""
         return self.balance(account_id) + self.unrealized_pnl(account_id, price)
 
-    def maintenance_margin(self, account_id: int, price: int | None = None) -> int:
+    def maintenance_margin(self, account_id: object, price: object = None) -> int:
         """Maintenance margin of the position at ``price`` (default: mark), micro-units."""
         a = self._view(account_id)
-        p = self.prices.mark if price is None else price
+        p = self._price_or_mark(price)
         return self.brackets.maintenance_margin(abs(a.position) * p * self.k)
 
-    def available(self, account_id: int) -> int:
+    def available(self, account_id: object) -> int:
         """What could be withdrawn: balance not needed as margin for the position or orders,
         less any loss of the position beyond its margin (see :func:`risk.available`)."""
         return risk.available(self, self._view(account_id))
 
     # ----------------------------------------------------------------- orders
 
-    def _order_account(self, account_id: object, side: object, qty: object) -> Account | Reject:
-        """The account an order or stop is for, or why the request's basics are invalid."""
+    def _order_request(
+        self, account_id: object, side: object, qty: object
+    ) -> tuple[Account, int, int] | Reject:
+        """The account, side and lots an order or stop is for, or why the request's basics are
+        invalid."""
         account = self._account(account_id)
         if account is None:
             return Reject.UNKNOWN_ACCOUNT
-        if whole(side) not in (BUY, SELL):
+        direction = whole(side)
+        if direction is None or direction not in (BUY, SELL):
             return Reject.INVALID_SIDE
         lots = whole(qty)
         if lots is None or lots <= 0:
             return Reject.INVALID_QTY
         if lots > self.instrument.max_order_lots:
             return Reject.QTY_ABOVE_MAX
-        return account
+        return account, direction, lots
 
     def _price(self, price: object) -> int | None:
         """A price as whole ticks within 1 to the filter's maximum, else None."""
@@ -286,13 +314,13 @@ class Exchange:
 
     def submit(
         self,
-        account_id: int,
-        side: int,
-        qty: int,
-        price: int | None = None,
+        account_id: object,
+        side: object,
+        qty: object,
+        price: object = None,
         *,
-        kind: str = "limit",
-        reduce_only: bool = False,
+        kind: object = "limit",
+        reduce_only: object = False,
     ) -> OrderResult:
         """Submit an order. ``kind``: ``limit`` (GTC), ``post_only``, ``ioc`` or ``market``.
 
@@ -302,28 +330,35 @@ class Exchange:
         at its worst fill prices (:func:`risk.check_order`). Returns what happened; a rejected
         order changes nothing.
         """
-        account = self._order_account(account_id, side, qty)
-        if type(account) is Reject:
-            return OrderResult(False, account)
-        side, qty = int(side), int(qty)
+        request = self._order_request(account_id, side, qty)
+        if isinstance(request, Reject):
+            return OrderResult(False, request)
+        account, direction, lots = request
         if kind not in ORDER_KINDS:
             return OrderResult(False, Reject.INVALID_KIND)
         if not self.prices.mark:
             return OrderResult(False, Reject.NO_MARK_PRICE)
+        limit = None
         if price is not None:
-            price = self._price(price)
-            if price is None:
+            limit = self._price(price)
+            if limit is None:
                 return OrderResult(False, Reject.INVALID_PRICE)
         if kind == "market":
-            if qty > self.instrument.max_market_lots:
+            if lots > self.instrument.max_market_lots:
                 return OrderResult(False, Reject.QTY_ABOVE_MAX)
-            price = risk.market_limit(self, side, price)
-        elif price is None:
+            limit = risk.market_limit(self, direction, limit)
+        elif limit is None:
             return OrderResult(False, Reject.INVALID_PRICE)
         else:
             low, high = risk.price_band(self)
-            if not low <= price <= high:
+            if not low <= limit <= high:
                 return OrderResult(False, Reject.PRICE_OUTSIDE_BAND)
+        return self._place(account, direction, lots, limit, str(kind), bool(reduce_only))
+
+    def _place(
+        self, account: Account, side: int, qty: int, price: int, kind: str, reduce_only: bool
+    ) -> OrderResult:
+        """Margin-check, match and rest an order whose basics are valid."""
         if reduce_only:
             closable = -account.position if side == BUY else account.position
             if closable <= 0:
@@ -375,25 +410,25 @@ class Exchange:
             del self.orders[order.id]
             del account.orders[order.id]
 
-    def cancel(self, account_id: int, order_id: int) -> OrderResult:
+    def cancel(self, account_id: object, order_id: object) -> OrderResult:
         """Cancel an open order or stop of the account."""
         account = self._account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        order_id = whole(order_id)
-        if order_id is None:
+        number = whole(order_id)
+        if number is None:
             return OrderResult(False, Reject.UNKNOWN_ORDER)
-        order = account.orders.get(order_id)
+        order = account.orders.get(number)
         if order is not None:
             self._unrest(order, order.qty)
-            return OrderResult(True, None, order_id)
-        if order_id in account.stops:
-            del account.stops[order_id]
-            del self.stops[order_id]
-            return OrderResult(True, None, order_id)
+            return OrderResult(True, None, number)
+        if number in account.stops:
+            del account.stops[number]
+            del self.stops[number]
+            return OrderResult(True, None, number)
         return OrderResult(False, Reject.UNKNOWN_ORDER)
 
-    def cancel_all(self, account_id: int) -> OrderResult:
+    def cancel_all(self, account_id: object) -> OrderResult:
         """Cancel every open order and stop of the account; ``cancelled`` says how many."""
         account = self._account(account_id)
         if account is None:
@@ -574,6 +609,8 @@ class Exchange:
         for account_id in sorted(self.stale_thresholds):
             account = accounts[account_id]
             account.liq_version += 1
+            if account.map_lots:
+                self._unmap(account)
             if not account.position or not account.liquidatable:
                 account.liq_threshold = None
                 continue
@@ -586,6 +623,7 @@ class Exchange:
                 self.liquidate_at_equality,
             )
             account.liq_threshold = threshold
+            self._map(account, threshold)
             if account.position > 0:
                 heapq.heappush(longs, (-threshold, account_id, account.liq_version))
             else:
@@ -593,7 +631,24 @@ class Exchange:
         self.stale_thresholds.clear()
         self._compact_thresholds()
 
-    def liquidation_threshold(self, account_id: int) -> int | None:
+    def _map(self, account: Account, threshold: int) -> None:
+        """Enter an account's position in the liquidation map at its threshold's bin."""
+        bins = self.map_lots[0 if account.position > 0 else 1]
+        key = threshold // self.map_bin_ticks
+        bins[key] = bins.get(key, 0) + abs(account.position)
+        account.map_bin, account.map_lots = key, account.position
+
+    def _unmap(self, account: Account) -> None:
+        """Take an account's position out of the liquidation map."""
+        bins = self.map_lots[0 if account.map_lots > 0 else 1]
+        left = bins[account.map_bin] - abs(account.map_lots)
+        if left:
+            bins[account.map_bin] = left
+        else:
+            del bins[account.map_bin]
+        account.map_lots = 0
+
+    def liquidation_threshold(self, account_id: object) -> int | None:
         """The mark (ticks) at which the account's position becomes liquidatable: a long at or
         below it, a short at or above it; None when flat."""
         account = self._view(account_id)
@@ -617,34 +672,41 @@ class Exchange:
 
     def submit_stop(
         self,
-        account_id: int,
-        side: int,
-        qty: int,
-        stop: int,
+        account_id: object,
+        side: object,
+        qty: object,
+        stop: object,
         *,
-        limit: int | None = None,
-        trigger: str = "mark",
-        reduce_only: bool = True,
+        limit: object = None,
+        trigger: object = "mark",
+        reduce_only: object = True,
     ) -> OrderResult:
         """A stop-market (``limit`` None) or stop-limit order triggered on mark or last price.
 
         A sell stop triggers when the price falls to ``stop`` or below, a buy stop when it rises
         to ``stop`` or above; it then enters as a market order or a GTC limit at ``limit``.
         """
-        account = self._order_account(account_id, side, qty)
-        if type(account) is Reject:
-            return OrderResult(False, account)
-        stop = self._price(stop)
-        if stop is None or (limit is not None and self._price(limit) is None):
+        request = self._order_request(account_id, side, qty)
+        if isinstance(request, Reject):
+            return OrderResult(False, request)
+        account, direction, lots = request
+        stop_ticks = self._price(stop)
+        limit_ticks = None if limit is None else self._price(limit)
+        if stop_ticks is None or (limit is not None and limit_ticks is None):
             return OrderResult(False, Reject.INVALID_PRICE)
-        side, qty = int(side), int(qty)
-        limit = None if limit is None else int(limit)
         if trigger not in ("mark", "last"):
             return OrderResult(False, Reject.INVALID_TRIGGER)
         self._order_id += 1
         order_id = self._order_id
         order = StopOrder(
-            order_id, account.id, side, qty, stop, limit, trigger == "mark", reduce_only
+            order_id,
+            account.id,
+            direction,
+            lots,
+            stop_ticks,
+            limit_ticks,
+            trigger == "mark",
+            bool(reduce_only),
         )
         self.stop_book.add(order)
         account.stops[order_id] = order
@@ -671,17 +733,23 @@ class Exchange:
 
     # ----------------------------------------------------------------- the tick
 
-    def begin_tick(self, tick: int, index: int) -> None:
+    def begin_tick(self, tick: object, index: object) -> None:
         """Start a tick: the world's index price (ticks) for this tick, a whole number from 1 to
         the price filter's maximum (ValueError otherwise, before anything changes)."""
-        if self._price(index) is None:
+        ticks = self._price(index)
+        if ticks is None:
             raise ValueError(
                 f"index price must be a whole number of ticks from 1 to "
                 f"{self.instrument.max_price_ticks}, got {index!r}"
             )
-        self.tick = tick
-        self.ledger.tick = tick
-        self.prices.set_index(index)
+        number = whole(tick)
+        if number is None:
+            raise ValueError(f"tick must be a whole number, got {tick!r}")
+        self.tick = number
+        self.ledger.tick = number
+        self.prices.set_index(ticks)
+        if not self.map_bin_ticks:
+            self.map_bin_ticks = max(1, ticks // 10_000)
 
     def end_tick(self) -> None:
         """Steps 3 to 6 of a tick: mark and premium, stops, liquidation rounds, funding."""
@@ -705,7 +773,7 @@ class Exchange:
                 long = accounts[account_id]
                 if long.position <= 0:
                     continue
-                for link in long.links:
+                for link in long.links or ():
                     if not link.qty:
                         continue
                     amount = link.qty * mark * k * abs(rate) // PPB
@@ -742,11 +810,11 @@ class Exchange:
     def index(self) -> int:
         return self.prices.index
 
-    def position(self, account_id: int) -> int:
+    def position(self, account_id: object) -> int:
         """Signed position in lots (long > 0)."""
         return self._view(account_id).position
 
-    def isolated_margin(self, account_id: int) -> int:
+    def isolated_margin(self, account_id: object) -> int:
         """Margin allocated to the position in isolated mode, micro-units."""
         return self._view(account_id).isolated_margin
 
@@ -755,13 +823,35 @@ class Exchange:
         construction; the invariant check recomputes both from the links)."""
         return self.long_open_interest, self.long_open_interest
 
+    def equity_by_group(self) -> dict[str, int]:
+        """Balance plus unrealized PnL at the mark summed over each group's accounts, micro-units;
+        read from running totals, so its cost does not grow with the number of accounts."""
+        mark, k = self.prices.mark, self.k
+        return {
+            name: group.balance + (group.position * mark - group.cost) * k
+            for name, group in self.groups.items()
+        }
+
     def liquidation_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Liquidation thresholds (ticks) and sizes (lots) of open positions, and their sides."""
+        """Where open positions would be liquidated: per non-empty bin of liquidation thresholds
+        (:attr:`map_bin_ticks` wide), its lower edge in ticks, the lots of the positions in it
+        and their side (1 long, -1 short), longs first, bins ascending. Kept up to date at every
+        change of a threshold, so its cost grows with the bins, not with the accounts."""
         self.flush_thresholds()
-        ids = sorted(a for a in self.open_accounts if self.accounts[a].liq_threshold is not None)
-        thresholds = np.array([self.accounts[a].liq_threshold for a in ids], dtype=np.int64)
-        sizes = np.array([self.accounts[a].position for a in ids], dtype=np.int64)
-        return thresholds, np.abs(sizes), np.sign(sizes)
+        width = self.map_bin_ticks
+        edges: list[int] = []
+        sizes: list[int] = []
+        sides: list[int] = []
+        for side, bins in ((1, self.map_lots[0]), (-1, self.map_lots[1])):
+            for key in sorted(bins):
+                edges.append(key * width)
+                sizes.append(bins[key])
+                sides.append(side)
+        return (
+            np.array(edges, dtype=np.int64),
+            np.array(sizes, dtype=np.int64),
+            np.array(sides, dtype=np.int64),
+        )
 
     def check_invariants(self) -> None:
         """Raise AssertionError naming the first broken invariant (DESIGN section 3)."""

@@ -30,7 +30,7 @@ def check_invariants(ex: Exchange) -> None:
     cost = [0] * len(accounts)
     seen: set[int] = set()
     for account in accounts:
-        for link in account.links:
+        for link in account.links or ():
             if link.qty:
                 if link.long == link.short:
                     raise AssertionError(f"link of account {link.long} with itself: {link}")
@@ -61,6 +61,8 @@ def check_invariants(ex: Exchange) -> None:
             account.id in ex.shorts
         ):
             raise AssertionError(f"account {account.id}: open-accounts set out of date")
+    check_group_totals(ex)
+    check_liquidation_map(ex)
     debt_allowed = "trader_debt" in ex.rules.backstops
     for account in accounts[FIRST_TRADER:]:
         if not account.position and account.isolated_margin:
@@ -113,3 +115,37 @@ def check_invariants(ex: Exchange) -> None:
     book_qty = sum(q for _, q in ex.book.levels(1)) + sum(q for _, q in ex.book.levels(-1))
     if book_qty != sum(o.qty for o in ex.orders.values()):
         raise AssertionError("order book levels disagree with the open orders")
+
+
+def check_group_totals(ex: Exchange) -> None:
+    """Each group's running totals equal the sums over its accounts, and each account's group
+    is the one the ledger credits."""
+    sums = {name: [0, 0, 0] for name in ex.groups}
+    for account in ex.accounts:
+        group = account.group
+        if ex.groups.get(group.name) is not group or ex.ledger.groups[account.id] is not group:
+            raise AssertionError(f"account {account.id}: group {group.name!r} not the exchange's")
+        total = sums[group.name]
+        total[0] += ex.ledger.balances[account.id]
+        total[1] += account.position
+        total[2] += account.cost
+    for name, group in ex.groups.items():
+        if [group.balance, group.position, group.cost] != sums[name]:
+            raise AssertionError(
+                f"group {name!r}: totals balance {group.balance}, position {group.position}, "
+                f"cost {group.cost} disagree with its accounts {sums[name]}"
+            )
+
+
+def check_liquidation_map(ex: Exchange) -> None:
+    """The liquidation map holds each liquidatable open position, in the bin of its threshold,
+    and nothing else. Call after :meth:`Exchange.flush_thresholds`."""
+    expected: tuple[dict[int, int], dict[int, int]] = ({}, {})
+    for account in ex.accounts:
+        threshold = account.liq_threshold
+        if account.position and account.liquidatable and threshold is not None:
+            bins = expected[0 if account.position > 0 else 1]
+            key = threshold // ex.map_bin_ticks
+            bins[key] = bins.get(key, 0) + abs(account.position)
+    if expected != ex.map_lots:
+        raise AssertionError("liquidation map disagrees with the open positions' thresholds")

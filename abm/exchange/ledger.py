@@ -10,6 +10,8 @@ from __future__ import annotations
 from array import array
 from enum import IntEnum
 
+from abm.exchange.accounts import AccountGroup
+
 
 class Cause(IntEnum):
     """Why money moved; the flow network groups edges by these."""
@@ -50,6 +52,7 @@ class Ledger:
 
     __slots__ = (
         "balances",
+        "groups",
         "tick",
         "net_deposits",
         "log_tick",
@@ -60,8 +63,11 @@ class Ledger:
         "log_event",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, system: AccountGroup | None = None) -> None:
         self.balances: list[int] = [0] * FIRST_TRADER
+        system = AccountGroup("system") if system is None else system
+        self.groups: list[AccountGroup] = [system] * FIRST_TRADER
+        """Each account's group, whose balance total every transfer keeps."""
         self.tick = 0
         self.net_deposits = 0
         self.log_tick = array("q")
@@ -71,16 +77,17 @@ class Ledger:
         self.log_cause = array("b")
         self.log_event = array("q")
 
-    def open_account(self) -> int:
-        """Add an account with a zero balance and return its id."""
+    def open_account(self, group: AccountGroup) -> int:
+        """Add an account of ``group`` with a zero balance and return its id."""
         self.balances.append(0)
+        self.groups.append(group)
         return len(self.balances) - 1
 
-    def transfer(self, src: int, dst: int, amount: int, cause: Cause, event_id: int) -> None:
+    def transfer(self, src: int, dst: int, amount: object, cause: Cause, event_id: int) -> None:
         """Move ``amount`` micro-units from ``src`` to ``dst``; zero amounts are not logged."""
         if amount == 0:
             return
-        if type(amount) is not int or amount < 0:
+        if not (type(amount) is int and amount > 0):
             raise LedgerError(
                 f"transfer amount must be a positive whole number of micro-units, got {amount!r} "
                 f"({cause.name})"
@@ -90,6 +97,9 @@ class Ledger:
         balances = self.balances
         balances[src] -= amount
         balances[dst] += amount
+        groups = self.groups
+        groups[src].balance -= amount
+        groups[dst].balance += amount
         self.log_tick.append(self.tick)
         self.log_src.append(src)
         self.log_dst.append(dst)

@@ -9,6 +9,8 @@ amount, so no equity changes hands; only the holder of each piece of exposure do
 
 from __future__ import annotations
 
+from collections import deque
+
 from abm.exchange.accounts import Account, Link
 from abm.exchange.ledger import Cause, Ledger
 
@@ -37,13 +39,20 @@ def settle_link_piece(
     long.cost -= qty * link.ref
     short.position += qty
     short.cost += qty * link.ref
+    long.group.position -= qty
+    long.group.cost -= qty * link.ref
+    short.group.position += qty
+    short.group.cost += qty * link.ref
     link.qty -= qty
 
 
 def _mark_dead(account: Account) -> None:
+    links = account.links
+    if links is None:
+        return
     account.dead_links += 1
-    if account.dead_links > COMPACT_AFTER and account.dead_links * 2 > len(account.links):
-        account.links = type(account.links)(link for link in account.links if link.qty)
+    if account.dead_links > COMPACT_AFTER and account.dead_links * 2 > len(links):
+        account.links = deque(link for link in links if link.qty)
         account.dead_links = 0
 
 
@@ -66,7 +75,11 @@ def leave_links(
     ``mutual_qty``): those pieces vanish instead of being re-pointed.
     """
     partners: list[tuple[int, int]] = []
+    if not qty:
+        return partners, 0
     links = account.links
+    if links is None:
+        raise ValueError(f"account {account.id} closes {qty} lots but holds no links")
     is_long = account.position > 0
     closed_mutual = 0
     while qty:
@@ -98,14 +111,23 @@ def open_link(accounts: list[Account], long_id: int, short_id: int, qty: int, pr
     long.cost += qty * price
     short.position -= qty
     short.cost -= qty * price
-    if long.links and short.links:
-        last = long.links[-1]
-        if last is short.links[-1] and last.qty and last.ref == price:
+    long.group.position += qty
+    long.group.cost += qty * price
+    short.group.position -= qty
+    short.group.cost -= qty * price
+    long_links, short_links = long.links, short.links
+    if long_links and short_links:
+        last = long_links[-1]
+        if last is short_links[-1] and last.qty and last.ref == price:
             last.qty += qty
             return
     link = Link(long_id, short_id, qty, price)
-    long.links.append(link)
-    short.links.append(link)
+    if long_links is None:
+        long.links = long_links = deque()
+    if short_links is None:
+        short.links = short_links = deque()
+    long_links.append(link)
+    short_links.append(link)
 
 
 def apply_fill(

@@ -62,8 +62,8 @@ class PriceFeed:
         self.premium_count = 0
         self.last_rate = 0
 
-    def set_index(self, index: int) -> None:
-        if type(index) is not int or index <= 0:
+    def set_index(self, index: object) -> None:
+        if not (type(index) is int and index > 0):
             raise ValueError(f"index price must be a positive whole number of ticks, got {index}")
         self.index = index
         if not self.mark:

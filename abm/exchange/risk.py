@@ -18,6 +18,8 @@ from abm.exchange.book import BUY
 from abm.exchange.results import Reject
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from abm.exchange.accounts import Account
     from abm.exchange.exchange import Exchange
 
@@ -54,6 +56,7 @@ def sweep(ex: Exchange, account: Account, side: int, qty: int, limit: int) -> tu
     matching does.
     """
     book = ex.book
+    prices: Iterable[int]
     if side == BUY:
         prices, levels = book.ask_prices, book.asks
     else:
