@@ -25,7 +25,7 @@ import numpy as np
 
 from abm.agents import Arbitrageur, FundamentalTrader, MarketMaker, RetailTrader, Whale
 from abm.config import LogNormal, ModelConfig, config_path, load_config, override_config
-from abm.exchange import Exchange, SystemAccount
+from abm.exchange import Exchange, LiquidationMap, SystemAccount
 from abm.recorder import Recorder
 from abm.world import FundamentalProcess, SpotVenue
 
@@ -160,7 +160,7 @@ class MarketModel(mesa.Model):
         self.market_protection = config.trading.market_protection
         self.population_of: dict[int, str] = {int(a): p for a, p in SYSTEM_POPULATIONS.items()}
         self._map_tick = -1
-        self._map: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._map: LiquidationMap | None = None
         self._liquidations_seen = 0
         self._fills_seen = 0
         self.hunts: list[dict] = []
@@ -188,15 +188,6 @@ class MarketModel(mesa.Model):
             agent.act()
         self.exchange.end_tick()
         self.market.observe(0, self.exchange.mark, self.exchange.instrument.lots_per_btc_inverse)
-        self.population_codes = np.array(
-            [
-                POPULATIONS.index(self.population_of[a])
-                if self.population_of[a] in POPULATIONS
-                else -1
-                for a in range(len(self.exchange.accounts))
-            ],
-            dtype=np.int8,
-        )
         self.recorder = Recorder(self)
         self.recorder.record(self)
         self.datacollector = self.default_datacollector() if collect else None
@@ -362,8 +353,9 @@ class MarketModel(mesa.Model):
         pool[i] = pool[-1]
         pool.pop()
 
-    def liquidation_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The public liquidation map (thresholds, sizes, sides), rebuilt at most once a minute."""
+    def liquidation_map(self) -> LiquidationMap:
+        """The public liquidation map (:meth:`Exchange.liquidation_map`), read at most once a
+        minute."""
         minute = self.tick // self.minutes(1)
         if self._map is None or minute != self._map_tick:
             self._map = self.exchange.liquidation_map()
@@ -371,18 +363,7 @@ class MarketModel(mesa.Model):
         return self._map
 
     def equity_by_population(self) -> dict[str, int]:
-        """Balance plus unrealized PnL summed per population, micro-units (exact integers)."""
-        ex = self.exchange
-        balances = np.array(ex.ledger.balances, dtype=np.int64)
-        codes = self.population_codes
-        traders = codes >= 0
-        totals = np.zeros(len(POPULATIONS), dtype=np.int64)
-        np.add.at(totals, codes[traders], balances[traders])
-        holders = ex.open_accounts
-        ids = np.fromiter(holders, dtype=np.int64, count=len(holders))
-        ids = ids[codes[ids] >= 0]
-        open_ = [ex.accounts[a] for a in ids.tolist()]
-        position = np.fromiter((a.position for a in open_), dtype=np.int64, count=len(ids))
-        cost = np.fromiter((a.cost for a in open_), dtype=np.int64, count=len(ids))
-        np.add.at(totals, codes[ids], (position * ex.mark - cost) * ex.k)
-        return {p: int(totals[i]) for i, p in enumerate(POPULATIONS)}
+        """Balance plus unrealized PnL summed per population, micro-units (exact integers),
+        from the exchange's running group totals: its cost does not grow with the accounts."""
+        equity = self.exchange.equity_by_group()
+        return {p: equity.get(p, 0) for p in POPULATIONS}

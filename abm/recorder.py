@@ -48,8 +48,9 @@ class Recorder:
         self._stops_seen = 0
         self.map_every = model.config.run.liquidation_map_every_ticks
         self.map_columns: dict[str, list] = {name: [] for name in MAP_COLUMNS}
-        self.map_bin = max(1, model.exchange.mark * MAP_BIN_BPS // 10_000)
-        """Liquidation-map bin width in price ticks, fixed for the run."""
+        self.map_bin = MAP_BIN_BPS * model.exchange.map_bin_ticks
+        """Liquidation-map bin width in price ticks, fixed for the run: a whole number of the
+        exchange's own bins (1 bps of the first index), so that each holds whole bins."""
 
     def record(self, model: MarketModel) -> None:
         ex = model.exchange
@@ -116,7 +117,13 @@ class Recorder:
         ex = model.exchange
         inst = ex.instrument
         mark, k, width = ex.mark, ex.k, self.map_bin
-        thresholds, sizes, sides = ex.liquidation_map()
+        liquidation_map = ex.liquidation_map()
+        thresholds, sizes, sides = (
+            liquidation_map.bin_low,
+            liquidation_map.lots,
+            liquidation_map.side,
+        )
+        values = liquidation_map.threshold_lots
         first = mark * (100 - MAP_WINDOW_PERCENT) // 100 // width
         last = mark * (100 + MAP_WINDOW_PERCENT) // 100 // width
         low_edge, high_edge = first * width, (last + 1) * width
@@ -124,13 +131,13 @@ class Recorder:
         rows: list[tuple[float | None, float | None, str, int, int]] = []
         for sign, side in ((1, "long"), (-1, "short")):
             mine = sides == sign
-            t, q = thresholds[mine], sizes[mine]
+            t, q, tq = thresholds[mine], sizes[mine], values[mine]
             inside = (t >= low_edge) & (t < high_edge)
             bins, where = np.unique(t[inside] // width, return_inverse=True)
             lots = np.zeros(len(bins), dtype=np.int64)
             value = np.zeros(len(bins), dtype=np.int64)
             np.add.at(lots, where, q[inside])
-            np.add.at(value, where, q[inside] * t[inside])
+            np.add.at(value, where, tq[inside])
             for b, n, v in zip(bins.tolist(), lots.tolist(), value.tolist(), strict=True):
                 rows.append((inst.price(b * width), inst.price((b + 1) * width), side, n, v * k))
             below = int(q[t < low_edge].sum())

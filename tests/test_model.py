@@ -8,6 +8,7 @@ import pytest
 
 from abm.agents import MarketMaker, RetailTrader
 from abm.config import load_config
+from abm.exchange import LiquidationMap
 from abm.experiments.run import run_model
 from abm.experiments.summary import cascades
 from abm.model import MarketModel
@@ -159,7 +160,10 @@ def test_a_whale_hunt_is_recorded_from_start_to_end(monkeypatch):
     model = MarketModel(small_config(hours=0.5))
     model.run_for(30)
     ex = model.exchange
-    cluster = np.array([ex.mark * 997 // 1000]), np.array([500_000]), np.array([1])
+    price, lots = ex.mark * 997 // 1000, 500_000
+    cluster = LiquidationMap(
+        np.array([price]), np.array([lots]), np.array([price * lots]), np.array([1])
+    )
     monkeypatch.setattr(model, "liquidation_map", lambda: cluster)
     whale = model.agents_by_type[Whale][0]
     assert whale.hunt_liquidations()

@@ -34,7 +34,7 @@ class Trader(mesa.Agent):
         """The capital drawn for the trader, USDT (its first deposit)."""
         deposit = model.exchange.instrument.micro(capital)
         self.account = model.exchange.open_account(
-            deposit, leverage=leverage, cross=cross, fee_tier=self.fee_tier
+            deposit, leverage=leverage, cross=cross, fee_tier=self.fee_tier, group=self.population
         )
         self.initial_deposit = deposit
         model.population_of[self.account] = self.population

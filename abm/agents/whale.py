@@ -48,9 +48,11 @@ class Whale(Trader):
         forced orders then carry the price further than the whale pushed it."""
         config = self.config
         ex = self.exchange
-        thresholds, sizes, sides = self.model.liquidation_map()
-        if not len(thresholds):
+        liquidation_map = self.model.liquidation_map()
+        if not len(liquidation_map.lots):
             return False
+        sizes, sides = liquidation_map.lots, liquidation_map.side
+        thresholds = liquidation_map.threshold_lots / sizes
         mark = ex.mark
         reach = config.hunt_max_distance
         best = None

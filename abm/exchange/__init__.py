@@ -15,6 +15,7 @@ from abm.exchange.exchange import Exchange, OrderResult, Reject
 from abm.exchange.instrument import Instrument
 from abm.exchange.ledger import Cause, Ledger, SystemAccount
 from abm.exchange.liquidation import BackstopAction, LiquidationEvent
+from abm.exchange.results import LiquidationMap
 
 __all__ = [
     "BUY",
@@ -25,6 +26,7 @@ __all__ = [
     "Instrument",
     "Ledger",
     "LiquidationEvent",
+    "LiquidationMap",
     "OrderResult",
     "Reject",
     "SystemAccount",

@@ -22,7 +22,13 @@ from abm.exchange.ledger import FIRST_TRADER, Cause, Ledger, SystemAccount
 from abm.exchange.margin import Brackets, liquidation_tick
 from abm.exchange.positions import apply_fill
 from abm.exchange.pricing import PriceFeed
-from abm.exchange.results import OrderResult, Reject, UnknownAccountError, whole
+from abm.exchange.results import (
+    LiquidationMap,
+    OrderResult,
+    Reject,
+    UnknownAccountError,
+    whole,
+)
 from abm.exchange.stops import StopBook, StopOrder
 
 __all__ = ["Exchange", "OrderResult", "Reject", "UnknownAccountError"]
@@ -89,8 +95,9 @@ class Exchange:
         self.stale_thresholds: set[int] = set()
         self.map_bin_ticks = 0
         """Width of a liquidation-map bin: 1 bps of the first index (set at the first tick)."""
-        self.map_lots: tuple[dict[int, int], dict[int, int]] = ({}, {})
-        """Lots of open positions per liquidation-threshold bin, longs then shorts."""
+        self.map_bins: tuple[dict[int, list[int]], dict[int, list[int]]] = ({}, {})
+        """Per liquidation-threshold bin, longs then shorts: ``[lots, lots x threshold]`` of the
+        open positions in it."""
         self.adl_queue: dict[tuple[int, int], list[int]] = {}
         self.liquidating: int | None = None
         self.tick = 0
@@ -633,18 +640,26 @@ class Exchange:
 
     def _map(self, account: Account, threshold: int) -> None:
         """Enter an account's position in the liquidation map at its threshold's bin."""
-        bins = self.map_lots[0 if account.position > 0 else 1]
+        bins = self.map_bins[0 if account.position > 0 else 1]
         key = threshold // self.map_bin_ticks
-        bins[key] = bins.get(key, 0) + abs(account.position)
+        lots = abs(account.position)
+        entry = bins.get(key)
+        if entry is None:
+            bins[key] = [lots, lots * threshold]
+        else:
+            entry[0] += lots
+            entry[1] += lots * threshold
         account.map_bin, account.map_lots = key, account.position
 
     def _unmap(self, account: Account) -> None:
-        """Take an account's position out of the liquidation map."""
-        bins = self.map_lots[0 if account.map_lots > 0 else 1]
-        left = bins[account.map_bin] - abs(account.map_lots)
-        if left:
-            bins[account.map_bin] = left
-        else:
+        """Take an account's position out of the liquidation map, at the threshold it was
+        entered with (still ``liq_threshold``: call before recomputing it)."""
+        bins = self.map_bins[0 if account.map_lots > 0 else 1]
+        entry = bins[account.map_bin]
+        lots = abs(account.map_lots)
+        entry[0] -= lots
+        entry[1] -= lots * (account.liq_threshold or 0)
+        if not entry[0]:
             del bins[account.map_bin]
         account.map_lots = 0
 
@@ -832,24 +847,27 @@ class Exchange:
             for name, group in self.groups.items()
         }
 
-    def liquidation_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Where open positions would be liquidated: per non-empty bin of liquidation thresholds
-        (:attr:`map_bin_ticks` wide), its lower edge in ticks, the lots of the positions in it
-        and their side (1 long, -1 short), longs first, bins ascending. Kept up to date at every
-        change of a threshold, so its cost grows with the bins, not with the accounts."""
+    def liquidation_map(self) -> LiquidationMap:
+        """Where open positions would be liquidated, per non-empty bin of liquidation
+        thresholds (:attr:`map_bin_ticks` wide), longs first, bins ascending. Kept up to date at
+        every change of a threshold, so its cost grows with the bins, not with the accounts."""
         self.flush_thresholds()
         width = self.map_bin_ticks
         edges: list[int] = []
         sizes: list[int] = []
+        values: list[int] = []
         sides: list[int] = []
-        for side, bins in ((1, self.map_lots[0]), (-1, self.map_lots[1])):
+        for side, bins in ((1, self.map_bins[0]), (-1, self.map_bins[1])):
             for key in sorted(bins):
+                lots, value = bins[key]
                 edges.append(key * width)
-                sizes.append(bins[key])
+                sizes.append(lots)
+                values.append(value)
                 sides.append(side)
-        return (
+        return LiquidationMap(
             np.array(edges, dtype=np.int64),
             np.array(sizes, dtype=np.int64),
+            np.array(values, dtype=np.int64),
             np.array(sides, dtype=np.int64),
         )
 

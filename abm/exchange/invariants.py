@@ -140,12 +140,13 @@ def check_group_totals(ex: Exchange) -> None:
 def check_liquidation_map(ex: Exchange) -> None:
     """The liquidation map holds each liquidatable open position, in the bin of its threshold,
     and nothing else. Call after :meth:`Exchange.flush_thresholds`."""
-    expected: tuple[dict[int, int], dict[int, int]] = ({}, {})
+    expected: tuple[dict[int, list[int]], dict[int, list[int]]] = ({}, {})
     for account in ex.accounts:
         threshold = account.liq_threshold
         if account.position and account.liquidatable and threshold is not None:
             bins = expected[0 if account.position > 0 else 1]
-            key = threshold // ex.map_bin_ticks
-            bins[key] = bins.get(key, 0) + abs(account.position)
-    if expected != ex.map_lots:
+            entry = bins.setdefault(threshold // ex.map_bin_ticks, [0, 0])
+            entry[0] += abs(account.position)
+            entry[1] += abs(account.position) * threshold
+    if expected != ex.map_bins:
         raise AssertionError("liquidation map disagrees with the open positions' thresholds")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import SupportsIndex, cast
 
+import numpy as np
+
 
 class Reject(Enum):
     """Why an order or request was refused."""
@@ -64,3 +66,21 @@ def whole(value: object) -> int | None:
         return operator.index(cast(SupportsIndex, value))
     except TypeError:
         return None
+
+
+@dataclass(frozen=True)
+class LiquidationMap:
+    """Where open positions would be liquidated (:meth:`Exchange.liquidation_map`): one entry per
+    non-empty bin of liquidation thresholds, as numpy int64 arrays of equal length.
+
+    ``bin_low`` is the bin's lower edge (ticks), ``lots`` the size of the positions in it,
+    ``threshold_lots`` the sum over them of lots x threshold (ticks), so that
+    ``threshold_lots / lots`` is their mean threshold, and ``side`` 1 for longs, -1 for shorts.
+    A long that no positive price liquidates sits below tick 0, a short that none does far above
+    any price.
+    """
+
+    bin_low: np.ndarray
+    lots: np.ndarray
+    threshold_lots: np.ndarray
+    side: np.ndarray
