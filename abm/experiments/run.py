@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -213,16 +213,20 @@ class ManifestWriter:
 
 
 class StopOnSignals:
-    """While active (in the main thread only), SIGINT and SIGTERM raise :class:`RunInterrupted`
-    once; later signals are ignored while the run records that it stopped. Inside
-    :meth:`holding` a signal waits until the block ends; after :meth:`ignore` signals do
-    nothing (the run is as good as finished)."""
+    """While active (in the main thread only), SIGINT and SIGTERM are noted, and :meth:`check`
+    raises :class:`RunInterrupted` for the first one, once; after :meth:`ignore` signals do
+    nothing (the run is as good as finished).
+
+    The handler itself never raises: an exception raised by a signal handler surfaces wherever
+    the interpreter happens to be, and inside the compiled exchange core
+    (:mod:`abm.compiled`) that can abort the process. The run checks at safe points instead:
+    after the build, between chunks of at most :data:`CHECK_EVERY_TICKS` ticks, and before
+    writing its tables."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.fired = False
-        self.held = False
         self.pending: int | None = None
         self.previous: dict[int, object] = {}
 
@@ -237,21 +241,12 @@ class StopOnSignals:
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.fired:
-            return
-        if self.held:
+        if self.pending is None:
             self.pending = signum
-            return
-        self.fired = True
-        raise RunInterrupted(signum)
 
-    @contextlib.contextmanager
-    def holding(self) -> Iterator[None]:
-        self.held = True
-        try:
-            yield
-        finally:
-            self.held = False
+    def check(self) -> None:
+        """Raise RunInterrupted for the first signal received, unless already raised or
+        ignored."""
         if self.pending is not None and not self.fired:
             self.fired = True
             raise RunInterrupted(self.pending)
@@ -260,15 +255,25 @@ class StopOnSignals:
         self.fired = True
 
 
-def simulate(model: MarketModel, progress: Callable[[int, int], None] | None = None) -> None:
-    """Run ``model`` to its end, reporting progress about 200 times.
+CHECK_EVERY_TICKS = 300
+"""The longest stretch of ticks a run goes without calling its ``check`` (a fraction of a
+second of wall time)."""
+
+
+def simulate(
+    model: MarketModel,
+    progress: Callable[[int, int], None] | None = None,
+    check: Callable[[], None] | None = None,
+) -> None:
+    """Run ``model`` to its end, reporting progress about 200 times (at most every
+    :data:`CHECK_EVERY_TICKS` ticks) and calling ``check`` as often (it may raise to stop).
 
     The objects built with the model (agents, accounts, the first links) are moved out of the
     cyclic garbage collector's scans for the run (``gc.freeze``): with hundreds of thousands of
     agents, every full collection would otherwise rescan them all, a cost that grows with the
     population. They are handed back to the collector when the run ends.
     """
-    chunk = max(1, model.ticks // 200)
+    chunk = max(1, min(model.ticks // 200, CHECK_EVERY_TICKS))
     gc.collect()
     gc.freeze()
     try:
@@ -279,6 +284,8 @@ def simulate(model: MarketModel, progress: Callable[[int, int], None] | None = N
             done += step
             if progress is not None:
                 progress(done, model.ticks)
+            if check is not None:
+                check()
     finally:
         gc.unfreeze()
 
@@ -407,27 +414,29 @@ def execute(
             model = MarketModel(config, collect=False)
         except (ValueError, ArithmeticError) as err:
             raise BuildError(f"the model cannot be built from this config: {err}") from err
-        with stops.holding():
-            prepare_output(out, overwrite)
-            record = ManifestWriter(
-                out / "manifest.json",
-                manifest(
-                    config,
-                    RUNNING,
-                    started,
-                    None,
-                    config_file,
-                    overrides,
-                    pid=os.getpid(),
-                    host=host_name(),
-                    ticks=model.ticks,
-                ),
-            )
-            record.start(lambda: model.tick)
+        stops.check()
+        prepare_output(out, overwrite)
+        record = ManifestWriter(
+            out / "manifest.json",
+            manifest(
+                config,
+                RUNNING,
+                started,
+                None,
+                config_file,
+                overrides,
+                pid=os.getpid(),
+                host=host_name(),
+                ticks=model.ticks,
+            ),
+        )
+        record.start(lambda: model.tick)
         clock = time.perf_counter()
         try:
-            simulate(model, progress)
+            stops.check()
+            simulate(model, progress, stops.check)
             model.exchange.check_invariants()
+            stops.check()
             summary = write_run(model, out, graphml=graphml, gexf=gexf)
             stops.ignore()
         except (RunInterrupted, KeyboardInterrupt) as stop:
