@@ -42,6 +42,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+def band_edges(text: str) -> list[float]:
+    """argparse type: comma-separated numbers (``--bins 100,1000``)."""
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, e.g. 100,1000,10000; got {text!r}"
+        ) from None
+
+
+def plural(count: float, word: str) -> str:
+    """``1 event``, ``2 events``, ``1.5 hours`` (counts with thousands separators).
+
+    >>> plural(1, "event"), plural(1_200, "event")
+    ('1 event', '1,200 events')
+    """
+    return f"{count:,g} {word}" if count == 1 else f"{count:,g} {word}s"
+
+
 def fail(command: str, message: object) -> int:
     print(f"abm {command}: {message}", file=sys.stderr)
     return USER_ERROR
@@ -102,8 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--by",
         metavar="TRAIT",
         help="print where the money goes by a trait of the liquidated and of the receivers "
-        "instead: leverage_band, style, stop_habit, margin_mode, population or any other "
-        "category of accounts.parquet",
+        "instead: leverage_band, wanted_leverage_band, style, stop_habit, margin_mode, "
+        "population or any other column of accounts.parquet (numeric ones in bands); traits "
+        "group retail traders, other populations keep their name",
+    )
+    flows.add_argument(
+        "--bins",
+        type=band_edges,
+        metavar="EDGES",
+        help="with --by a numeric trait: band edges, increasing and comma-separated "
+        "(e.g. 100,1000,10000: <= 100, (100, 1,000], ..., > 10,000)",
+    )
+    flows.add_argument(
+        "--csv", type=Path, metavar="FILE", help="with --by: also write the split table to FILE"
     )
     figures = commands.add_parser(
         "figures", help="draw a run folder's figures into RUN_DIR/figures"
@@ -176,7 +206,7 @@ def format_summary(summary: dict, out: Path, seconds: float) -> str:
     liq = summary["liquidations"]
     fund = summary["insurance_fund"]
     lines = [
-        f"{summary['hours']:g} simulated hours in {seconds:.1f} s",
+        f"{plural(summary['hours'], 'simulated hour')} in {seconds:.1f} s",
         f"liquidations: {liq['count']:,} ({liq['long']:,} long, {liq['short']:,} short), "
         f"notional {liq['notional']:,.0f} USDT "
         f"({liq['notional_long']:,.0f} long, {liq['notional_short']:,.0f} short)",
@@ -261,7 +291,9 @@ def configs_command() -> int:
     sentence of its leading comment."""
     groups = {
         "run configs (abm run NAME, abm config show NAME)": shipped_configs(),
-        "rulebooks (abm run --set exchange=NAME.yaml)": shipped_rulebooks(),
+        "rulebooks (abm run --set exchange=NAME.yaml, e.g. exchange=exchanges/bybit.yaml)": (
+            shipped_rulebooks()
+        ),
     }
     width = max(len(name) for names in groups.values() for name in names) + 2
     lines = [f"configs in {configs_dir()}"]
@@ -340,7 +372,7 @@ def format_flows(summary: dict, run_dir: Path, top: int) -> str:
     for r in gains.head(top).itertuples(index=False):
         lines.append(
             f"  account {r.account:>7}  {r.population:14s} {r.gain_usdt:14,.2f}  "
-            f"in {r.events:,} events; as taker {r.taker_gain_micro_usdt / 1e6:+,.2f}"
+            f"in {plural(r.events, 'event')}; as taker {r.taker_gain_micro_usdt / 1e6:+,.2f}"
         )
     central = liquidation_centrality(liquidation_graph(edges))
     central = central.sort_values(["pagerank", "account"], ascending=[False, True])
@@ -364,17 +396,26 @@ def unreadable(run_dir: Path, err: Exception) -> str:
     )
 
 
-def format_split_by(run_dir: Path, by: str) -> str:
-    """``abm flows --by TRAIT``: the folder's liquidation attribution split by ``by``
-    (:func:`abm.flows.split_by`); UnknownTraitError names the allowed traits."""
+def split_by_trait(
+    run_dir: Path, by: str, bins: list[float] | None = None, csv: Path | None = None
+) -> str:
+    """``abm flows --by TRAIT [--bins EDGES] [--csv FILE]``: the folder's liquidation
+    attribution split by ``by`` (:func:`abm.flows.split_by`), as text, and written to ``csv``
+    (atomically) when given; UnknownTraitError names the allowed traits."""
     import pandas as pd
 
+    from abm.files import write_atomic
     from abm.flows import format_split, split_by
     from abm.outputs import plain
 
     accounts = plain(pd.read_parquet(run_dir / "accounts.parquet"))
     attribution = plain(pd.read_parquet(run_dir / "liquidation_attribution.parquet"))
-    return format_split(split_by(attribution, accounts, by), by)
+    split = split_by(attribution, accounts, by, bins)
+    text = format_split(split, by)
+    if csv is not None:
+        write_atomic(csv, lambda tmp: split.to_csv(tmp, index=False))
+        text += f"\nsplit table: {csv}"
+    return text
 
 
 def flows_command(args: argparse.Namespace) -> int:
@@ -384,10 +425,16 @@ def flows_command(args: argparse.Namespace) -> int:
     from abm.flows import UnknownTraitError, write_flows
 
     run_dir = args.run_dir
+    if args.by is None and (args.csv is not None or args.bins is not None):
+        return fail("flows", "--csv and --bins go with --by TRAIT (the split they write or band)")
+    if args.csv is not None and (args.csv.is_dir() or not args.csv.parent.is_dir()):
+        return fail(
+            "flows", f"--csv {args.csv}: give a file name in an existing folder, not a folder"
+        )
     try:
         require_complete(run_dir)
         if args.by is not None:
-            text = format_split_by(run_dir, args.by)
+            text = split_by_trait(run_dir, args.by, args.bins, args.csv)
         else:
             summary = write_flows(run_dir, graphml=args.graphml, gexf=args.gexf)
             text = format_flows(summary, run_dir, args.top)

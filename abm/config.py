@@ -7,6 +7,7 @@ itself); values are merged key by key, the extending file winning.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -58,6 +59,10 @@ Backstop = Literal[
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message names the key and what is allowed."""
+
+
+class SectionFileError(ConfigError):
+    """A section given a text that names no file (``--set retail=count``)."""
 
 
 def _takes_numbers_not_booleans(annotation: Any) -> bool:
@@ -116,8 +121,10 @@ class Bracket(StrictModel):
     notional_cap: float = Field(
         gt=0, allow_inf_nan=True, description="upper notional bound in USDT (inf allowed)"
     )
-    max_leverage: float = Field(ge=1, le=1000)
-    mmr: float = Field(gt=0, lt=1, description="maintenance margin rate")
+    max_leverage: float = Field(ge=1, le=1000, description="highest leverage in the tier (x)")
+    mmr: float = Field(
+        gt=0, lt=1, description="maintenance margin rate: fraction of the position's notional"
+    )
 
     @field_validator("mmr")
     @classmethod
@@ -128,17 +135,48 @@ class Bracket(StrictModel):
 
 
 class MarkPriceRules(StrictModel):
-    mode: Literal["last", "index_basis", "binance_median"] = "binance_median"
-    basis_window_ticks: int = Field(default=60, ge=1, le=86_400)
+    """How the mark price (the one that triggers liquidations) is formed."""
+
+    mode: Literal["last", "index_basis", "binance_median"] = Field(
+        default="binance_median",
+        description="last trade; index plus the moving-average basis; or the median of the "
+        "funding-adjusted index, the basis-adjusted index and the last trade (Binance)",
+    )
+    basis_window_ticks: int = Field(
+        default=60, ge=1, le=86_400, description="ticks the moving-average basis spans"
+    )
 
 
 class FundingRules(StrictModel):
-    interval_ticks: int = Field(default=28_800, ge=1, description="8 h at 1-second ticks")
-    sample_interval_ticks: int = Field(default=5, ge=1)
-    interest_rate: float = Field(default=0.0001, ge=-0.01, le=0.01, description="per interval")
-    premium_clamp: float = Field(default=0.0005, ge=0, le=0.01)
-    rate_cap: float = Field(default=0.0075, gt=0, le=0.05)
-    impact_notional: float = Field(default=25_000.0, ge=1, le=1e9, description="USDT")
+    """Funding: the premium of the perp over the index, sampled and settled between longs and
+    shorts every interval."""
+
+    interval_ticks: int = Field(
+        default=28_800,
+        ge=1,
+        description="ticks between settlements (28,800: 8 h at 1-second ticks)",
+    )
+    sample_interval_ticks: int = Field(
+        default=5, ge=1, description="the premium is sampled every this many ticks"
+    )
+    interest_rate: float = Field(
+        default=0.0001, ge=-0.01, le=0.01, description="fraction of notional per interval"
+    )
+    premium_clamp: float = Field(
+        default=0.0005,
+        ge=0,
+        le=0.01,
+        description="interest minus premium is clamped to within this (fraction per interval)",
+    )
+    rate_cap: float = Field(
+        default=0.0075, gt=0, le=0.05, description="largest funding rate (fraction per interval)"
+    )
+    impact_notional: float = Field(
+        default=25_000.0,
+        ge=1,
+        le=1e9,
+        description="USDT of the impact bid and ask the premium is measured at",
+    )
     rate_period_ticks: int | None = Field(
         default=None,
         ge=1,
@@ -148,22 +186,57 @@ class FundingRules(StrictModel):
 
 
 class LiquidationRules(StrictModel):
-    order: Literal["ioc_bankruptcy", "market"] = "ioc_bankruptcy"
-    slippage: float = Field(
-        default=0.05, gt=0, lt=1, description="bound for market liquidation orders"
+    """How a position whose margin ratio reaches the threshold is closed, and who is paid."""
+
+    order: Literal["ioc_bankruptcy", "market"] = Field(
+        default="ioc_bankruptcy",
+        description="the liquidation order: immediate-or-cancel at the bankruptcy price, or a "
+        "market order bounded by slippage",
     )
-    partial: bool = False
-    partial_fraction: float = Field(default=0.2, gt=0, le=1)
-    partial_min_notional: float = Field(default=100_000.0, ge=0, description="USDT")
-    clearance_fee: float = Field(default=0.005, ge=0, lt=0.2)
-    clearance_fee_to: Literal["insurance_fund", "exchange"] = "insurance_fund"
-    surplus_to_insurance: bool = True
-    max_rounds_per_tick: int = Field(default=10, ge=1, le=1000)
-    adl_ranking: Literal["bitmex", "binance", "random"] = "bitmex"
+    slippage: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="bound of market liquidation orders from the mark (fraction of price)",
+    )
+    partial: bool = Field(default=False, description="liquidate large positions a part at a time")
+    partial_fraction: float = Field(
+        default=0.2, gt=0, le=1, description="share of the position a partial liquidation closes"
+    )
+    partial_min_notional: float = Field(
+        default=100_000.0,
+        ge=0,
+        description="USDT; positions of at most this notional are liquidated whole",
+    )
+    clearance_fee: float = Field(
+        default=0.005,
+        ge=0,
+        lt=0.2,
+        description="liquidation fee: fraction of the closed notional, at most what is left",
+    )
+    clearance_fee_to: Literal["insurance_fund", "exchange"] = Field(
+        default="insurance_fund", description="the account the clearance fee goes to"
+    )
+    surplus_to_insurance: bool = Field(
+        default=True,
+        description="what is left after a close better than the bankruptcy price goes to the "
+        "insurance fund (false: it stays with the trader)",
+    )
+    max_rounds_per_tick: int = Field(
+        default=10, ge=1, le=1000, description="liquidation rounds a tick at most"
+    )
+    adl_ranking: Literal["bitmex", "binance", "random"] = Field(
+        default="bitmex", description="how winners are queued for auto-deleveraging"
+    )
     adl_refresh_ticks: int = Field(
         default=60, ge=1, description="the ADL queue is re-ranked at most this often"
     )
-    insurance_unwind_slippage: float = Field(default=0.1, gt=0, lt=1)
+    insurance_unwind_slippage: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description="bound of the insurance fund's unwind orders from the mark (fraction)",
+    )
     liquidate_at_equality: bool = Field(
         default=True,
         description="liquidate when equity equals maintenance margin (margin ratio reaches "
@@ -174,8 +247,10 @@ class LiquidationRules(StrictModel):
 class FeeTier(StrictModel):
     """Maker and taker fee rates of a class of accounts (negative maker fee: a rebate)."""
 
-    maker_fee: float = Field(gt=-0.01, lt=0.01)
-    taker_fee: float = Field(ge=0, lt=0.01)
+    maker_fee: float = Field(
+        gt=-0.01, lt=0.01, description="fraction of notional (negative: a rebate)"
+    )
+    taker_fee: float = Field(ge=0, lt=0.01, description="fraction of notional")
 
     @model_validator(mode="after")
     def _ppm(self) -> FeeTier:
@@ -203,9 +278,15 @@ class PriceFilterRules(StrictModel):
     market_take_bound: float = Field(
         default=0.05, gt=0, lt=1, description="market orders fill no further from the mark"
     )
-    max_price: float = Field(default=4_529_764.0, gt=0, le=1e9, description="USDT")
-    max_order_btc: float = Field(default=1_000.0, gt=0, le=1e7)
-    max_market_order_btc: float = Field(default=120.0, gt=0, le=1e7)
+    max_price: float = Field(
+        default=4_529_764.0, gt=0, le=1e9, description="highest order price (USDT)"
+    )
+    max_order_btc: float = Field(
+        default=1_000.0, gt=0, le=1e7, description="largest limit order (BTC)"
+    )
+    max_market_order_btc: float = Field(
+        default=120.0, gt=0, le=1e7, description="largest market order (BTC)"
+    )
 
     @model_validator(mode="after")
     def _ppm(self) -> PriceFilterRules:
@@ -218,14 +299,25 @@ class PriceFilterRules(StrictModel):
 class Rulebook(StrictModel):
     """The exchange's rules, every one a parameter; presets live in ``configs/exchanges``."""
 
-    name: str = "custom"
+    name: str = Field(default="custom", description="the preset's name, for the manifest")
     tick_size: float = Field(default=0.1, gt=0, le=10_000, description="USDT per price tick")
     lot_size: float = Field(default=0.001, ge=1e-8, le=1_000, description="BTC per quantity lot")
-    brackets: tuple[Bracket, ...] = Field(min_length=1)
-    max_leverage: float = Field(default=125, ge=1, le=1000, description="global cap")
-    maker_fee: float = Field(default=0.0002, gt=-0.01, lt=0.01)
-    taker_fee: float = Field(default=0.0004, ge=0, lt=0.01)
-    margin_mode: Literal["isolated", "cross"] = "isolated"
+    brackets: tuple[Bracket, ...] = Field(
+        min_length=1,
+        description="maintenance-margin tiers, smallest notional_cap first, the last .inf",
+    )
+    max_leverage: float = Field(
+        default=125, ge=1, le=1000, description="leverage cap of every account (x)"
+    )
+    maker_fee: float = Field(
+        default=0.0002, gt=-0.01, lt=0.01, description="fraction of notional (negative: a rebate)"
+    )
+    taker_fee: float = Field(default=0.0004, ge=0, lt=0.01, description="fraction of notional")
+    margin_mode: Literal["isolated", "cross"] = Field(
+        default="isolated",
+        description="margin mode of accounts that do not choose one (retail chooses: "
+        "retail.cross_margin_share)",
+    )
     mark_price: MarkPriceRules = MarkPriceRules()
     funding: FundingRules = FundingRules()
     liquidation: LiquidationRules = LiquidationRules()
@@ -234,7 +326,10 @@ class Rulebook(StrictModel):
         default=FeeTier(maker_fee=-0.00003, taker_fee=0.00017),
         description="fee tier of accounts opened as market makers (a liquidity-provider program)",
     )
-    backstops: tuple[Backstop, ...] = ("insurance_fund", "adl", "exchange_absorbs")
+    backstops: tuple[Backstop, ...] = Field(
+        default=("insurance_fund", "adl", "exchange_absorbs"),
+        description="the steps that cover a liquidation's deficit, in order",
+    )
     insurance_fund_seed: float = Field(default=1_000_000.0, ge=0, le=1e11, description="USDT")
     backstop_vault_seed: float = Field(default=0.0, ge=0, description="USDT")
 
@@ -428,13 +523,51 @@ def describe_errors(err: ValidationError, where: str) -> str:
         if not loc and e["type"] == "value_error":
             lines.append(f"  {e['msg'].removeprefix('Value error, ')}")
         elif e["type"] == "extra_forbidden":
-            lines.append(f"  {key}: unknown key (check the spelling against the documented keys)")
+            lines.append(f"  {unknown_key_message(err.title, loc)}")
         else:
             message = e["msg"].removeprefix("Value error, ")
             given = e.get("input")
             shown = "" if isinstance(given, dict | list | tuple) else f" (got {given!r})"
             lines.append(f"  {key}: {message}{shown}")
     return "\n".join(lines)
+
+
+def _section_keys(model_name: str, loc: tuple) -> list[str]:
+    """The valid keys of the section that holds the key at ``loc`` in the model named
+    ``model_name`` (a config class); empty when the path cannot be followed."""
+    models = {cls.__name__: cls for cls in StrictModel.__subclasses__()}
+    model = models.get(model_name)
+    for part in loc[:-1]:
+        if model is None or isinstance(part, int):
+            continue
+        info = model.model_fields.get(str(part))
+        annotation = None if info is None else info.annotation
+        if get_origin(annotation) is tuple and get_args(annotation):
+            annotation = get_args(annotation)[0]
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
+    return [] if model is None else list(model.model_fields)
+
+
+def unknown_key_message(model_name: str, loc: tuple) -> str:
+    """``whale: unknown key; did you mean whales?`` (the closest valid key of its section, by
+    :func:`difflib.get_close_matches`), or the section's valid keys when none is close.
+
+    >>> unknown_key_message("ModelConfig", ("whale",))
+    'whale: unknown key; did you mean whales?'
+    """
+    key = ".".join(str(p) for p in loc)
+    valid = _section_keys(model_name, loc)
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+    if close:
+        suggestion = ".".join([*(str(p) for p in loc[:-1]), close[0]])
+        return f"{key}: unknown key; did you mean {suggestion}?"
+    if valid:
+        return f"{key}: unknown key; allowed here: {', '.join(valid)}"
+    return f"{key}: unknown key (check the spelling against abm config show)"
 
 
 def load_rulebook(path: str | Path) -> Rulebook:
@@ -450,9 +583,9 @@ class Shock(StrictModel):
     """A scenario move: the index drifts by ``move`` (e.g. -0.1 for -10%) over ``minutes``
     starting at minute ``start_minute``; shocks compose multiplicatively."""
 
-    start_minute: float = Field(ge=0)
-    minutes: float = Field(gt=0)
-    move: float = Field(gt=-0.95, lt=10)
+    start_minute: float = Field(ge=0, description="minute of the run the move starts")
+    minutes: float = Field(gt=0, description="minutes the move takes")
+    move: float = Field(gt=-0.95, lt=10, description="the move as a fraction (-0.1: -10%)")
 
 
 class SpotConfig(StrictModel):
@@ -466,7 +599,9 @@ class SpotConfig(StrictModel):
     transient_impact_bps_per_btc: float = Field(
         default=0.2, ge=0, le=100, description="extra move per BTC that decays away"
     )
-    transient_decay_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    transient_decay_seconds: float = Field(
+        default=60.0, gt=0, le=86_400, description="time constant (s) of the transient decay"
+    )
     value_pull_half_life_seconds: float = Field(
         default=30.0,
         gt=0,
@@ -478,7 +613,11 @@ class SpotConfig(StrictModel):
 class WorldConfig(StrictModel):
     """The information (a fundamental value path) and the spot venue it feeds."""
 
-    process: Literal["multiscale", "garch_jump", "csv"] = "multiscale"
+    process: Literal["multiscale", "garch_jump", "csv"] = Field(
+        default="multiscale",
+        description="the fundamental value's path: multiscale (long-memory volatility with "
+        "jumps), garch_jump (GARCH(1,1) with jumps) or csv (a price file replayed)",
+    )
     seed: int | None = Field(
         default=None, ge=0, description="seed of the index path alone (default: from run.seed)"
     )
@@ -493,10 +632,16 @@ class WorldConfig(StrictModel):
         default=0.7, gt=0, le=5, description="long-run annualised volatility of log returns"
     )
     vol_persistence: float = Field(
-        default=0.9995, gt=0, lt=1, description="GARCH alpha + beta per tick (clustering)"
+        default=0.9995,
+        gt=0,
+        lt=1,
+        description="garch_jump: GARCH alpha + beta per tick (clustering)",
     )
     vol_reaction: float = Field(
-        default=0.008, gt=0, lt=1, description="GARCH alpha: weight of the last squared shock"
+        default=0.008,
+        gt=0,
+        lt=1,
+        description="garch_jump: GARCH alpha, weight of the last squared shock",
     )
     vol_timescales_minutes: tuple[float, ...] = Field(
         default=(1.0, 10.0, 100.0, 1_000.0, 10_000.0),
@@ -508,9 +653,13 @@ class WorldConfig(StrictModel):
         default=0.9, ge=0, le=3, description="multiscale: standard deviation of log volatility"
     )
     tail_df: float = Field(default=4.0, gt=2, le=1000, description="Student-t innovations")
-    jumps_per_day: float = Field(default=2.0, ge=0, le=1000)
+    jumps_per_day: float = Field(
+        default=2.0, ge=0, le=1000, description="mean number of jumps a day (Poisson)"
+    )
     jump_std: float = Field(default=0.006, ge=0, lt=1, description="std of a jump's log size")
-    shocks: tuple[Shock, ...] = ()
+    shocks: tuple[Shock, ...] = Field(
+        default=(), description="scripted moves of the index (scenarios)"
+    )
     csv_path: str | None = Field(default=None, description="CSV with columns timestamp,price")
     spot: SpotConfig = SpotConfig()
 
@@ -542,15 +691,17 @@ class WorldConfig(StrictModel):
 class LogNormal(StrictModel):
     """A log-normal draw given by its median and the sigma of its log."""
 
-    median: float = Field(gt=0, le=1e9)
-    sigma: float = Field(default=1.0, ge=0, le=5)
+    median: float = Field(gt=0, le=1e9, description="median of the draw, in the key's unit")
+    sigma: float = Field(
+        default=1.0, ge=0, le=5, description="standard deviation of the draw's natural log"
+    )
 
 
 class Uniform(StrictModel):
     """A uniform draw between ``low`` and ``high``."""
 
-    low: float
-    high: float
+    low: float = Field(description="lowest value, in the key's unit")
+    high: float = Field(description="highest value, in the key's unit")
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -562,8 +713,10 @@ class Uniform(StrictModel):
 class Choice(StrictModel):
     """A discrete distribution: ``values`` drawn with relative ``weights``."""
 
-    values: tuple[int, ...] = Field(min_length=1)
-    weights: tuple[float, ...] = Field(min_length=1)
+    values: tuple[int, ...] = Field(min_length=1, description="the values drawn")
+    weights: tuple[float, ...] = Field(
+        min_length=1, description="relative weight of each value (any positive sum)"
+    )
 
     @model_validator(mode="after")
     def _same_length(self) -> Choice:
@@ -577,30 +730,74 @@ class Choice(StrictModel):
 
 
 class RetailConfig(StrictModel):
-    count: int = Field(default=3_000, ge=0, le=10_000_000)
-    activity_per_hour: float = Field(default=2.0, gt=0, le=3_600)
-    capital: LogNormal = LogNormal(median=500.0, sigma=1.2)
-    leverage: Choice = Choice(
-        values=(2, 3, 5, 10, 20, 25, 50, 75, 100, 125),
-        weights=(6, 6, 14, 24, 18, 10, 12, 4, 4, 2),
+    """Retail traders: many, small, often highly leveraged; each draws its own traits (leverage,
+    margin mode, style, stop-loss habit) once."""
+
+    count: int = Field(default=3_000, ge=0, le=10_000_000, description="traders")
+    activity_per_hour: float = Field(
+        default=2.0, gt=0, le=3_600, description="expected actions per trader per hour"
     )
-    above_cap_stay_out: float = Field(default=0.3, ge=0, le=1)
+    capital: LogNormal = Field(
+        default=LogNormal(median=500.0, sigma=1.2),
+        description="USDT per trader (and per re-deposit), log-normal: median, sigma of the log",
+    )
+    leverage: Choice = Field(
+        default=Choice(
+            values=(2, 3, 5, 10, 20, 25, 50, 75, 100, 125),
+            weights=(6, 6, 14, 24, 18, 10, 12, 4, 4, 2),
+        ),
+        description="leverage a trader wants (x), drawn once per trader",
+    )
+    above_cap_stay_out: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="probability that a trader wanting more than exchange.max_leverage stays "
+        "out (else it joins at the cap)",
+    )
     cross_margin_share: float = Field(
         default=0.7, ge=0, le=1, description="traders on cross margin (the rest isolated)"
     )
-    margin_fraction: Uniform = Uniform(low=0.2, high=0.9)
-    stop_loss_share: float = Field(default=0.1, ge=0, le=1)
-    stop_distance: Uniform = Uniform(low=0.01, high=0.06)
-    stop_on_mark_share: float = Field(default=0.5, ge=0, le=1)
-    stop_limit_share: float = Field(default=0.2, ge=0, le=1)
-    holding_minutes: LogNormal = LogNormal(median=90.0, sigma=1.0)
+    margin_fraction: Uniform = Field(
+        default=Uniform(low=0.2, high=0.9),
+        description="share of the wallet committed as margin per trade, uniform, drawn once "
+        "per trader",
+    )
+    stop_loss_share: float = Field(
+        default=0.1, ge=0, le=1, description="share of traders who place a stop-loss"
+    )
+    stop_distance: Uniform = Field(
+        default=Uniform(low=0.01, high=0.06),
+        description="stop distance from the mark as a fraction of price (0.01: 1%), uniform, "
+        "drawn once per trader",
+    )
+    stop_on_mark_share: float = Field(
+        default=0.5, ge=0, le=1, description="share of stops triggered by the mark (else last)"
+    )
+    stop_limit_share: float = Field(
+        default=0.2, ge=0, le=1, description="share of stops that are stop-limit (else market)"
+    )
+    holding_minutes: LogNormal = Field(
+        default=LogNormal(median=90.0, sigma=1.0),
+        description="minutes a position is held, log-normal, drawn per trade",
+    )
     trend_share: float = Field(default=0.45, ge=0, le=1, description="trend followers")
     contrarian_share: float = Field(default=0.25, ge=0, le=1, description="dip buyers")
-    herding_weight: float = Field(default=0.3, ge=0, le=1)
+    herding_weight: float = Field(
+        default=0.3, ge=0, le=1, description="pull of recent retail flow on the side chosen"
+    )
     long_bias: float = Field(default=0.15, ge=-1, le=1, description="retail's lean to long")
     noise: float = Field(default=0.6, ge=0, le=5, description="std of the idiosyncratic signal")
-    lookback_minutes: float = Field(default=10.0, gt=0, le=1_440)
-    reentry_probability: float = Field(default=0.3, ge=0, le=1)
+    lookback_minutes: float = Field(
+        default=10.0, gt=0, le=1_440, description="minutes of trend that styles read"
+    )
+    reentry_probability: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="probability that a wiped-out trader deposits a new capital draw (else it "
+        "leaves)",
+    )
     minimum_balance: float = Field(
         default=10.0, ge=0, le=1e9, description="USDT; below it, wiped out"
     )
@@ -635,19 +832,46 @@ class RetailConfig(StrictModel):
 
 
 class WhaleConfig(StrictModel):
-    count: int = Field(default=4, ge=0, le=10_000)
-    activity_per_hour: float = Field(default=120.0, gt=0, le=3_600)
-    capital: LogNormal = LogNormal(median=5_000_000.0, sigma=0.5)
-    leverage: int = Field(default=3, ge=1, le=125)
+    """Whales: few, large capital, low leverage; they hunt liquidation clusters on the public
+    liquidation map, else drift."""
+
+    count: int = Field(default=4, ge=0, le=10_000, description="whales")
+    activity_per_hour: float = Field(
+        default=120.0, gt=0, le=3_600, description="expected actions per whale per hour"
+    )
+    capital: LogNormal = Field(
+        default=LogNormal(median=5_000_000.0, sigma=0.5),
+        description="USDT per whale, log-normal: median, sigma of the log",
+    )
+    leverage: int = Field(
+        default=3, ge=1, le=125, description="x (capped by exchange.max_leverage)"
+    )
     clip_btc: float = Field(
         default=2.0, gt=0, le=BTC_SUPPLY, description="size of one market order"
     )
-    hunt: bool = True
-    hunt_max_distance: float = Field(default=0.02, gt=0, lt=0.5)
-    hunt_min_cluster_btc: float = Field(default=5.0, gt=0, le=BTC_SUPPLY)
-    map_every_minutes: float = Field(default=1.0, gt=0)
-    campaign_minutes: float = Field(default=10.0, gt=0)
-    take_profit: float = Field(default=0.01, gt=0, lt=1)
+    hunt: bool = Field(default=True, description="hunt liquidation clusters (false: drift only)")
+    hunt_max_distance: float = Field(
+        default=0.02,
+        gt=0,
+        lt=0.5,
+        description="farthest cluster from the mark worth a hunt, fraction of price (0.02: 2%)",
+    )
+    hunt_min_cluster_btc: float = Field(
+        default=5.0, gt=0, le=BTC_SUPPLY, description="smallest cluster worth a hunt (BTC)"
+    )
+    map_every_minutes: float = Field(
+        default=1.0, gt=0, description="minutes between a whale's looks at the liquidation map"
+    )
+    campaign_minutes: float = Field(
+        default=10.0, gt=0, description="longest a hunt lasts (minutes) before it closes"
+    )
+    take_profit: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="fraction of price; not read by the current hunt, which closes at the "
+        "cluster or after campaign_minutes",
+    )
 
 
 class MarketMakerConfig(StrictModel):
@@ -655,14 +879,27 @@ class MarketMakerConfig(StrictModel):
     basis they have seen, moved with the order flow, skewed against inventory), on the venue's
     market-maker fee tier."""
 
-    count: int = Field(default=4, ge=0, le=10_000)
-    capital: LogNormal = LogNormal(median=2_000_000.0, sigma=0.3)
-    leverage: int = Field(default=5, ge=1, le=125)
-    levels: int = Field(default=10, ge=1, le=50)
-    level_spacing_bps: float = Field(default=1.0, gt=0)
-    half_spread_bps: float = Field(default=0.2, gt=0)
-    size_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY)
-    requote_ticks: int = Field(default=5, ge=1)
+    count: int = Field(default=4, ge=0, le=10_000, description="market makers")
+    capital: LogNormal = Field(
+        default=LogNormal(median=2_000_000.0, sigma=0.3),
+        description="USDT per market maker, log-normal: median, sigma of the log",
+    )
+    leverage: int = Field(
+        default=5, ge=1, le=125, description="x (capped by exchange.max_leverage)"
+    )
+    levels: int = Field(default=10, ge=1, le=50, description="quotes on each side")
+    level_spacing_bps: float = Field(
+        default=1.0, gt=0, description="gap between levels (bps of fair value)"
+    )
+    half_spread_bps: float = Field(
+        default=0.2, gt=0, description="distance of the first level from fair value, calm (bps)"
+    )
+    size_btc: float = Field(
+        default=1.0, gt=0, le=BTC_SUPPLY, description="size of each level (BTC)"
+    )
+    requote_ticks: int = Field(
+        default=5, ge=1, description="quotes are replaced at least this often (ticks)"
+    )
     basis_half_life_seconds: float = Field(
         default=600.0, gt=0, description="memory of the basis (book mid minus index) in fair value"
     )
@@ -678,50 +915,99 @@ class MarketMakerConfig(StrictModel):
         le=BTC_SUPPLY,
         description="inventory at which skew and size cut reach full strength",
     )
-    inventory_skew_bps: float = Field(default=4.0, ge=0, description="at the inventory limit")
+    inventory_skew_bps: float = Field(
+        default=4.0, ge=0, description="fair value skew against inventory at its limit (bps)"
+    )
     min_size_share: float = Field(
         default=0.1, gt=0, le=1, description="smallest size on the side that grows inventory"
     )
-    vol_window_ticks: int = Field(default=60, ge=2)
-    vol_widen: float = Field(default=1.0, ge=0, description="half-spread per bp of tick vol")
-    stress_move_bps: float = Field(default=60.0, gt=0, description="move over the vol window")
-    stress_widen: float = Field(default=4.0, ge=1)
-    stress_size_share: float = Field(default=0.5, gt=0, le=1)
+    vol_window_ticks: int = Field(
+        default=60, ge=2, description="ticks of the volatility and stress windows"
+    )
+    vol_widen: float = Field(
+        default=1.0, ge=0, description="bps of half-spread added per bp of tick volatility"
+    )
+    stress_move_bps: float = Field(
+        default=60.0, gt=0, description="move over the vol window (bps) that means stress"
+    )
+    stress_widen: float = Field(
+        default=4.0, ge=1, description="half-spread multiplier under stress"
+    )
+    stress_size_share: float = Field(
+        default=0.5, gt=0, le=1, description="size multiplier under stress"
+    )
 
 
 class FundamentalTraderConfig(StrictModel):
     """Value traders: each holds a noisy estimate of the fundamental value and leans against the
     perp's deviation from it, beyond a threshold of its own."""
 
-    count: int = Field(default=20, ge=0, le=100_000)
-    activity_per_hour: float = Field(default=60.0, gt=0, le=3_600)
-    capital: LogNormal = LogNormal(median=300_000.0, sigma=0.5)
-    leverage: int = Field(default=3, ge=1, le=125)
+    count: int = Field(default=20, ge=0, le=100_000, description="value traders")
+    activity_per_hour: float = Field(
+        default=60.0, gt=0, le=3_600, description="expected actions per trader per hour"
+    )
+    capital: LogNormal = Field(
+        default=LogNormal(median=300_000.0, sigma=0.5),
+        description="USDT per trader, log-normal: median, sigma of the log",
+    )
+    leverage: int = Field(
+        default=3, ge=1, le=125, description="x (capped by exchange.max_leverage)"
+    )
     estimate_error_bps: float = Field(
         default=20.0, ge=0, le=5_000, description="std of a trader's lasting valuation error"
     )
-    threshold_bps: Uniform = Uniform(low=10.0, high=60.0)
+    threshold_bps: Uniform = Field(
+        default=Uniform(low=10.0, high=60.0),
+        description="mispricing a trader ignores (bps), uniform, drawn once per trader",
+    )
     btc_per_bps: float = Field(
         default=0.05,
         gt=0,
         le=BTC_SUPPLY,
         description="target position per bp of mispricing beyond threshold",
     )
-    max_position_btc: float = Field(default=10.0, gt=0, le=BTC_SUPPLY)
-    clip_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY)
+    max_position_btc: float = Field(
+        default=10.0, gt=0, le=BTC_SUPPLY, description="largest position (BTC)"
+    )
+    clip_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY, description="largest order (BTC)")
 
 
 class ArbitrageurConfig(StrictModel):
-    count: int = Field(default=3, ge=0, le=10_000)
-    activity_per_hour: float = Field(default=1_800.0, gt=0, le=3_600)
-    capital: LogNormal = LogNormal(median=3_000_000.0, sigma=0.3)
-    leverage: int = Field(default=3, ge=1, le=125)
-    basis_threshold_bps: float = Field(default=8.0, gt=0)
-    funding_threshold: float = Field(default=0.0003, gt=0)
-    clip_btc: float = Field(default=2.0, gt=0, le=BTC_SUPPLY)
-    max_position_btc: float = Field(default=40.0, gt=0, le=BTC_SUPPLY)
-    catch_distances: tuple[float, ...] = (0.008, 0.015, 0.025)
-    catch_size_btc: float = Field(default=3.0, gt=0, le=BTC_SUPPLY)
+    """Arbitrageurs: a perp leg and a spot leg; they trade the basis and funding, carrying perp
+    flow to the spot venue (the index), and rest deep orders that catch liquidations."""
+
+    count: int = Field(default=3, ge=0, le=10_000, description="arbitrageurs")
+    activity_per_hour: float = Field(
+        default=1_800.0, gt=0, le=3_600, description="expected actions per arbitrageur per hour"
+    )
+    capital: LogNormal = Field(
+        default=LogNormal(median=3_000_000.0, sigma=0.3),
+        description="USDT per arbitrageur, log-normal: median, sigma of the log",
+    )
+    leverage: int = Field(
+        default=3, ge=1, le=125, description="x (capped by exchange.max_leverage)"
+    )
+    basis_threshold_bps: float = Field(
+        default=8.0, gt=0, description="basis (perp against index, bps) beyond which it trades"
+    )
+    funding_threshold: float = Field(
+        default=0.0003,
+        gt=0,
+        description="funding rate (fraction per interval) beyond which it leans into funding",
+    )
+    clip_btc: float = Field(
+        default=2.0, gt=0, le=BTC_SUPPLY, description="size of one perp order (BTC)"
+    )
+    max_position_btc: float = Field(
+        default=40.0, gt=0, le=BTC_SUPPLY, description="largest perp position (BTC)"
+    )
+    catch_distances: tuple[float, ...] = Field(
+        default=(0.008, 0.015, 0.025),
+        description="distances of the resting catch orders from the index, fractions of price",
+    )
+    catch_size_btc: float = Field(
+        default=3.0, gt=0, le=BTC_SUPPLY, description="size of each catch order (BTC)"
+    )
 
     @field_validator("catch_distances")
     @classmethod
@@ -764,11 +1050,23 @@ def utc_time_text(value: object) -> str:
 
 
 class RunConfig(StrictModel):
-    hours: float = Field(default=24.0, gt=0, le=24 * 365)
-    tick_seconds: float = Field(default=1.0, ge=0.001, le=3_600)
-    seed: int = Field(default=42, ge=0)
-    equity_every_ticks: int = Field(default=60, ge=1)
-    liquidation_map_every_ticks: int = Field(default=300, ge=1)
+    """The run: its length, clock, seed and how often the slower series are recorded."""
+
+    hours: float = Field(default=24.0, gt=0, le=24 * 365, description="simulated hours")
+    tick_seconds: float = Field(
+        default=1.0, ge=0.001, le=3_600, description="simulated seconds per tick"
+    )
+    seed: int = Field(
+        default=42,
+        ge=0,
+        description="seed of every random draw (world.seed may fix the index path apart)",
+    )
+    equity_every_ticks: int = Field(
+        default=60, ge=1, description="ticks between samples of equity by population"
+    )
+    liquidation_map_every_ticks: int = Field(
+        default=300, ge=1, description="ticks between liquidation-map snapshots"
+    )
     start_time: str = Field(
         default="2024-01-01T00:00:00Z",
         description="UTC time of tick 0 (ISO 8601); the tables' time columns count from it",
@@ -913,7 +1211,7 @@ def _override_file(label: str, name: str, config_path: Path | None) -> Path:
         if candidate.is_file():
             return candidate
     where = "" if config_path is None else f", next to {config_path} or in a folder above it"
-    raise ConfigError(
+    raise SectionFileError(
         f"{label}: a section takes key=value inside it (e.g. exchange.max_leverage=20) "
         f"or a YAML file that replaces it, and there is no file {name!r} in the current "
         f"folder{where}"
@@ -981,6 +1279,23 @@ def _dotted(overrides: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[st
             yield name, value
 
 
+def _section_not_file(data: dict[str, Any], key: str, value: str) -> str:
+    """The message for a section given a text that is no file: most often Mesa's ``batch_run``,
+    which iterates a dict parameter (``{"retail": {"count": 200}}``) and passes its keys
+    (``retail="count"``). The example uses the named key when the section has it."""
+    section: Any = data
+    for part in key.split("."):
+        section = section.get(part) if isinstance(section, dict) else None
+    section = section if isinstance(section, dict) else {}
+    name = value if value in section else next(iter(section), "count")
+    example = _scalar(section.get(name, 200))
+    return (
+        f'{key}: a section takes a mapping ({key}={{"{name}": {example}}}) or a file, and '
+        f"{value!r} is not a file; with mesa.batch_run use dotted keys "
+        f'("{key}.{name}": [{example}])'
+    )
+
+
 def override_config(
     config: ModelConfig, overrides: Mapping[str, Any], source: str | Path | None = None
 ) -> ModelConfig:
@@ -995,7 +1310,10 @@ def override_config(
     data = config.model_dump()
     base = None if source is None else Path(source)
     for key, value in _dotted(overrides):
-        _set_override(data, f"override {key}={value!r}", key.split("."), value, base)
+        try:
+            _set_override(data, f"override {key}={value!r}", key.split("."), value, base)
+        except SectionFileError as err:
+            raise ConfigError(_section_not_file(data, key, value)) from err
     try:
         return ModelConfig.model_validate(data)
     except ValidationError as err:

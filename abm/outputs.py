@@ -307,7 +307,7 @@ TRANSFERS = Output(
 LIQUIDATIONS = Output(
     "liquidations.parquet",
     "One row per liquidation event, or deficit resolution (qty_lots 0: a position closed below "
-    "zero in an ordinary trade, covered later).",
+    "zero in an ordinary trade, covered later; it has no side and no bankruptcy price).",
     (
         _c("event_id", INT, ID, "the engine event"),
         TICK_COLUMN,
@@ -315,14 +315,27 @@ LIQUIDATIONS = Output(
         _c("round", INT, COUNT, "liquidation round within the tick (0 first)"),
         _c("account", INT, ID, "liquidated account"),
         _c("population", CATEGORY, CATEGORY_UNIT, "population of the account"),
-        _c("side", CATEGORY, CATEGORY_UNIT, "long or short (none for a deficit resolution)"),
+        _c("side", CATEGORY, CATEGORY_UNIT, "long or short (null for a deficit resolution)"),
         _c("qty_lots", INT, LOTS, "position size when liquidated"),
         _c("closed_lots", INT, LOTS, "size closed (less than qty_lots when partial)"),
         _c("partial", BOOL, FLAG, "whether only part of the position was closed"),
-        _c("mark_ticks", INT, PRICE_TICKS, "mark price at the liquidation"),
-        _c("bankruptcy_ticks", INT, PRICE_TICKS, "bankruptcy price"),
+        _c("mark_ticks", INT, PRICE_TICKS, "mark price at the liquidation, exact"),
+        _c("mark_usdt", FLOAT, USDT, "mark price at the liquidation"),
+        _c(
+            "bankruptcy_ticks",
+            INT,
+            PRICE_TICKS,
+            "bankruptcy price, exact (null for a deficit resolution)",
+        ),
+        _c("bankruptcy_usdt", FLOAT, USDT, "bankruptcy price (null for a deficit resolution)"),
         _c("filled_lots", INT, LOTS, "size the liquidation order filled on the book"),
-        _c("avg_fill_ticks", INT, PRICE_TICKS, "average fill price (null with no fill)"),
+        _c(
+            "avg_fill_ticks",
+            INT,
+            PRICE_TICKS,
+            "average fill price, rounded down to a tick (null with no fill)",
+        ),
+        _c("avg_fill_usdt", FLOAT, USDT, "that average fill price (null with no fill)"),
         _c("counterparties", INT, COUNT, "accounts that took the liquidation order"),
         _c("clearance_fee_micro_usdt", INT, MICRO_USDT, "clearance (liquidation) fee"),
         _c("insurance_surplus_micro_usdt", INT, MICRO_USDT, "what was left, to the fund"),
@@ -349,7 +362,9 @@ ACCOUNTS = Output(
             "account",
             INT,
             ID,
-            "account id (0-3: exchange, insurance_fund, backstop_vault, external)",
+            "account id (0-3: exchange, insurance_fund, backstop_vault, external). external is "
+            "the outside world: every deposit comes from it and every withdrawal goes to it, so "
+            "its balance is minus the net deposits of all the others (seeds included)",
         ),
         _c("population", CATEGORY, CATEGORY_UNIT, POPULATION_VALUES),
         _c("initial_deposit_micro_usdt", INT, MICRO_USDT, "first deposit (system: seed)"),
@@ -363,7 +378,12 @@ ACCOUNTS = Output(
         _c("reentries", INT, COUNT, "re-deposits after a wipe-out (retail; null otherwise)"),
         _c("capital_draw_usdt", FLOAT, USDT, "capital drawn for the trader (null: system)"),
         _c("wanted_leverage", INT, "x", "leverage the trader wanted (null: system)"),
-        _c("effective_leverage", INT, "x", "leverage of the account (the wanted one, capped)"),
+        _c(
+            "effective_leverage",
+            INT,
+            "x",
+            "leverage of the account (the wanted one, capped; null: system)",
+        ),
         _c(
             "capped",
             BOOL,
@@ -398,7 +418,8 @@ ACCOUNTS = Output(
 STAYED_OUT = Output(
     "stayed_out.parquet",
     "One row per retail trader who wanted more leverage than exchange.max_leverage and stayed "
-    "out (retail.above_cap_stay_out): what it drew; it never got an account.",
+    "out (each does with probability retail.above_cap_stay_out): what it drew; it never got an "
+    "account.",
     (
         _c("wanted_leverage", INT, "x", "leverage the trader wanted"),
         _c("capital_draw_usdt", FLOAT, USDT, "capital drawn for the trader"),
@@ -472,7 +493,13 @@ LIQUIDATION_ATTRIBUTION = Output(
         TIME_COLUMN,
         _c("account", INT, ID, "the liquidated account"),
         _c("population", CATEGORY, CATEGORY_UNIT, "population of the liquidated account"),
-        _c("side", CATEGORY, CATEGORY_UNIT, "side of the liquidated position: long or short"),
+        _c(
+            "side",
+            CATEGORY,
+            CATEGORY_UNIT,
+            "side of the liquidated position: long or short (a deficit resolution: the side its "
+            "closing trade closed; null when it has none)",
+        ),
         _c("kind", CATEGORY, CATEGORY_UNIT, "liquidation or deficit_resolution"),
         _c(
             "closing_event_id",

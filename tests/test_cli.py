@@ -350,7 +350,7 @@ def test_readers_refuse_a_folder_that_is_not_a_run(tmp_path, capsys):
 
 
 def test_a_failed_run_records_its_error(tmp_path, monkeypatch):
-    def explode(model, progress=None):
+    def explode(model, progress=None, check=None):
         model.run_for(3)
         raise RuntimeError("boom")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from abm.config import ConfigError, Rulebook, load_rulebook, read_yaml
+from abm.config import ConfigError, Rulebook, StrictModel, load_config, load_rulebook, read_yaml
 from tests.conftest import make_rulebook
 
 PRESETS = Path(__file__).resolve().parents[1] / "configs" / "exchanges"
@@ -182,6 +182,32 @@ def test_hyperliquid_rules():
 def test_unknown_key_is_named(tmp_path, overrides, key):
     message = assert_config_error(extending_binance(tmp_path, overrides), key, "unknown key")
     assert "custom.yaml" in message
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("whale.count=1", "whale: unknown key; did you mean whales?"),
+        ("exchange.funding.intervl_ticks=3", "did you mean exchange.funding.interval_ticks?"),
+        ("zzz=1", "zzz: unknown key; allowed here: run, exchange, world,"),
+    ],
+)
+def test_an_unknown_key_suggests_the_closest_valid_one(override, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config("baseline", [override])
+    assert message in str(caught.value)
+
+
+def test_every_config_key_and_section_is_described():
+    """abm config show prints each key's meaning and unit: a description on every field, a
+    docstring on every section class."""
+    for model in StrictModel.__subclasses__():
+        assert model.__doc__, model.__name__
+        for name, info in model.model_fields.items():
+            is_section = isinstance(info.annotation, type) and issubclass(
+                info.annotation, BaseModel
+            )
+            assert is_section or info.description, f"{model.__name__}.{name}"
 
 
 # ------------------------------------------------------------------------------- bad values

@@ -45,7 +45,7 @@ from abm.flows import (
     where_money_goes,
     write_flows,
 )
-from abm.flows.traits import UnknownTraitError
+from abm.flows.traits import SPLIT_COLUMNS, UnknownTraitError, trait_labels
 from abm.outputs import plain
 from tests.conftest import TINY_RUN, U
 from tests.scenarios import MARKET_CLOSE, crash, opened, second_pair, start
@@ -498,6 +498,19 @@ def test_graphml_on_request_holds_scalar_attributes_and_reads_back(run, tmp_path
     assert total == run.data.transfers["amount_micro_usdt"].sum()
     assert G.nodes[FUND]["population"] == "insurance_fund"
     assert {c for *_, c in G.edges(data="cause")} == set(run.data.transfers["cause"])
+    retail = next(n for n, p in G.nodes(data="population") if p == "retail")
+    assert isinstance(G.nodes[retail]["wanted_leverage"], int)
+    assert isinstance(G.nodes[retail]["effective_leverage"], int)
+    assert "effective_leverage" not in G.nodes[FUND]
+
+
+def test_gexf_edges_carry_their_cause(run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run.out, copy)
+    write_flows(copy, gexf=True)
+    L = nx.read_gexf(copy / "liquidations.gexf", node_type=int)
+    assert L.number_of_edges() > 0
+    assert {c for *_, c in L.edges(data="cause")} == {"liquidation"}
 
 
 def test_where_money_goes_rows_sum_to_the_liquidated_total(run):
@@ -552,6 +565,54 @@ def test_split_by_a_trait_keeps_the_total_and_names_system_accounts(run):
     }
     with pytest.raises(UnknownTraitError, match="allowed: .*leverage_band"):
         split_by(run.attribution, accounts, "shoe_size")
+
+
+def test_traits_group_retail_only_and_keep_the_other_populations(run):
+    accounts = run.data.accounts
+    labels = trait_labels(accounts, "leverage_band")
+    population = accounts.set_index("account")["population"].astype(object)
+    others = population[population != "retail"]
+    assert (labels[others.index].astype(object) == others).all()
+    bands = ["1-5x", "6-20x", "21-50x", "51-125x", ">125x"]
+    order = list(labels.cat.categories)
+    assert order[: len(set(order) & set(bands))] == [b for b in bands if b in order]
+    assert order.index("insurance_fund") > order.index("fundamental")
+
+
+def test_numeric_traits_split_in_bands(run):
+    accounts = run.data.accounts
+    total = liquidated_total(run.attribution)
+    retail = accounts["population"].astype(object) == "retail"
+    for by in ("wanted_leverage_band", "wanted_leverage", "capital_draw_usdt", "reentries"):
+        split = split_by(run.attribution, accounts, by)
+        assert split.loc[split["section"] == "paid", "amount_micro_usdt"].sum() == total
+    wanted = trait_labels(accounts, "wanted_leverage").loc[accounts["account"][retail]]
+    assert set(wanted.astype(object)) <= {"1-5x", "6-20x", "21-50x", "51-125x", ">125x"}
+    capital = trait_labels(accounts, "capital_draw_usdt").loc[accounts["account"][retail]]
+    quartiles = [c for c in capital.cat.categories if c[0] in "[("]
+    assert len(quartiles) == 4 and quartiles[0].startswith("[")
+    counts = capital.astype(object).value_counts()
+    assert counts.max() - counts.min() <= 1 + retail.sum() // 50
+    custom = trait_labels(accounts, "capital_draw_usdt", bins=[100, 1000])
+    assert list(custom.cat.categories[:3]) == ["<= 100", "(100, 1,000]", "> 1,000"]
+    with pytest.raises(UnknownTraitError, match="increasing"):
+        trait_labels(accounts, "capital_draw_usdt", bins=[1000, 100])
+    with pytest.raises(UnknownTraitError, match="numeric"):
+        trait_labels(accounts, "style", bins=[1])
+
+
+def test_cli_flows_by_a_numeric_trait_writes_the_split_as_csv(run, tmp_path, capsys):
+    out = tmp_path / "split.csv"
+    args = ["flows", str(run.out), "--by", "capital_draw_usdt", "--bins", "200,2000"]
+    assert main([*args, "--csv", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "groups retail traders" in printed and f"split table: {out}" in printed
+    table = pd.read_csv(out)
+    assert table.columns.tolist() == SPLIT_COLUMNS
+    received = table[table["section"] == "received"]
+    assert received["amount_micro_usdt"].sum() == liquidated_total(run.attribution)
+    assert main(["flows", str(run.out), "--csv", str(out)]) == 2
+    assert "--csv and --bins go with --by" in capsys.readouterr().err
 
 
 def test_flow_outputs_are_byte_identical_when_rewritten(run, tmp_path):

@@ -145,8 +145,11 @@ def test_config_by_name_path_or_object_and_dotted_or_nested_overrides_agree():
 @pytest.mark.parametrize(
     "overrides, key",
     [
-        ({"exchange.max_levrage": 20}, "exchange.max_levrage: unknown key"),
-        ({"retail": {"cuont": 5}}, "retail.cuont: unknown key"),
+        (
+            {"exchange.max_levrage": 20},
+            "exchange.max_levrage: unknown key; did you mean exchange.max_leverage",
+        ),
+        ({"retail": {"cuont": 5}}, "retail.cuont: unknown key; did you mean retail.count"),
         ({"retail.count": -1}, "retail.count: Input should be greater than or equal to 0"),
         ({"run.hours.long": 1}, "override run.hours.long=1: hours is not a section"),
     ],
@@ -154,6 +157,22 @@ def test_config_by_name_path_or_object_and_dotted_or_nested_overrides_agree():
 def test_a_bad_override_is_a_config_error_naming_the_key(overrides, key):
     with pytest.raises(ConfigError, match=key):
         MarketModel(**overrides)
+
+
+def test_a_section_given_a_mapping_key_by_batch_run_says_to_use_dotted_keys():
+    """Mesa's batch_run iterates a dict parameter and passes its keys: retail='count'."""
+    with pytest.raises(ConfigError) as caught:
+        mesa.batch_run(
+            MarketModel,
+            parameters={"retail": {"count": 200}, **SMALL},
+            rng=[1],
+            max_steps=1,
+            display_progress=False,
+        )
+    message = str(caught.value)
+    assert message.startswith('retail: a section takes a mapping (retail={"count": ')
+    assert "'count' is not a file" in message
+    assert 'with mesa.batch_run use dotted keys ("retail.count": [' in message
 
 
 def test_rng_must_be_a_whole_number_or_none():

@@ -1,4 +1,4 @@
-"""The run folder and the ``abm run`` command (DESIGN section 8)."""
+"""The run folder and the ``abm run`` command (DESIGN section 9)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import socket
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pyarrow as pa
@@ -17,6 +18,8 @@ import pytest
 from abm import outputs
 from abm.cli import main
 from abm.config import ConfigError, load_config
+from abm.exchange.liquidation import LiquidationEvent
+from abm.experiments import tables
 from abm.experiments.run import config_hash, execute, write_table
 from abm.files import write_atomic
 from tests.conftest import TINY_RUN
@@ -295,8 +298,33 @@ def test_accounts_carry_the_drawn_traits(run_folder):
     assert whales["wanted_leverage"].notna().all()
     system = accounts.loc[[0, 1, 2, 3]]
     assert system["margin_mode"].isna().all() and system["capital_draw_usdt"].isna().all()
+    assert system["effective_leverage"].isna().all() and system["capped"].isna().all()
     liquidations = pq.read_table(out / "liquidations.parquet")
     assert liquidations.schema.field("backstops").type == pa.list_(pa.string())
+    rows = liquidations.to_pandas()
+    for name in ("mark", "bankruptcy", "avg_fill"):
+        ticks = rows[f"{name}_ticks"].dropna()
+        assert (rows.loc[ticks.index, f"{name}_usdt"] == ticks * 0.1).all()
+
+
+def test_a_deficit_resolution_has_no_side_and_no_bankruptcy_price():
+    """The exchange's event says side 'none' and bankruptcy price 0; the table writes nulls."""
+    event = LiquidationEvent(
+        event_id=7, tick=3, round=0, account=4, side="none", qty=0, closed=0, partial=False,
+        mark=500_000, bankruptcy_price=0, deficit=1_000,
+    )  # fmt: skip
+    model = SimpleNamespace(
+        exchange=SimpleNamespace(
+            liquidations=[event], instrument=SimpleNamespace(tick_micro=100_000)
+        ),
+        population_of={4: "retail"},
+        config=SimpleNamespace(run=SimpleNamespace(start=datetime(2024, 1, 1, tzinfo=UTC))),
+        tick_seconds=1.0,
+    )
+    row = tables.liquidations_table(model).to_pylist()[0]
+    assert row["side"] is None and row["bankruptcy_ticks"] is None
+    assert row["bankruptcy_usdt"] is None and row["avg_fill_usdt"] is None
+    assert row["mark_usdt"] == 50_000.0 and row["deficit_micro_usdt"] == 1_000
 
 
 def test_traders_who_stay_out_above_the_cap_are_recorded(tmp_path):

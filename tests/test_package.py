@@ -239,7 +239,7 @@ def test_the_wheel_runs_the_baseline_from_an_empty_folder(tmp_path):
         "config", "show", "scenarios/long_squeeze", "--set", "exchange=exchanges/bybit.yaml"
     )
     summary = abm("run", "baseline", "--set", "run.hours=1", "--out", "out")
-    assert "1 simulated hours" in summary
+    assert "1 simulated hour in" in summary
     manifest = require_complete(empty / "out")
     assert manifest["status"] == "complete"
     assert manifest["tick"] == manifest["ticks"] == 3_600

@@ -1,4 +1,4 @@
-"""Runs and their outputs: one folder per run (DESIGN section 8)."""
+"""Runs and their outputs: one folder per run (DESIGN section 9)."""
 
 from abm.experiments.run import RunResult, execute, run_model, write_run
 

@@ -1,4 +1,4 @@
-"""One run: build the model from a config, run it, write its folder (DESIGN section 8).
+"""One run: build the model from a config, run it, write its folder (DESIGN section 9).
 
 The folder holds ``manifest.json`` (the config file and ``--set`` overrides as given, the
 resolved config, its hashes with and without the seed, versions, times, status),

@@ -92,8 +92,11 @@ def transfers_table(model: MarketModel) -> pa.Table:
 
 
 def liquidations_table(model: MarketModel) -> pa.Table:
-    """One row per liquidation event (or deficit resolution), money in micro-USDT."""
+    """One row per liquidation event (or deficit resolution), money in micro-USDT, prices in
+    integer ticks and in USDT. A deficit resolution has no side and no bankruptcy price (the
+    exchange's event says ``none`` and 0): both are null."""
     ex = model.exchange
+    usdt_per_tick = ex.instrument.tick_micro / 1e6
     names = [c.name for c in outputs.LIQUIDATIONS.columns if c.from_tick is None]
     rows: dict[str, list] = {name: [] for name in names}
     for e in ex.liquidations:
@@ -101,20 +104,25 @@ def liquidations_table(model: MarketModel) -> pa.Table:
         by_step: dict[str, list] = {}
         for action in e.actions:
             by_step.setdefault(action.step, []).append(action)
+        resolution = e.side == "none"
+        avg_fill = (sum(q * p for _, q, p in e.fills) // filled) if filled else None
         values = {
             "event_id": e.event_id,
             "tick": e.tick,
             "round": e.round,
             "account": e.account,
             "population": model.population_of.get(e.account),
-            "side": e.side,
+            "side": None if resolution else e.side,
             "qty_lots": e.qty,
             "closed_lots": e.closed,
             "partial": e.partial,
             "mark_ticks": e.mark,
-            "bankruptcy_ticks": e.bankruptcy_price,
+            "mark_usdt": e.mark * usdt_per_tick,
+            "bankruptcy_ticks": None if resolution else e.bankruptcy_price,
+            "bankruptcy_usdt": None if resolution else e.bankruptcy_price * usdt_per_tick,
             "filled_lots": filled,
-            "avg_fill_ticks": (sum(q * p for _, q, p in e.fills) // filled) if filled else None,
+            "avg_fill_ticks": avg_fill,
+            "avg_fill_usdt": None if avg_fill is None else avg_fill * usdt_per_tick,
             "counterparties": len({c for c, _, _ in e.fills}),
             "clearance_fee_micro_usdt": e.clearance_fee,
             "insurance_surplus_micro_usdt": e.insurance_surplus,
@@ -157,16 +165,19 @@ does not have (a whale's style) is null."""
 
 def accounts_table(model: MarketModel) -> pa.Table:
     """One row per account, system accounts included, with its population, money, outcome and
-    its trader's drawn traits (:data:`TRAITS`; null for system accounts)."""
+    its trader's drawn traits (:data:`TRAITS`) and leverage; null for system accounts, which
+    have no trader."""
     ex = model.exchange
     n = len(ex.accounts)
     initial = [0] * n
     wiped = [False] * n
     traits: dict[str, list] = {name: [None] * n for name in TRAITS}
     margin_mode: list[str | None] = [None] * n
+    leverage: list[int | None] = [None] * n
     for agent in model.agents:
         a = agent.account
         initial[a] = agent.initial_deposit
+        leverage[a] = ex.accounts[a].leverage
         wiped[a] = (getattr(agent, "wiped_out", 0) or 0) > 0
         for name, read in TRAITS.items():
             traits[name][a] = read(agent)
@@ -177,7 +188,6 @@ def accounts_table(model: MarketModel) -> pa.Table:
     }
     for account, seed in seeds.items():
         initial[account] = ex.instrument.micro(seed)
-    leverage = [a.leverage for a in ex.accounts]
     wanted = traits["wanted_leverage"]
     return outputs.build(
         outputs.ACCOUNTS,
@@ -191,9 +201,10 @@ def accounts_table(model: MarketModel) -> pa.Table:
             "position_lots": np.array([a.position for a in ex.accounts], dtype=np.int64),
             "times_liquidated": np.array([a.times_liquidated for a in ex.accounts], dtype=np.int64),
             "wiped_out": wiped,
-            "effective_leverage": np.array(leverage, dtype=np.int64),
+            "effective_leverage": leverage,
             "capped": [
-                None if w is None else w > lev for w, lev in zip(wanted, leverage, strict=True)
+                None if w is None or lev is None else w > lev
+                for w, lev in zip(wanted, leverage, strict=True)
             ],
             "margin_mode": margin_mode,
             **traits,

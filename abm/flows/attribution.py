@@ -35,7 +35,7 @@ A **deficit resolution** (a row of ``liquidations.parquet`` with ``qty_lots == 0
 account that closed its position for less than nothing in an ordinary trade; the coverage
 arrives in a later event. Its attribution takes A's transfers of both events: the closing event
 (the event of A's last fill before the resolution: ``closing_event_id``) and the resolution
-event. Its ``side`` is the side it closed (``long`` if it sold).
+event. Its ``side`` is the side it closed (``long`` if it sold; null when it has no closing fill).
 """
 
 from __future__ import annotations
@@ -82,9 +82,10 @@ def _closing_events(
     event: np.ndarray, account: np.ndarray, rows: np.ndarray, fills: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
     """For the given rows (deficit resolutions), the event of the account's last fill before the
-    resolution event (-1 if none) and the side it closed (``long`` if it sold, else ``short``)."""
+    resolution event (-1 if none) and the side it closed (``long`` if it sold, else ``short``;
+    None without such a fill)."""
     closing = np.full(rows.size, -1, dtype=np.int64)
-    side = np.full(rows.size, "none", dtype=object)
+    side = np.full(rows.size, None, dtype=object)
     if not rows.size or fills.empty:
         return closing, side
     f_event = fills["event_id"].to_numpy(np.int64)
@@ -164,7 +165,8 @@ def attribute_liquidations(
     gives a run's).
 
     Output: one row per (liquidation event, part, party) with columns ``event_id``, ``tick``,
-    ``account`` and ``population`` (the liquidated account), ``side`` (``long``/``short``),
+    ``account`` and ``population`` (the liquidated account), ``side`` (``long``/``short``, null
+    for a deficit resolution without a closing fill),
     ``kind`` (``liquidation`` or ``deficit_resolution``), ``closing_event_id`` (null for
     liquidations), ``section`` (``received``, ``paid`` or ``memo``), ``part``, ``party`` (the
     account receiving or paying), ``party_population`` and ``amount_micro_usdt`` (int64). These

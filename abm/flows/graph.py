@@ -14,6 +14,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from abm import outputs
+
 MICRO = 1_000_000
 EDGE_COLUMNS = [
     "src",
@@ -103,8 +105,13 @@ def build_graph(edges: pd.DataFrame, accounts: pd.DataFrame) -> nx.MultiDiGraph:
     """
     graph = nx.MultiDiGraph()
     columns = [c for c in accounts.columns if c != "account"]
+    whole = {
+        c
+        for c in columns
+        if c in outputs.ACCOUNTS.names and outputs.ACCOUNTS.column(c).type == outputs.INT
+    }
     for account, *values in accounts[["account", *columns]].itertuples(index=False):
-        attributes = {k: _scalar(v) for k, v in zip(columns, values, strict=True)}
+        attributes = {k: _scalar(v, k in whole) for k, v in zip(columns, values, strict=True)}
         graph.add_node(int(account), **{k: v for k, v in attributes.items() if v is not None})
     if edges.empty:
         return graph
@@ -131,13 +138,15 @@ def build_graph(edges: pd.DataFrame, accounts: pd.DataFrame) -> nx.MultiDiGraph:
     return graph
 
 
-def _scalar(value: object) -> object:
-    """A GraphML-ready scalar: numpy scalars as Python ones, missing values as None."""
+def _scalar(value: object, whole: bool = False) -> object:
+    """A GraphML-ready scalar: numpy scalars as Python ones, missing values as None, and the
+    values of an integer column as ints (pandas reads an integer column with nulls as floats,
+    which GraphML would declare double)."""
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
-    return value
+    return int(value) if whole else value
 
 
 def net_inflow(G: nx.MultiDiGraph, exclude_causes: tuple[str, ...] = ()) -> dict[int, int]:
@@ -361,8 +370,9 @@ def liquidation_graph(edges: pd.DataFrame) -> nx.DiGraph:
     """The liquidation network as a graph.
 
     Input: an edge list from :func:`liquidation_edges` (or ``liquidation_edges.parquet``).
-    Output: a ``DiGraph`` with its edges (``amount_micro_usdt``, ``amount_usdt``, ``events``,
-    ``first_tick``) and nodes carrying ``population``.
+    Output: a ``DiGraph`` with its edges (``cause``, always ``liquidation``, as in the
+    money-flow graph; ``amount_micro_usdt``, ``amount_usdt``, ``events``, ``first_tick``) and
+    nodes carrying ``population``.
 
     >>> L = liquidation_graph(liquidation_edges(attribution))   # doctest: +SKIP
     >>> L.edges[57, 1418]["amount_micro_usdt"]                  # doctest: +SKIP
@@ -377,6 +387,7 @@ def liquidation_graph(edges: pd.DataFrame) -> nx.DiGraph:
             int(s),
             int(d),
             {
+                "cause": "liquidation",
                 "amount_micro_usdt": int(a),
                 "amount_usdt": a / MICRO,
                 "events": int(n),

@@ -162,7 +162,11 @@ def format_where_money_goes(
         return "where the money goes: no liquidations"
     lines = []
     total = int(table.loc[table["section"] == "received", "amount_micro_usdt"].sum())
-    counted = f" in {events:,} liquidation events" if events is not None else ""
+    counted = (
+        f" in {events:,} liquidation event{'' if events == 1 else 's'}"
+        if events is not None
+        else ""
+    )
     lines.append(f"where the money goes: {total / MICRO:,.2f} USDT lost{counted}")
     header = (
         f"  {'':16s} {'':18s} {'USDT':>16s} {'share':>7s} {'long USDT':>16s} {'short USDT':>16s}"
