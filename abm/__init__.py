@@ -1,5 +1,5 @@
 """abm: an agent-based model of a leveraged Bitcoin perpetual-futures market."""
 
-from abm.compiled import choose_variant
+from abm.compiled import variant
 
-choose_variant()
+variant()

@@ -100,8 +100,9 @@ class _SourcesFirst(importlib.abc.MetaPathFinder):
 _VARIANT: str | None = None
 
 
-def choose_variant() -> str:
-    """Decide once per process which variant runs (module docstring) and return it."""
+def variant() -> str:
+    """``compiled`` or ``interpreted``: how the exchange core runs in this process, decided at
+    the first call (``import abm`` makes it) from the module docstring's rules."""
     global _VARIANT
     if _VARIANT is not None:
         return _VARIANT
@@ -120,8 +121,3 @@ def choose_variant() -> str:
     if _VARIANT == "interpreted" and has_extensions:
         sys.meta_path.insert(0, _SourcesFirst())
     return _VARIANT
-
-
-def variant() -> str:
-    """``compiled`` or ``interpreted``: how the exchange core runs in this process."""
-    return choose_variant()

@@ -1,7 +1,7 @@
 """Per-tick series of a run, kept as columns and turned into a table at the end.
 
-Cheap values are taken every tick; equity by population (a pass over the balances and the open
-positions) only every ``run.equity_every_ticks`` ticks, and is null in between.
+Prices, book, open interest and backstops are taken every tick; equity by population every
+``run.equity_every_ticks`` ticks, null in between.
 
 The liquidation map (where open positions' liquidation prices sit) is snapshotted every
 ``run.liquidation_map_every_ticks`` ticks and at the last tick, into its own columns

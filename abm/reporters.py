@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from weakref import WeakKeyDictionary
 
 from abm.exchange import SystemAccount
 from abm.exchange.liquidation import LiquidationEvent, liquidated_notional
@@ -97,18 +96,10 @@ def wiped_out(model: MarketModel) -> int:
     return model.wiped_out
 
 
-_equity_seen: WeakKeyDictionary[MarketModel, tuple[int, dict[str, int]]] = WeakKeyDictionary()
-"""Each model's equity by population at the tick last asked for, so that the five equity
-reporters of one collection make one pass over the accounts."""
-
-
 def equity_usdt(model: MarketModel, population: str) -> float:
-    """A population's equity (balances plus unrealized PnL at the mark)."""
-    tick, equity = _equity_seen.get(model, (-1, {}))
-    if tick != model.tick:
-        equity = model.equity_by_population()
-        _equity_seen[model] = (model.tick, equity)
-    return model.exchange.instrument.usdt(equity[population])
+    """A population's equity (balances plus unrealized PnL at the mark), from the exchange's
+    running totals."""
+    return model.exchange.instrument.usdt(model.equity_by_population()[population])
 
 
 MODEL_REPORTERS: dict[str, Callable[[MarketModel], float]] = {
