@@ -51,11 +51,16 @@ INDEX = 500_000
 """Index price in ticks: 50,000 USDT at the Binance preset's 0.1 USDT tick (lot 0.001 BTC)."""
 
 TARGETS = {
-    "orders_per_s": 150_000,
-    "liquidation_scan_us_at_1000000": 20.0,
-    "baseline_day_under_2_min": 120,
-    "us_per_agent_action_100x_within_1.5x": 1.5,
+    "ratio_to_bare_loop_compiled_at_least": 0.5,
+    "liquidation_scan_us_at_1000000_below": 20.0,
+    "us_per_agent_action_100x_over_1x_at_most": 1.3,
+    "million_build_s_below": 5.0,
+    "million_hour_wall_s_below": 600.0,
+    "million_peak_rss_mb_below": 24 * 1024,
 }
+"""Issue 10's targets (one core of the 2-core development machine). The baseline day's 2x
+speed-up is measured against an older commit in the same session with ``farm-bench``, not
+here: this script cannot run the old code."""
 
 
 # --------------------------------------------------------------------------- registry
@@ -608,45 +613,58 @@ def bench_liquidation(args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------- driver
 
 
+def model_run(retail: str, hours: float) -> dict:
+    """One run of ``model_bench.py`` (``retail``: a multiple such as ``10x`` or a count) in its
+    own process, so that its peak memory is its own."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "model_bench.py"), retail, str(hours)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    run = json.loads(out.stdout.strip().splitlines()[-1])
+    say(
+        f"model {retail:>7} retail ({run['retail']:,} traders), {hours:g} h: "
+        f"build {run['build_s']:.1f} s ({run['build_us_per_trader']:.1f} us, "
+        f"{run['bytes_per_trader']:,} bytes per trader), run {run['run_s']:.1f} s, "
+        f"{run['sim_seconds_per_wall_second']:,.0f} sim s per wall s, "
+        f"{run['us_per_agent_action']:.1f} us per agent action, "
+        f"peak {run['peak_rss_mb']:,.0f} MB"
+    )
+    return run
+
+
 @section("model.scaling", "the baseline model at 1x, 10x and 100x its retail population")
 def bench_model(args: argparse.Namespace) -> dict:
-    """Each size runs in its own process (``model_bench.py``), so peak memory is per size."""
-    sizes = [(1, args.model_hours[0]), (10, args.model_hours[1]), (100, args.model_hours[2])]
+    """The baseline at 1x, 10x and 100x its retail traders, each in its own process."""
+    sizes = [("1x", args.model_hours[0]), ("10x", args.model_hours[1])]
+    sizes.append(("100x", args.model_hours[2]))
     if args.quick:
-        sizes = [(1, 0.5), (10, 0.1)]
-    runs = {}
-    for multiplier, hours in sizes:
-        out = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "benchmarks" / "model_bench.py"),
-                str(multiplier),
-                str(hours),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        run = json.loads(out.stdout.strip().splitlines()[-1])
-        runs[f"{multiplier}x"] = run
-        say(
-            f"model {multiplier:>3}x retail ({run['retail']:,} traders), {hours:g} h: "
-            f"build {run['build_s']:.1f} s, run {run['run_s']:.1f} s, "
-            f"{run['sim_hours_per_wall_minute']:.2f} sim h per wall min, "
-            f"{run['us_per_agent_action']:.1f} us per agent action, "
-            f"peak {run['peak_rss_mb']:,.0f} MB"
-        )
+        sizes = [("1x", 0.5), ("10x", 0.1)]
+    runs = {name: model_run(name, hours) for name, hours in sizes}
     base = runs["1x"]["us_per_agent_action"]
     ratio = {k: round(v["us_per_agent_action"] / base, 2) for k, v in runs.items()}
     say(f"us_per_agent_action relative to 1x: {ratio}")
     return {
         "model": runs,
-        "sim_hours_per_wall_minute": {k: v["sim_hours_per_wall_minute"] for k, v in runs.items()},
+        "sim_seconds_per_wall_second": {
+            k: v["sim_seconds_per_wall_second"] for k, v in runs.items()
+        },
         "us_per_agent_action": {k: v["us_per_agent_action"] for k, v in runs.items()},
         "model_peak_rss_mb": {k: v["peak_rss_mb"] for k, v in runs.items()},
         "us_per_agent_action_ratio": ratio,
     }
+
+
+@section("model.million", "one simulated hour of the baseline with 10^6 retail traders")
+def bench_million(args: argparse.Namespace) -> dict:
+    """The baseline with ``--million-retail`` retail traders (10^6) for ``--million-hours``
+    (1 h): build time and memory per trader, wall time of the hour, peak memory."""
+    retail, hours = args.million_retail, args.million_hours
+    if args.quick:
+        retail, hours = min(retail, 100_000), min(hours, 0.05)
+    return {"million": model_run(str(retail), hours)}
 
 
 def profile_orders(args: argparse.Namespace, top: int) -> None:
@@ -691,6 +709,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g = p.add_argument_group("exchange.liquidation")
     g.add_argument("--sizes", default="1000,100000,1000000", help="open positions, comma list")
     g.add_argument("--scan-calls", type=int, default=100_000, help="calls per timing")
+    g = p.add_argument_group("model.million")
+    g.add_argument("--million-retail", type=int, default=1_000_000, help="retail traders")
+    g.add_argument("--million-hours", type=float, default=1.0, help="simulated hours")
     g = p.add_argument_group("model.scaling")
     g.add_argument(
         "--model-hours",
@@ -746,20 +767,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         profile_orders(args, args.profile_top)
     checks = {}
-    if "orders_per_s" in result:
-        checks["orders_per_s"] = result["orders_per_s"] >= TARGETS["orders_per_s"]
+    if result.get("exchange_core") == "compiled":
+        checks["ratio_to_bare_loop_compiled_at_least"] = (
+            result["ratio_to_bare_loop"] >= TARGETS["ratio_to_bare_loop_compiled_at_least"]
+        )
     scan = result.get("liquidation_scan_us", {}).get("1000000")
     if scan is not None:
-        checks["liquidation_scan_us_at_1000000"] = scan < TARGETS["liquidation_scan_us_at_1000000"]
-    model = result.get("model")
-    if model:
-        day = model["1x"]
-        if day["sim_hours"] >= 24:
-            checks["baseline_day_under_2_min"] = day["run_s"] + day["build_s"] < 120
-        if "100x" in model:
-            checks["us_per_agent_action_100x_within_1.5x"] = (
-                result["us_per_agent_action_ratio"]["100x"] <= 1.5
-            )
+        checks["liquidation_scan_us_at_1000000_below"] = (
+            scan < TARGETS["liquidation_scan_us_at_1000000_below"]
+        )
+    ratio = result.get("us_per_agent_action_ratio", {}).get("100x")
+    if ratio is not None:
+        checks["us_per_agent_action_100x_over_1x_at_most"] = (
+            ratio <= TARGETS["us_per_agent_action_100x_over_1x_at_most"]
+        )
+    million = result.get("million")
+    if million and million["retail"] >= 1_000_000:
+        checks["million_build_s_below"] = million["build_s"] < TARGETS["million_build_s_below"]
+        hour = million["run_s"] / max(million["sim_hours"], 1e-9)
+        checks["million_hour_wall_s_below"] = hour < TARGETS["million_hour_wall_s_below"]
+        checks["million_peak_rss_mb_below"] = (
+            million["peak_rss_mb"] < TARGETS["million_peak_rss_mb_below"]
+        )
     result["targets"] = {"values": TARGETS, "met": checks}
     result["total_seconds"] = round(time.perf_counter() - wall0, 1)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)

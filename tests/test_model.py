@@ -3,10 +3,13 @@ and the ledger's invariants at the end of every run."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
 from abm.agents import MarketMaker, RetailTrader
+from abm.agents.retail import draw_traits
 from abm.config import load_config
 from abm.exchange import LiquidationMap
 from abm.experiments.run import run_model
@@ -38,6 +41,33 @@ def test_agents_follow_mesa_conventions():
     assert len(model.agents_by_type[MarketMaker]) == 3
     accounts = [agent.account for agent in model.agents]
     assert len(set(accounts)) == len(accounts)
+
+
+def test_retail_traits_drawn_for_the_whole_population_follow_the_config():
+    """One vectorised draw per trait: the shares and ranges are the config's (binomial
+    tolerance of 4 standard errors at 20,000 traders), the columns come in the order the agent
+    takes them, and the traders built carry them."""
+    config = load_config(BASELINE).retail
+    n = 20_000
+    traits = draw_traits(np.random.default_rng(7), config, n)
+    assert list(traits) == list(inspect.signature(RetailTrader).parameters)[4:]
+    assert all(len(column) == n for column in traits.values())
+    for key, share in (
+        ("cross", config.cross_margin_share),
+        ("uses_stop", config.stop_loss_share),
+        ("stop_on_mark", config.stop_on_mark_share),
+        ("stop_limit", config.stop_limit_share),
+    ):
+        assert abs(np.mean(traits[key]) - share) < 4 * np.sqrt(share * (1 - share) / n) + 1e-12
+    styles = np.asarray(traits["style"])
+    for style, share in ((1, config.trend_share), (-1, config.contrarian_share)):
+        assert abs(np.mean(styles == style) - share) < 4 * np.sqrt(share * (1 - share) / n)
+    fraction = np.asarray(traits["margin_fraction"])
+    assert (
+        config.margin_fraction.low <= fraction.min() <= fraction.max() < config.margin_fraction.high
+    )
+    model = MarketModel(small_config("retail.stop_loss_share=1", "retail.stop_on_mark_share=0"))
+    assert all(t.uses_stop and t.stop_trigger == "last" for t in model.agents_by_type[RetailTrader])
 
 
 def test_only_sampled_agents_act():

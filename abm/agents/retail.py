@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from abm.agents.trader import Trader
 from abm.exchange import BUY, SELL
 
@@ -18,24 +20,29 @@ class RetailTrader(Trader):
     population = "retail"
 
     def __init__(
-        self, model: MarketModel, config: RetailConfig, capital: float, leverage: int
+        self,
+        model: MarketModel,
+        config: RetailConfig,
+        capital: float,
+        leverage: int,
+        cross: bool,
+        margin_fraction: float,
+        uses_stop: bool,
+        stop_distance: float,
+        stop_on_mark: bool,
+        stop_limit: bool,
+        style: int,
     ) -> None:
-        rng = model.rng
-        super().__init__(model, capital, leverage, cross=rng.random() < config.cross_margin_share)
+        """One trader with the traits :func:`draw_traits` drew for it (one draw per trait for
+        the whole population, so building a million traders costs no call per trait each)."""
+        super().__init__(model, capital, leverage, cross=cross)
         self.config = config
-        self.margin_fraction = rng.uniform(config.margin_fraction.low, config.margin_fraction.high)
-        self.uses_stop = rng.random() < config.stop_loss_share
-        self.stop_distance = rng.uniform(config.stop_distance.low, config.stop_distance.high)
-        self.stop_trigger = "mark" if rng.random() < config.stop_on_mark_share else "last"
-        self.stop_limit = rng.random() < config.stop_limit_share
-        draw = rng.random()
-        self.style = (
-            1
-            if draw < config.trend_share
-            else -1
-            if draw < config.trend_share + config.contrarian_share
-            else 0
-        )
+        self.margin_fraction = margin_fraction
+        self.uses_stop = uses_stop
+        self.stop_distance = stop_distance
+        self.stop_trigger = "mark" if stop_on_mark else "last"
+        self.stop_limit = stop_limit
+        self.style = style
         self.close_at = 0
         self.wiped_out = 0
         self.reentries = 0
@@ -105,3 +112,36 @@ class RetailTrader(Trader):
         else:
             self.departed = True
             self.model.depart(self)
+
+
+def draw_traits(rng: np.random.Generator, config: RetailConfig, n: int) -> dict[str, list]:
+    """The traits of ``n`` retail traders, one vectorised draw per trait from ``rng``: margin
+    mode (``cross``), ``margin_fraction``, stop habit (``uses_stop``, ``stop_distance``,
+    ``stop_on_mark``, ``stop_limit``) and ``style`` (1 trend, -1 contrarian, 0 noise). Returns
+    lists of length ``n`` keyed by :class:`RetailTrader`'s argument names, in its argument order
+    (``create_agents`` takes them positionally: keyword arguments cost a dict per agent).
+
+    >>> from abm.config import RetailConfig
+    >>> traits = draw_traits(np.random.default_rng(1), RetailConfig(), 3)
+    >>> list(traits)
+    ['cross', 'margin_fraction', 'uses_stop', 'stop_distance', 'stop_on_mark', 'stop_limit', 'style']
+    """
+    style_draw = rng.random(n)
+    style = np.where(
+        style_draw < config.trend_share,
+        1,
+        np.where(style_draw < config.trend_share + config.contrarian_share, -1, 0),
+    )
+    return {
+        "cross": (rng.random(n) < config.cross_margin_share).tolist(),
+        "margin_fraction": rng.uniform(
+            config.margin_fraction.low, config.margin_fraction.high, n
+        ).tolist(),
+        "uses_stop": (rng.random(n) < config.stop_loss_share).tolist(),
+        "stop_distance": rng.uniform(
+            config.stop_distance.low, config.stop_distance.high, n
+        ).tolist(),
+        "stop_on_mark": (rng.random(n) < config.stop_on_mark_share).tolist(),
+        "stop_limit": (rng.random(n) < config.stop_limit_share).tolist(),
+        "style": style.tolist(),
+    }
