@@ -1,5 +1,6 @@
 """The ``abm`` command: ``abm run``, ``abm flows``, ``abm figures``, ``abm validate``,
-``abm configs``, ``abm config show``, ``abm demo`` and ``abm --version``.
+``abm sweep`` (:mod:`abm.cli_sweep`), ``abm configs``, ``abm config show``, ``abm demo`` and
+``abm --version``.
 
 A user's mistake (a bad config, an unusable output folder, a run folder that is not complete)
 prints ``abm <command>: <message>`` on stderr and exits with status 2, without a traceback. A run
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from abm.cli_sweep import add_sweep_parser, sweep_argv, sweep_command
 from abm.config import (
     ConfigError,
     config_summary,
@@ -178,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("config", nargs="?", default=DEFAULT_CONFIG, help=CONFIG_HELP)
     add_overrides(show)
     commands.add_parser("demo", help="a scripted crash through the exchange alone")
+    add_sweep_parser(commands)
     return parser
 
 
@@ -586,8 +589,11 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sweep_argv(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "sweep":
+            return sweep_command(args)
         if args.command == "run":
             return run_command(args)
         if args.command == "figures":

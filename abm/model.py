@@ -309,8 +309,8 @@ class MarketModel(mesa.Model):
                 continue
             count = rng.binomial(len(agents), p)
             if count:
-                for i in np.unique(rng.integers(0, len(agents), size=count)):
-                    chosen.append(agents[i])
+                picks = rng.integers(0, len(agents), size=count).tolist()
+                chosen.extend(agents[i] for i in sorted(set(picks)))
         if len(chosen) > 1:
             chosen = [chosen[i] for i in rng.permutation(len(chosen))]
         return chosen

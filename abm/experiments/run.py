@@ -25,8 +25,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +36,7 @@ import pyarrow as pa
 from abm import config as configs
 from abm.config import ModelConfig
 from abm.experiments import tables
+from abm.experiments.metrics import RunTables, compute_metrics
 from abm.experiments.status import (
     COMPLETE,
     FAILED,
@@ -51,6 +52,9 @@ from abm.files import remove_temporary_files, write_atomic
 from abm.flows import run_data, write_flows
 from abm.model import MarketModel
 from abm.outputs import write_parquet
+
+METRICS_FILE = "metrics.json"
+"""A run's metrics (:mod:`abm.experiments.metrics`), written when asked for."""
 
 DEPENDENCIES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "networkx", "pyyaml")
 
@@ -88,6 +92,7 @@ class RunResult:
     out: Path
     summary: dict
     seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def config_hash(config: ModelConfig) -> str:
@@ -301,12 +306,9 @@ def run_model(
     return model
 
 
-def write_run(model: MarketModel, out: Path, *, graphml: bool = False, gexf: bool = False) -> dict:
-    """Write the tables, the flow outputs (``graphml``, ``gexf``: also the graph files, see
-    :func:`abm.flows.write_flows`) and the summary of a finished model into ``out``; returns
-    the summary. The flow layer gets the tables in memory, not read back from the files."""
-    out.mkdir(parents=True, exist_ok=True)
-    built = {
+def build_tables(model: MarketModel) -> dict[str, pa.Table]:
+    """A finished model's output tables, in memory (:mod:`abm.experiments.tables`)."""
+    return {
         "ticks": tables.ticks_table(model),
         "fills": tables.fills_table(model),
         "liquidations": tables.liquidations_table(model),
@@ -316,6 +318,22 @@ def write_run(model: MarketModel, out: Path, *, graphml: bool = False, gexf: boo
         "liquidation_map": tables.liquidation_map_table(model),
         "hunts": tables.hunts_table(model),
     }
+
+
+def write_run(
+    model: MarketModel,
+    out: Path,
+    *,
+    graphml: bool = False,
+    gexf: bool = False,
+    built: dict[str, pa.Table] | None = None,
+) -> dict:
+    """Write the tables (``built``, or built now), the flow outputs (``graphml``, ``gexf``:
+    also the graph files, see :func:`abm.flows.write_flows`) and the summary of a finished
+    model into ``out``; returns the summary. The flow layer gets the tables in memory, not read
+    back from the files."""
+    out.mkdir(parents=True, exist_ok=True)
+    built = build_tables(model) if built is None else built
     for name, table in built.items():
         write_table(out / f"{name}.parquet", table)
     run = run_data(out, model.config.model_dump(mode="json"), built)
@@ -325,6 +343,21 @@ def write_run(model: MarketModel, out: Path, *, graphml: bool = False, gexf: boo
     )
     write_json(out / "summary.json", summary)
     return summary
+
+
+def write_metrics(
+    model: MarketModel,
+    out: Path,
+    names: Sequence[str] | None,
+    built: dict[str, pa.Table],
+    summary: dict,
+) -> dict[str, float]:
+    """Compute the named metrics (all registered ones for None) from a finished model's
+    tables and write them to ``metrics.json``; returns them."""
+    run = RunTables.from_tables(model.config.model_dump(mode="json"), summary, built, out)
+    values = compute_metrics(run, names)
+    write_json(out / METRICS_FILE, values)
+    return values
 
 
 def check_output(out: Path, overwrite: bool = False) -> None:
@@ -390,11 +423,16 @@ def execute(
     overrides: list[str] = (),
     graphml: bool = False,
     gexf: bool = False,
+    write_tables: bool = True,
+    metrics: Sequence[str] | None = (),
 ) -> RunResult:
     """A whole run into ``out``: model, manifest (``running``), tables, summary, manifest
     (``complete``). ``config_file`` and ``overrides`` are what ``config`` was loaded from (the
     config file or name and the ``--set`` overrides, as given), recorded in the manifest.
-    ``graphml`` and ``gexf`` also write the graph files (:func:`write_run`).
+    ``graphml`` and ``gexf`` also write the graph files (:func:`write_run`). ``write_tables=False``
+    writes no tables or flow outputs, only the manifest and ``summary.json`` (a sweep's
+    ``metrics`` outputs); ``metrics`` names the metrics written to ``metrics.json``
+    (:mod:`abm.experiments.metrics`; None: every registered one; empty: no file).
 
     Nothing is written, and an existing folder stays as it was, when the run cannot start:
     ``out`` cannot take it (RunFolderError, see :func:`check_output`), or the model cannot be
@@ -437,7 +475,14 @@ def execute(
             simulate(model, progress, stops.check)
             model.exchange.check_invariants()
             stops.check()
-            summary = write_run(model, out, graphml=graphml, gexf=gexf)
+            built = build_tables(model)
+            if write_tables:
+                summary = write_run(model, out, graphml=graphml, gexf=gexf, built=built)
+            else:
+                summary = summarize(model)
+                write_json(out / "summary.json", summary)
+            if metrics is None or metrics:
+                values = write_metrics(model, out, metrics, built, summary)
             stops.ignore()
         except (RunInterrupted, KeyboardInterrupt) as stop:
             stops.ignore()
@@ -454,5 +499,9 @@ def execute(
             record.finish(FAILED, tick=model.tick, error=f"{type(err).__name__}: {err}")
             remove_temporary_files(out)
             raise
-        record.finish(COMPLETE, tick=model.tick)
-    return RunResult(model, out, summary, time.perf_counter() - clock)
+        seconds = time.perf_counter() - clock
+        record.finish(COMPLETE, tick=model.tick, wall_seconds=round(seconds, 3))
+    result = RunResult(model, out, summary, seconds)
+    if metrics is None or metrics:
+        result.metrics = values
+    return result

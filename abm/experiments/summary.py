@@ -86,6 +86,7 @@ def summarize(model: MarketModel) -> dict:
             "deficit_resolutions": len(ex.liquidations) - len(events),
         },
         "wiped_out_accounts": sum(1 for a in model.agents if getattr(a, "wiped_out", 0) > 0),
+        "departed_accounts": sum(1 for a in model.agents if getattr(a, "departed", False)),
         "insurance_fund": {
             "start": ex.rules.insurance_fund_seed,
             "end": usdt(ex.balance(SystemAccount.INSURANCE_FUND)),

@@ -1,0 +1,229 @@
+"""``abm sweep``: run a sweep file into its store, then summarize it and draw its figures;
+``abm sweep summarize DIR`` and ``abm sweep figures DIR`` redo those two from a store.
+
+A user's mistake (a bad sweep file, a store of another sweep, an unknown reference) prints
+``abm sweep: <message>`` and exits with status 2; a sweep stopped by SIGINT or SIGTERM keeps its
+complete runs, prints one line and exits with 130 or 143.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from tqdm import tqdm
+
+from abm.config import ConfigError, parse_override
+
+SUBCOMMANDS = ("run", "summarize", "figures")
+SUMMARY_FILE = "summary.parquet"
+
+
+def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a sweep (policies x seeds) into a store, summarize it and draw its figures",
+        description="abm sweep SWEEP.yaml [options] runs a sweep; abm sweep summarize DIR and "
+        "abm sweep figures DIR redo its summary and figures.",
+    )
+    actions = sweep.add_subparsers(dest="sweep_command", required=True)
+    run = actions.add_parser("run", help="run a sweep file (the default: abm sweep FILE)")
+    run.add_argument("sweep_file", type=Path, help="a sweep YAML file (configs/sweeps/)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override for every run, on top of the sweep's set (repeatable)",
+    )
+    run.add_argument("--workers", type=int, default=2, help="parallel runs (default 2)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="a running Dask scheduler's address (tcp://host:8786)")
+    where.add_argument(
+        "--cluster", choices=("local", "slurm"), help="start a Dask cluster of --workers workers"
+    )
+    run.add_argument(
+        "--slurm",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --cluster slurm: a dask_jobqueue.SLURMCluster keyword (queue=, account=, "
+        "walltime=, memory=, cores=; repeatable)",
+    )
+    run.add_argument("--out", type=Path, help="the store (default results/sweeps/<file name>)")
+    run.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use a store built from another sweep: keep its complete runs whose config matches",
+    )
+    for name, text in (
+        (
+            "summarize",
+            "per point: each metric's mean and 95%% interval, and the paired "
+            "difference to a reference point",
+        ),
+        ("figures", "a response figure per metric and key, and the paired differences"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("store", type=Path, help="a sweep's store (abm sweep --out)")
+        action.add_argument(
+            "--reference",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="the point differences are taken to (default: the sweep's reference, else its "
+            "first point)",
+        )
+        action.add_argument(
+            "--metrics", help="comma-separated metric columns to print or draw (default: headline)"
+        )
+
+
+def sweep_argv(argv: list[str]) -> list[str]:
+    """``abm sweep FILE ...`` is ``abm sweep run FILE ...``.
+
+    >>> sweep_argv(["sweep", "s.yaml", "--workers", "2"])
+    ['sweep', 'run', 's.yaml', '--workers', '2']
+    >>> sweep_argv(["sweep", "summarize", "dir"])
+    ['sweep', 'summarize', 'dir']
+    """
+    if len(argv) >= 2 and argv[0] == "sweep" and argv[1] not in (*SUBCOMMANDS, "-h", "--help"):
+        return [argv[0], "run", *argv[1:]]
+    return argv
+
+
+def fail(message: object) -> int:
+    print(f"abm sweep: {message}", file=sys.stderr)
+    return 2
+
+
+class SweepProgress:
+    """A tqdm bar of runs (only on a terminal): done, running, failed, and the ETA."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def __call__(self, state) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=state.total, unit=" runs", disable=None, initial=state.skipped)
+        self.bar.set_postfix(running=state.running, failed=state.failed, refresh=False)
+        self.bar.update(state.done + state.failed - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _reference(store: Path, pairs: list[str]) -> dict | None:
+    if pairs:
+        return {".".join(key): value for key, value in (parse_override(p) for p in pairs)}
+    resolved = yaml.safe_load((store / "sweep.yaml").read_text(encoding="utf-8"))
+    return resolved.get("reference")
+
+
+def _keys(store: Path) -> list[str]:
+    from abm.experiments.plan import POINT
+
+    resolved = yaml.safe_load((store / "sweep.yaml").read_text(encoding="utf-8"))
+    return ([POINT] if resolved.get("points") else []) + list(resolved.get("grid") or {})
+
+
+def _metrics(text: str | None) -> list[str] | None:
+    return [m.strip() for m in text.split(",") if m.strip()] if text else None
+
+
+def summarize_store(store: Path, reference: dict | None, metrics: list[str] | None) -> pd.DataFrame:
+    """Summarize a store's catalogue into ``summary.parquet``, ``summary.csv`` and
+    ``interval_narrowing.csv``, and print the table; returns the summary."""
+    from abm.experiments.compare import format_summary, interval_narrowing, summarize_sweep
+    from abm.files import write_atomic
+
+    keys = _keys(store)
+    catalog = pd.read_parquet(store / "catalog.parquet")
+    summary = summarize_sweep(catalog, keys, reference)
+    write_atomic(store / SUMMARY_FILE, lambda tmp: summary.to_parquet(tmp, index=False))
+    write_atomic(store / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
+    narrowing = interval_narrowing(summary)
+    write_atomic(store / "interval_narrowing.csv", lambda tmp: narrowing.to_csv(tmp, index=False))
+    print(format_summary(summary, keys, metrics))
+    shown = narrowing[narrowing["metric"].isin(metrics or summary["metric"].unique())]
+    if len(shown):
+        ratios = shown["unpaired_over_paired_width"].dropna()
+        if len(ratios):
+            print(
+                f"common random numbers: paired intervals are {ratios.median():.2f}x narrower "
+                "(median over these metrics) than the same comparison with independent seeds "
+                "(interval_narrowing.csv)"
+            )
+    print(f"summary: {store / SUMMARY_FILE}, {store / 'summary.csv'}")
+    return summary
+
+
+def figures_store(store: Path, reference: dict | None, metrics: list[str] | None) -> list[Path]:
+    from abm.experiments.compare import HEADLINE, summarize_sweep
+    from abm.figures.sweep import sweep_figures
+
+    keys = _keys(store)
+    summary = summarize_sweep(pd.read_parquet(store / "catalog.parquet"), keys, reference)
+    paths = sweep_figures(summary, keys, store / "figures", metrics or list(HEADLINE))
+    print(f"{len(paths)} figure files in {store / 'figures'}")
+    return paths
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    from abm.experiments.compare import HEADLINE
+    from abm.experiments.executors import sweep_executor
+    from abm.experiments.plan import load_sweep
+    from abm.experiments.sweep import SweepInterrupted, SweepStoreError, failed_runs, run_sweep
+
+    try:
+        if args.sweep_command in ("summarize", "figures"):
+            store = args.store
+            if not (store / "catalog.parquet").is_file():
+                return fail(
+                    f"{store} holds no catalog.parquet: not a sweep store (abm sweep --out)"
+                )
+            reference, metrics = _reference(store, args.reference), _metrics(args.metrics)
+            if args.sweep_command == "summarize":
+                summarize_store(store, reference, metrics)
+            else:
+                figures_store(store, reference, metrics)
+            return 0
+        if args.workers < 1:
+            return fail(f"--workers must be at least 1, got {args.workers}")
+        if args.slurm and args.cluster != "slurm":
+            return fail("--slurm options need --cluster slurm")
+        sweep = load_sweep(args.sweep_file, args.set)
+        store = args.out or Path("results") / "sweeps" / args.sweep_file.stem
+        print(
+            f"sweep {args.sweep_file}: {len(sweep.runs)} runs ({len(sweep.runs) // sweep.data.replications} "
+            f"points x {sweep.data.replications} replications) into {store}"
+        )
+        bar = SweepProgress()
+        try:
+            with sweep_executor(args.workers, args.scheduler, args.cluster, args.slurm) as ex:
+                catalog = run_sweep(sweep, store, ex, reuse=args.reuse, progress=bar)
+        finally:
+            bar.close()
+        failed = failed_runs(catalog)
+        done = len(catalog) - len(failed)
+        print(f"{done} of {len(catalog)} runs complete; catalogue: {store / 'catalog.parquet'}")
+        for row in failed.itertuples(index=False):
+            print(f"  {row.run_id}: {row.status} {row.error or ''}".rstrip(), file=sys.stderr)
+        if done:
+            reference = sweep.data.reference
+            summarize_store(store, reference, None)
+            figures_store(store, reference, list(HEADLINE))
+        return 0 if not len(failed) else 1
+    except SweepInterrupted as stop:
+        print(
+            f"abm sweep: stopped by {stop}; {stop.done} of {stop.total} runs complete (run the "
+            "same command again to resume)",
+            file=sys.stderr,
+        )
+        return stop.exit_code
+    except (ConfigError, SweepStoreError, ValueError) as err:
+        return fail(err)

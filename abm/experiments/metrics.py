@@ -1,0 +1,284 @@
+"""A run's metrics: one function per metric over the run's tables, each returning a number or
+a flat mapping of numbers, registered by name so that a sweep's file can list the ones it keeps
+and users can add their own (:func:`register_metric`).
+
+A metric reads a :class:`RunTables`: the run's resolved config, its ``summary.json`` data, the
+per-tick series and the liquidation, account, fill and transfer tables, built in memory by the
+run that just ended or read back from a run folder (:meth:`RunTables.from_folder`). Its value
+flattens to ``name`` (a number) or ``name.key`` (a mapping); NaN where a metric has no value
+(a share of nothing liquidated).
+
+>>> @register_metric("retail_count")
+... def retail_count(run: RunTables) -> float:
+...     return float((run.accounts["population"] == "retail").sum())
+>>> "retail_count" in METRICS
+True
+>>> del METRICS["retail_count"]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from abm.analysis.economics import liquidation_facts
+from abm.analysis.validation import series_facts
+from abm.flows import attribute_liquidations, read_run, run_data, value_per_tick_lot
+from abm.flows.money import where_money_goes
+from abm.flows.traits import trait_labels
+
+MetricValue = float | Mapping[str, float]
+Metric = Callable[["RunTables"], MetricValue]
+
+METRICS: dict[str, Metric] = {}
+"""Every registered metric by name, in registration order (a sweep keeps all by default)."""
+
+
+def register_metric(name: str) -> Callable[[Metric], Metric]:
+    """Register ``fn(run: RunTables) -> float | Mapping[str, float]`` as metric ``name``.
+
+    ValueError for a name registered twice or one holding a dot (dots join a metric's keys)."""
+
+    def register(fn: Metric) -> Metric:
+        if name in METRICS:
+            raise ValueError(f"metric {name!r} is registered already")
+        if "." in name or not name:
+            raise ValueError(f"metric name {name!r}: a non-empty name without dots")
+        METRICS[name] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class RunTables:
+    """What a metric reads: a run's ``config`` and ``summary`` (dicts) and its tables as
+    pandas DataFrames (``ticks``, ``liquidations``, ``accounts``, ``fills``, ``transfers``)."""
+
+    config: dict
+    summary: dict
+    ticks: pd.DataFrame
+    liquidations: pd.DataFrame
+    accounts: pd.DataFrame
+    fills: pd.DataFrame
+    transfers: pd.DataFrame
+    path: Path = field(default_factory=Path)
+
+    @classmethod
+    def from_tables(
+        cls, config: dict, summary: dict, tables: Mapping[str, object], path: Path = Path()
+    ) -> RunTables:
+        """From the Arrow tables a run built (:mod:`abm.experiments.tables`), nothing read
+        back from disk."""
+        data = run_data(path, config, tables)
+        ticks = tables["ticks"].to_pandas()
+        return cls(
+            config,
+            summary,
+            ticks,
+            data.liquidations,
+            data.accounts,
+            data.fills,
+            data.transfers,
+            path,
+        )
+
+    @classmethod
+    def from_folder(cls, run_dir: str | Path) -> RunTables:
+        """From a complete run folder written with full outputs."""
+        run_dir = Path(run_dir)
+        data = read_run(run_dir)
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        ticks = pd.read_parquet(run_dir / "ticks.parquet")
+        return cls(
+            data.config,
+            summary,
+            ticks,
+            data.liquidations,
+            data.accounts,
+            data.fills,
+            data.transfers,
+            run_dir,
+        )
+
+    @cached_property
+    def attribution(self) -> pd.DataFrame:
+        """The liquidation attribution (:func:`abm.flows.attribute_liquidations`)."""
+        return attribute_liquidations(
+            self.transfers,
+            self.liquidations,
+            self.fills,
+            self.accounts,
+            value_per_tick_lot=value_per_tick_lot(self.config),
+        )
+
+
+def compute_metrics(run: RunTables, names: Iterable[str] | None = None) -> dict[str, float]:
+    """The named metrics (all registered ones when ``names`` is None) of one run, flattened to
+    ``name`` or ``name.key`` with float values. KeyError naming the unknown metric."""
+    chosen = list(METRICS) if names is None else list(names)
+    unknown = [n for n in chosen if n not in METRICS]
+    if unknown:
+        raise KeyError(f"unknown metric(s) {unknown}; registered: {', '.join(METRICS)}")
+    flat: dict[str, float] = {}
+    for name in chosen:
+        value = METRICS[name](run)
+        if isinstance(value, Mapping):
+            flat.update({f"{name}.{key}": float(v) for key, v in value.items()})
+        else:
+            flat[name] = float(value)
+    return flat
+
+
+# ---------------------------------------------------------------------------- the metrics
+
+
+@register_metric("liquidations")
+def liquidations(run: RunTables) -> dict[str, float]:
+    """Liquidations by side: ``count``, ``long``, ``short``, and notional at the mark in USDT
+    (``notional_usdt``, ``notional_long_usdt``, ``notional_short_usdt``)."""
+    liq = run.summary["liquidations"]
+    return {
+        "count": liq["count"],
+        "long": liq["long"],
+        "short": liq["short"],
+        "notional_usdt": liq["notional"],
+        "notional_long_usdt": liq["notional_long"],
+        "notional_short_usdt": liq["notional_short"],
+    }
+
+
+@register_metric("liquidated_share_of_oi")
+def liquidated_share_of_oi(run: RunTables) -> dict[str, float]:
+    """Liquidated notional over the mean open interest's notional: over the whole run
+    (``total``) and per day (``per_day``), as :func:`abm.analysis.economics.liquidation_facts`."""
+    facts = liquidation_facts(run.ticks)
+    per_day = facts["notional_per_oi_day"]
+    days = float(run.ticks["elapsed_s"].iloc[-1]) / 86_400 if len(run.ticks) else math.nan
+    return {"total": per_day * days, "per_day": per_day}
+
+
+@register_metric("accounts_out")
+def accounts_out(run: RunTables) -> dict[str, float]:
+    """Retail accounts ``wiped_out`` at least once, those that ``departed`` for good after a
+    wipe-out, and those that ``stayed_out`` above the leverage cap (no account)."""
+    return {
+        "wiped_out": run.summary["wiped_out_accounts"],
+        "departed": run.summary.get("departed_accounts", math.nan),
+        "stayed_out": run.summary["retail_stayed_out_above_cap"],
+    }
+
+
+@register_metric("insurance_fund")
+def insurance_fund(run: RunTables) -> dict[str, float]:
+    """The insurance fund's path in USDT: ``start``, ``min``, ``end``, and ``change``."""
+    path = run.ticks["insurance_fund_usdt"].to_numpy(dtype=float)
+    start = float(run.summary["insurance_fund"]["start"])
+    end = float(run.summary["insurance_fund"]["end"])
+    low = float(np.nanmin(path)) if len(path) else end
+    return {"start": start, "min": min(low, start), "end": end, "change": end - start}
+
+
+@register_metric("backstop_actions")
+def backstop_actions(run: RunTables) -> dict[str, float]:
+    """Backstop actions by kind over the run (every kind of the waterfall, zero when unused)."""
+    kinds = (
+        "insurance_fund",
+        "backstop_vault",
+        "adl",
+        "socialized_loss",
+        "exchange_absorbs",
+        "trader_debt",
+    )
+    actions = run.summary.get("backstop_actions", {})
+    return {kind: float(actions.get(kind, 0)) for kind in kinds}
+
+
+@register_metric("population_pnl")
+def population_pnl(run: RunTables) -> dict[str, float]:
+    """Equity change over net deposits by population, USDT."""
+    return dict(run.summary["equity_change_by_population"])
+
+
+def _trait_pnl(run: RunTables, trait: str) -> dict[str, float]:
+    accounts = run.accounts[run.accounts["population"] == "retail"]
+    if accounts.empty:
+        return {}
+    pnl = (
+        accounts["final_equity_micro_usdt"].astype(float)
+        - accounts["net_deposits_micro_usdt"].astype(float)
+    ) / 1e6
+    labels = trait_labels(accounts, trait)
+    return {str(k): float(v) for k, v in pnl.groupby(labels.to_numpy(), sort=True).sum().items()}
+
+
+@register_metric("retail_pnl_by_leverage")
+def retail_pnl_by_leverage(run: RunTables) -> dict[str, float]:
+    """Retail equity change over net deposits by effective-leverage band, USDT."""
+    return _trait_pnl(run, "leverage_band")
+
+
+@register_metric("retail_pnl_by_style")
+def retail_pnl_by_style(run: RunTables) -> dict[str, float]:
+    """Retail equity change over net deposits by trading style, USDT."""
+    return _trait_pnl(run, "style")
+
+
+@register_metric("retail_pnl_by_stop_habit")
+def retail_pnl_by_stop_habit(run: RunTables) -> dict[str, float]:
+    """Retail equity change over net deposits by stop-loss habit, USDT."""
+    return _trait_pnl(run, "stop_habit")
+
+
+@register_metric("where_money_goes")
+def where_money_goes_shares(run: RunTables) -> dict[str, float]:
+    """Shares of the liquidated total by who received it (``received_<party>``) and who paid
+    it (``paid_<party>``), from the exact attribution; empty when nothing was liquidated."""
+    table = where_money_goes(run.attribution)
+    shares: dict[str, float] = {}
+    for (section, party), share in (
+        table.groupby(["section", "party"], sort=True)["share"].sum().items()
+    ):
+        shares[f"{section}_{party}"] = float(share)
+    return shares
+
+
+def _drawdown(prices: np.ndarray) -> float:
+    if not len(prices):
+        return math.nan
+    peak = np.maximum.accumulate(prices)
+    return float(np.max(1 - prices / peak))
+
+
+@register_metric("drawdown")
+def drawdown(run: RunTables) -> dict[str, float]:
+    """The perp's largest fall from a running peak of its mark, as a share: over the run
+    (``max``) and within the crash window (``crash``: from the first shock's start to one hour
+    after its end; NaN without shocks)."""
+    ticks = run.ticks
+    mark = ticks["mark_usdt"].to_numpy(dtype=float)
+    shocks = run.config.get("world", {}).get("shocks") or []
+    crash = math.nan
+    if shocks:
+        shock = shocks[0]
+        start = shock["start_minute"] * 60
+        end = start + (shock["minutes"] + 60) * 60
+        seconds = ticks["elapsed_s"].to_numpy(dtype=float)
+        window = mark[(seconds >= start) & (seconds <= end)]
+        crash = _drawdown(window)
+    return {"max": _drawdown(mark), "crash": crash}
+
+
+@register_metric("stylized_facts")
+def stylized_facts(run: RunTables) -> dict[str, float]:
+    """The validation layer's return facts of the perp's last price on a 1-minute grid
+    (:func:`abm.analysis.validation.series_facts`): tail index, kurtosis, autocorrelations."""
+    facts = series_facts(run.ticks["elapsed_s"], run.ticks["last_usdt"], "last")
+    return {key.removeprefix("last."): value for key, value in facts.items()}

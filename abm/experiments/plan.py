@@ -1,0 +1,216 @@
+"""A sweep is a file: a base config, a grid of overrides and named points, replications with
+common random numbers, the metrics to keep and the outputs each run writes (DESIGN section 11).
+
+``configs/sweeps/leverage_caps.yaml``::
+
+    base: baseline                      # a config file (beside this one) or a shipped name
+    set: {run.hours: 24}                # overrides for every run
+    grid:                               # dotted keys and their values: a cartesian product
+      exchange.max_leverage: [125, 100, 50, 20, 10, 5, 2]
+    points:                             # named points, each a set of overrides (optional;
+      - {name: binance, set: {exchange: exchanges/binance.yaml}}   # crossed with the grid)
+    replications: 20
+    seed: 2026                          # root of the replications' seeds
+    metrics: [liquidations, drawdown]   # default: every registered metric
+    outputs: metrics                    # or full: every run writes its whole run folder
+    reference: {exchange.max_leverage: 125}   # the point differences are taken against
+
+Replication *k* has the same seed under every point (the *k*-th child of
+``SeedSequence(seed)``), so differences between points are paired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from abm.config import (
+    ConfigError,
+    StrictModel,
+    config_hash,
+    config_path,
+    describe_errors,
+    load_config,
+    override_config,
+    parse_override,
+    read_yaml,
+)
+from abm.experiments.metrics import METRICS
+
+POINT = "point"
+"""The catalogue column that names a named point."""
+
+
+class NamedPoint(StrictModel):
+    """A point of a sweep that is not on a grid: a name and its overrides."""
+
+    name: str = Field(min_length=1, description="the point's name in tables and figures")
+    set: dict[str, Any] = Field(description="overrides, dotted keys (a section may name a file)")
+
+
+class SweepFile(StrictModel):
+    """A sweep's file, validated: unknown keys refused, errors naming the key."""
+
+    base: str = Field(min_length=1, description="config file (beside the sweep) or shipped name")
+    set: dict[str, Any] = Field(default_factory=dict, description="overrides for every run")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="key: values")
+    points: list[NamedPoint] = Field(default_factory=list, description="named points")
+    replications: int = Field(ge=1, le=10_000, description="runs per point")
+    seed: int = Field(default=0, ge=0, description="root seed of the replications")
+    metrics: list[str] | None = Field(default=None, description="metric names (default all)")
+    outputs: Literal["metrics", "full"] = Field(default="metrics", description="what runs write")
+    reference: dict[str, Any] | None = Field(default=None, description="point to compare with")
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_values(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in grid.items():
+            if not values:
+                raise ValueError(f"grid key {key!r} has no values; give at least one")
+            if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+                raise ValueError(f"grid key {key!r} repeats a value: {values}")
+        return grid
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, names: list[str] | None) -> list[str] | None:
+        if names is not None:
+            unknown = [n for n in names if n not in METRICS]
+            if unknown:
+                raise ValueError(f"unknown metric(s) {unknown}; allowed: {', '.join(METRICS)}")
+        return names
+
+    @model_validator(mode="after")
+    def _unique_points(self) -> SweepFile:
+        names = [p.name for p in self.points]
+        if len(set(names)) != len(names):
+            raise ValueError(f"points: names must be unique, got {names}")
+        if POINT in self.grid:
+            raise ValueError(f"grid: {POINT!r} is the named points' column; use another key")
+        return self
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: where it goes, what it varies, its seed and its resolved config."""
+
+    run_id: str
+    point_id: str
+    values: dict[str, Any]
+    replication: int
+    seed: int
+    config: dict
+    config_hash: str
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A loaded sweep: its file's data (with command-line overrides folded into ``set``), where
+    it came from, and the planned runs, points first, then replications."""
+
+    data: SweepFile
+    path: Path
+    runs: tuple[RunSpec, ...]
+
+    @property
+    def keys(self) -> list[str]:
+        """The catalogue's columns that vary: the named point (if any), then the grid keys."""
+        return ([POINT] if self.data.points else []) + list(self.data.grid)
+
+    @property
+    def sweep_hash(self) -> str:
+        """SHA-256 of the resolved sweep and every planned run's config: a store built from
+        another sweep has another hash."""
+        text = json.dumps(
+            {
+                "sweep": self.data.model_dump(mode="json"),
+                "runs": [[r.run_id, r.config_hash] for r in self.runs],
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def resolved(self) -> dict:
+        """What ``sweep.yaml`` holds in the store: the sweep as run, the base config's path
+        and the hash."""
+        return {
+            **self.data.model_dump(mode="json"),
+            "base_path": str(self.base_path),
+            "sweep_file": str(self.path),
+            "sweep_hash": self.sweep_hash,
+            "runs": len(self.runs),
+        }
+
+    @property
+    def base_path(self) -> Path:
+        return base_config_path(self.data.base, self.path)
+
+
+def replication_seeds(seed: int, replications: int) -> list[int]:
+    """The run seed of each replication: the first 32-bit word of each child of
+    ``SeedSequence(seed)``, so replication *k* gets the same seed under every point.
+
+    >>> replication_seeds(2026, 3) == replication_seeds(2026, 5)[:3]
+    True
+    """
+    children = np.random.SeedSequence(seed).spawn(replications)
+    return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
+
+
+def base_config_path(base: str, sweep_path: Path) -> Path:
+    """The base config a sweep names: a file beside the sweep file, else a path or shipped
+    name (:func:`abm.config.config_path`)."""
+    beside = sweep_path.parent / base
+    return beside if beside.is_file() else config_path(base)
+
+
+def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
+    """Read, validate and plan a sweep file; ``overrides`` (``key=value``, as ``--set``)
+    apply to every run on top of the file's ``set``. ConfigError naming the key for any
+    problem, before anything runs."""
+    path = Path(path)
+    raw = read_yaml(path)
+    extra = dict(parse_override(text) for text in overrides)
+    if extra:
+        raw = {
+            **raw,
+            "set": {**(raw.get("set") or {}), **{".".join(k): v for k, v in extra.items()}},
+        }
+    try:
+        data = SweepFile.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(describe_errors(err, f"sweep file {path}")) from err
+    base_path = base_config_path(data.base, path)
+    base = override_config(load_config(base_path), data.set, source=base_path)
+    seeds = replication_seeds(data.seed, data.replications)
+    named = data.points or [None]
+    combos = list(itertools.product(*data.grid.values()))
+    runs: list[RunSpec] = []
+    for number, (point, combo) in enumerate(itertools.product(named, combos)):
+        values: dict[str, Any] = {} if point is None else {POINT: point.name}
+        values.update(zip(data.grid, combo, strict=True))
+        config = base if point is None else override_config(base, point.set, source=base_path)
+        grid = dict(zip(data.grid, combo, strict=True))
+        config = override_config(config, grid, source=base_path) if grid else config
+        point_id = f"p{number:03d}"
+        for k, seed in enumerate(seeds):
+            resolved = override_config(config, {"run.seed": seed}).model_dump(mode="json")
+            runs.append(
+                RunSpec(
+                    run_id=f"{point_id}-r{k:03d}",
+                    point_id=point_id,
+                    values=values,
+                    replication=k,
+                    seed=seed,
+                    config=resolved,
+                    config_hash=config_hash(resolved),
+                )
+            )
+    return Sweep(data, path, tuple(runs))

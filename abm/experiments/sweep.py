@@ -1,0 +1,271 @@
+"""Running a sweep into its store, on any ``concurrent.futures.Executor`` (DESIGN section 11).
+
+The store is one folder::
+
+    sweep.yaml          the sweep as resolved (with its hash)
+    runs/p003-r07/      one run folder per run: manifest.json, summary.json, metrics.json
+                        (and every table with ``outputs: full``)
+    catalog.parquet     one row per run: point, grid values, replication, seed, status,
+                        timing, host and every metric
+
+Re-running the same sweep into the same store skips the runs that are complete (manifest
+``complete``, ``metrics.json`` present, the same config hash) and redoes the others (failed,
+interrupted, killed mid-run). A store built from another sweep is refused unless
+``reuse=True``. Runs are independent and seeded by the plan, so the results are the same
+whatever the executor and the number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from abm.config import ModelConfig
+from abm.experiments.plan import RunSpec, Sweep
+from abm.experiments.run import METRICS_FILE, RunInterrupted, execute
+from abm.experiments.status import COMPLETE, FAILED, RunFolderError, read_manifest
+from abm.files import write_atomic
+
+SWEEP_FILE = "sweep.yaml"
+CATALOG_FILE = "catalog.parquet"
+RUNS_FOLDER = "runs"
+PENDING = "pending"
+
+
+class SweepStoreError(ValueError):
+    """A store that cannot take this sweep (another sweep's, or a folder that is not a store)."""
+
+
+class SweepInterrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
+    """SIGINT or SIGTERM stopped a sweep; the runs in flight were stopped, the rest kept."""
+
+    def __init__(self, signum: int, done: int, total: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum, self.done, self.total = signum, done, total
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+@dataclass
+class Progress:
+    """What a progress display is told after every change: runs done (complete or skipped),
+    running, failed, and the total."""
+
+    done: int = 0
+    running: int = 0
+    failed: int = 0
+    skipped: int = 0
+    total: int = 0
+
+
+def run_folder(store: Path, spec: RunSpec) -> Path:
+    return store / RUNS_FOLDER / spec.run_id
+
+
+def open_store(sweep: Sweep, store: Path, reuse: bool = False) -> None:
+    """Make ``store`` ready for ``sweep``: a new or empty folder, or a store of the same sweep
+    (with ``reuse``, of any sweep: its complete runs with the same config are kept). Writes
+    ``sweep.yaml``. SweepStoreError, changing nothing, otherwise."""
+    marker = store / SWEEP_FILE
+    if store.exists() and not store.is_dir():
+        raise SweepStoreError(f"sweep store {store} is a file; give a folder")
+    if marker.is_file():
+        old = yaml.safe_load(marker.read_text(encoding="utf-8")) or {}
+        if old.get("sweep_hash") != sweep.sweep_hash and not reuse:
+            raise SweepStoreError(
+                f"sweep store {store} was built from another sweep (file {old.get('sweep_file')}, "
+                f"hash {str(old.get('sweep_hash'))[:12]}; this one {sweep.sweep_hash[:12]}); "
+                "give another --out, or --reuse to keep its complete runs that match"
+            )
+    elif store.is_dir() and any(store.iterdir()):
+        raise SweepStoreError(
+            f"sweep store {store} is not empty and holds no {SWEEP_FILE}; give an empty or new "
+            "folder"
+        )
+    (store / RUNS_FOLDER).mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(sweep.resolved(), sort_keys=False)
+    write_atomic(marker, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def is_complete(folder: Path, spec: RunSpec) -> bool:
+    """A run to skip: complete, with its metrics, from the same resolved config."""
+    try:
+        manifest = read_manifest(folder)
+    except RunFolderError:
+        return False
+    return (
+        manifest.get("status") == COMPLETE
+        and manifest.get("config_hash") == spec.config_hash
+        and (folder / METRICS_FILE).is_file()
+    )
+
+
+def run_one(spec: RunSpec, folder: str, full: bool, metrics: list[str] | None) -> None:
+    """Run one planned run into ``folder`` (removed first if a partial run is there). Runs in
+    a worker: a plain function of picklable arguments; the folder holds its outcome."""
+    path = Path(folder)
+    if path.exists():
+        shutil.rmtree(path)
+    config = ModelConfig.model_validate(spec.config)
+    execute(config, path, write_tables=full, metrics=metrics)
+
+
+def catalog(sweep: Sweep, store: Path, errors: dict[str, str] | None = None) -> pd.DataFrame:
+    """The store's catalogue, read from its run folders: one row per planned run with its
+    grid values, replication, seed, status, timing, host and metrics. ``errors`` (by run id)
+    are failures the executor reported for runs that left no manifest saying why (a worker
+    that died)."""
+    errors = errors or {}
+    rows = []
+    for spec in sweep.runs:
+        folder = run_folder(store, spec)
+        row: dict = {"run_id": spec.run_id, "point_id": spec.point_id}
+        row.update({key: _cell(value) for key, value in spec.values.items()})
+        row.update(replication=spec.replication, seed=spec.seed)
+        try:
+            manifest = read_manifest(folder)
+        except RunFolderError:
+            manifest = {"status": PENDING}
+        complete = is_complete(folder, spec)
+        row["status"] = COMPLETE if complete else manifest.get("status", PENDING)
+        row["started"] = manifest.get("started")
+        row["ended"] = manifest.get("ended")
+        row["host"] = manifest.get("host")
+        row["seconds"] = manifest.get("wall_seconds")
+        row["error"] = manifest.get("error")
+        if spec.run_id in errors and row["status"] != COMPLETE:
+            row["status"] = FAILED if row["status"] in (PENDING, "running") else row["status"]
+            row["error"] = row["error"] or errors[spec.run_id]
+        if complete:
+            row.update(json.loads((folder / METRICS_FILE).read_text(encoding="utf-8")))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for column in ("started", "ended"):
+        frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
+    frame["seconds"] = frame["seconds"].astype(float)
+    return frame
+
+
+def _cell(value: object) -> object:
+    """A grid value as a catalogue cell: scalars as they are, anything else as JSON text."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def write_catalog(sweep: Sweep, store: Path, errors: dict[str, str] | None = None) -> pd.DataFrame:
+    """Write ``catalog.parquet`` atomically from the run folders; returns it."""
+    frame = catalog(sweep, store, errors)
+    write_atomic(store / CATALOG_FILE, lambda tmp: frame.to_parquet(tmp, index=False))
+    return frame
+
+
+def local_executor(workers: int) -> ProcessPoolExecutor:
+    """Local worker processes, started fresh (``spawn``: no state copied from the caller)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM noted (in the main thread) rather than raised mid-bookkeeping."""
+    fired: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield fired
+        return
+    previous = {s: signal.signal(s, lambda n, f: fired.append(n)) for s in (2, 15)}
+    try:
+        yield fired
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_sweep(
+    sweep: Sweep,
+    store: Path,
+    executor: Executor,
+    *,
+    reuse: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+) -> pd.DataFrame:
+    """Run every planned run of ``sweep`` not yet complete in ``store`` on ``executor``, then
+    write and return the catalogue. A failed run is recorded (its manifest says why) and the
+    sweep goes on. SIGINT or SIGTERM cancel what has not started, stop the executor's workers
+    where it owns local processes, write the catalogue and raise SweepInterrupted."""
+    store = Path(store)
+    open_store(sweep, store, reuse)
+    state = Progress(total=len(sweep.runs))
+    todo = []
+    for spec in sweep.runs:
+        if is_complete(run_folder(store, spec), spec):
+            state.done += 1
+            state.skipped += 1
+        else:
+            todo.append(spec)
+    full = sweep.data.outputs == "full"
+    pending: dict[Future, RunSpec] = {}
+    errors: dict[str, str] = {}
+    with _stop_on_signals() as fired:
+        for spec in todo:
+            future = executor.submit(
+                run_one, spec, str(run_folder(store, spec)), full, sweep.data.metrics
+            )
+            pending[future] = spec
+        state.running = sum(f.running() for f in pending)
+        if progress:
+            progress(state)
+        last_catalog = time.monotonic()
+        while pending:
+            finished, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
+            if fired:
+                _stop(executor, pending)
+                write_catalog(sweep, store, errors)
+                raise SweepInterrupted(fired[0], state.done, state.total)
+            for future in finished:
+                spec = pending.pop(future)
+                try:
+                    future.result()
+                    state.done += 1
+                except (Exception, RunInterrupted) as err:
+                    state.failed += 1
+                    errors[spec.run_id] = f"{type(err).__name__}: {err}"
+            running = sum(f.running() for f in pending)
+            if finished or running != state.running:
+                state.running = running
+                if progress:
+                    progress(state)
+                if time.monotonic() - last_catalog > 10:
+                    write_catalog(sweep, store, errors)
+                    last_catalog = time.monotonic()
+    return write_catalog(sweep, store, errors)
+
+
+def _stop(executor: Executor, pending: dict[Future, RunSpec]) -> None:
+    """Cancel what has not started; stop the local worker processes running the rest (their
+    runs end ``interrupted`` and are redone on resume)."""
+    for future in pending:
+        future.cancel()
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+def failed_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue's runs that did not complete, with their error."""
+    return frame[frame["status"].isin((FAILED, "interrupted", "running", PENDING))]

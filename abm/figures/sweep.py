@@ -1,0 +1,153 @@
+"""A sweep's figures, drawn from its summary (:func:`abm.experiments.compare.summarize_sweep`):
+each metric's response to each key with its 95% interval band, and the paired difference to
+the reference point. Vector (PDF) and PNG, colour-blind-safe palette, units in the labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from abm.figures._common import DPI, compact, new_figure, styled
+
+PALETTE = sns.color_palette("colorblind")
+COLUMN_WIDTH_IN = 3.5
+
+
+def metric_label(metric: str) -> str:
+    """An axis label for a metric column: its words and, from its name, its unit.
+
+    >>> metric_label("liquidations.notional_usdt")
+    'liquidations: notional (USDT)'
+    >>> metric_label("drawdown.crash")
+    'drawdown: crash (share)'
+    """
+    name, _, key = metric.partition(".")
+    unit = ""
+    for suffix, text in (("_usdt", "USDT"), ("_btc", "BTC"), ("_bps", "bps")):
+        if key.endswith(suffix):
+            key, unit = key.removesuffix(suffix), text
+    if not unit:
+        if name in ("population_pnl", "insurance_fund") or name.startswith("retail_pnl"):
+            unit = "USDT"
+        elif name in ("drawdown", "liquidated_share_of_oi", "where_money_goes"):
+            unit = "share"
+        elif name in ("liquidations", "accounts_out", "backstop_actions"):
+            unit = "count"
+    words = f"{name.replace('_', ' ')}: {key.replace('_', ' ')}" if key else name.replace("_", " ")
+    return f"{words} ({unit})" if unit else words
+
+
+def _numeric(values: pd.Series) -> bool:
+    return bool(pd.to_numeric(values, errors="coerce").notna().all())
+
+
+def _save(figure, folder: Path, name: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix in ("pdf", "png"):
+        path = folder / f"{name}.{suffix}"
+        figure.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
+        paths.append(path)
+    return paths
+
+
+def _draw(ax, rows: pd.DataFrame, key: str, mean: str, low: str, high: str, color, label):
+    rows = rows.copy()
+    if _numeric(rows[key]):
+        rows["_x"] = pd.to_numeric(rows[key])
+        rows = rows.sort_values("_x")
+        x = rows["_x"].to_numpy(dtype=float)
+        ax.plot(x, rows[mean], marker="o", color=color, label=label, lw=1.5, ms=4)
+        ax.fill_between(
+            x,
+            rows[low].astype(float),
+            rows[high].astype(float),
+            color=color,
+            alpha=0.2,
+            lw=0,
+        )
+        if x.min() > 0 and x.max() / x.min() >= 20:
+            ax.set_xscale("log")
+            ax.set_xticks(x, [f"{v:g}" for v in x])
+            ax.minorticks_off()
+    else:
+        x = np.arange(len(rows))
+        y = rows[mean].to_numpy(dtype=float)
+        err = np.vstack([y - rows[low].astype(float), rows[high].astype(float) - y])
+        ax.errorbar(x, y, yerr=err, fmt="o", color=color, label=label, capsize=3, ms=4)
+        ax.set_xticks(x, rows[key].astype(str), rotation=30, ha="right")
+
+
+def response_figure(
+    summary: pd.DataFrame, keys: Sequence[str], key: str, metric: str, folder: Path
+) -> list[Path]:
+    """``metric`` against ``key``: mean over replications with its 95% interval band, one line
+    per combination of the other keys. Returns the PDF and PNG written."""
+    rows = summary[summary["metric"] == metric]
+    others = [k for k in keys if k != key]
+    with styled():
+        figure = new_figure(COLUMN_WIDTH_IN, 2.6)
+        ax = figure.subplots()
+        groups = rows.groupby(others, sort=True) if others else [((), rows)]
+        for i, (group, part) in enumerate(groups):
+            group = group if isinstance(group, tuple) else (group,)
+            label = ", ".join(f"{k}={v}" for k, v in zip(others, group, strict=True)) or None
+            _draw(ax, part, key, "mean", "ci_low", "ci_high", PALETTE[i % len(PALETTE)], label)
+        ax.set_xlabel(key)
+        ax.set_ylabel(metric_label(metric))
+        ax.yaxis.set_major_formatter(compact)
+        n = int(rows["n"].min()) if len(rows) else 0
+        ax.set_title(f"mean and 95% interval over {n} replications", fontsize=8)
+        if others:
+            ax.legend(fontsize=6, frameon=False)
+        return _save(figure, folder, f"{metric}--{key}")
+
+
+def difference_figure(
+    summary: pd.DataFrame, keys: Sequence[str], key: str, metrics: Sequence[str], folder: Path
+) -> list[Path]:
+    """For each of ``metrics``, the paired difference to the reference point against ``key``
+    with its 95% interval (small multiples, a zero line). Returns the PDF and PNG written."""
+    metrics = [m for m in metrics if m in set(summary["metric"])]
+    cols = 2
+    rows_n = max(1, -(-len(metrics) // cols))
+    others = [k for k in keys if k != key]
+    with styled():
+        figure = new_figure(7.0, 2.2 * rows_n)
+        axes = np.atleast_1d(figure.subplots(rows_n, cols, squeeze=False)).ravel()
+        for ax, metric in zip(axes, metrics, strict=False):
+            rows = summary[summary["metric"] == metric]
+            groups = rows.groupby(others, sort=True) if others else [((), rows)]
+            for i, (_, part) in enumerate(groups):
+                _draw(ax, part, key, "diff_mean", "diff_low", "diff_high", PALETTE[i], None)
+            ax.axhline(0, color="0.3", lw=0.8)
+            ax.set_ylabel(metric_label(metric), fontsize=7)
+            ax.set_xlabel(key, fontsize=7)
+            ax.yaxis.set_major_formatter(compact)
+        for ax in axes[len(metrics) :]:
+            ax.set_visible(False)
+        reference = summary["reference"].iloc[0] if len(summary) else "?"
+        figure.suptitle(
+            f"paired difference to the reference point {reference} (95% interval)", fontsize=9
+        )
+        figure.tight_layout()
+        return _save(figure, folder, f"difference--{key}")
+
+
+def sweep_figures(
+    summary: pd.DataFrame, keys: Sequence[str], folder: Path, metrics: Sequence[str]
+) -> list[Path]:
+    """Every response figure (each of ``metrics`` against each key) and one paired-difference
+    figure per key, into ``folder``; returns the files written."""
+    paths: list[Path] = []
+    present = [m for m in metrics if m in set(summary["metric"])]
+    for key in keys:
+        for metric in present:
+            paths += response_figure(summary, keys, key, metric, folder)
+        paths += difference_figure(summary, keys, key, present, folder)
+    return paths
