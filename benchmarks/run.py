@@ -667,6 +667,53 @@ def bench_million(args: argparse.Namespace) -> dict:
     return {"million": model_run(str(retail), hours)}
 
 
+@section("sweep.throughput", "sweep runs per minute on 1 and 2 local workers, store size per run")
+def bench_sweep(args: argparse.Namespace) -> dict:
+    """The leverage-cap sweep file shortened (``--sweep-hours`` per run, two caps,
+    ``--sweep-replications``) into fresh stores with 1 and then 2 local workers: runs per wall
+    minute (worker start-up included) and the bytes a run leaves in a ``metrics`` store."""
+    import tempfile
+
+    from abm.experiments.executors import sweep_executor
+    from abm.experiments.plan import load_sweep
+    from abm.experiments.sweep import run_sweep
+
+    hours, replications = args.sweep_hours, args.sweep_replications
+    if args.quick:
+        hours, replications = min(hours, 0.05), min(replications, 2)
+    overrides = [
+        f"run.hours={hours}",
+        f"replications={replications}",
+        "grid.exchange.max_leverage=[125, 10]",
+    ]
+    sweep = load_sweep(ROOT / "configs" / "sweeps" / "leverage_caps.yaml", overrides)
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for workers in (1, 2):
+            store = Path(folder) / f"store-{workers}"
+            t0 = time.perf_counter()
+            with sweep_executor(workers) as executor:
+                frame = run_sweep(sweep, store, executor)
+            wall = time.perf_counter() - t0
+            if not (frame["status"] == "complete").all():
+                raise RuntimeError(
+                    f"sweep benchmark: runs failed: {frame['error'].dropna().tolist()}"
+                )
+            figures[f"runs_per_minute_{workers}_workers"] = round(len(frame) / wall * 60, 2)
+            size = sum(p.stat().st_size for p in (store / "runs").rglob("*") if p.is_file())
+            figures["store_bytes_per_run_metrics"] = round(size / len(frame))
+    figures["ratio_2_to_1_workers"] = round(
+        figures["runs_per_minute_2_workers"] / figures["runs_per_minute_1_workers"], 2
+    )
+    say(
+        f"[sweep.throughput] {len(sweep.runs)} runs of {hours:g} h (baseline, caps 125 and 10): "
+        f"{figures['runs_per_minute_1_workers']:.1f} runs/min on 1 worker, "
+        f"{figures['runs_per_minute_2_workers']:.1f} on 2 (x{figures['ratio_2_to_1_workers']:.2f}); "
+        f"{figures['store_bytes_per_run_metrics']:,} bytes per run in a metrics store"
+    )
+    return {"sweep": figures}
+
+
 def profile_orders(args: argparse.Namespace, top: int) -> None:
     """One orders run under cProfile; prints the ``top`` functions by own time."""
     market, flow = orders_once(args)
@@ -709,6 +756,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g = p.add_argument_group("exchange.liquidation")
     g.add_argument("--sizes", default="1000,100000,1000000", help="open positions, comma list")
     g.add_argument("--scan-calls", type=int, default=100_000, help="calls per timing")
+    g = p.add_argument_group("sweep.throughput")
+    g.add_argument("--sweep-hours", type=float, default=0.5, help="simulated hours per run")
+    g.add_argument("--sweep-replications", type=int, default=4, help="replications per cap")
     g = p.add_argument_group("model.million")
     g.add_argument("--million-retail", type=int, default=1_000_000, help="retail traders")
     g.add_argument("--million-hours", type=float, default=1.0, help="simulated hours")

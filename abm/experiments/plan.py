@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -171,18 +172,38 @@ def base_config_path(base: str, sweep_path: Path) -> Path:
     return beside if beside.is_file() else config_path(base)
 
 
+SWEEP_KEYS = ("grid", "points", "replications", "seed", "metrics", "outputs", "reference")
+"""Keys of the sweep itself that ``--set`` may change; every other key is a model config key."""
+
+
+def apply_sweep_overrides(raw: dict, overrides: Sequence[str]) -> dict:
+    """A sweep file's data with ``--set`` overrides: a key of the sweep itself
+    (``replications=2``, ``grid.exchange.max_leverage=[125, 2]``, ``outputs=full``) changes the
+    sweep; any other key (``run.hours=1``) is added to ``set``, for every run.
+
+    >>> apply_sweep_overrides({"replications": 20, "grid": {"a.b": [1, 2]}},
+    ...                       ["replications=2", "grid.a.b=[1]", "run.hours=1"])
+    {'replications': 2, 'grid': {'a.b': [1]}, 'set': {'run.hours': 1}}
+    """
+    data = dict(raw)
+    for text in overrides:
+        parts, value = parse_override(text)
+        if parts[0] in SWEEP_KEYS:
+            if len(parts) == 1:
+                data[parts[0]] = value
+            else:
+                data[parts[0]] = {**(data.get(parts[0]) or {}), ".".join(parts[1:]): value}
+        else:
+            data["set"] = {**(data.get("set") or {}), ".".join(parts): value}
+    return data
+
+
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
-    """Read, validate and plan a sweep file; ``overrides`` (``key=value``, as ``--set``)
-    apply to every run on top of the file's ``set``. ConfigError naming the key for any
-    problem, before anything runs."""
+    """Read, validate and plan a sweep file with ``overrides`` (``key=value``, as ``--set``:
+    see :func:`apply_sweep_overrides`). ConfigError naming the key for any problem, before
+    anything runs."""
     path = Path(path)
-    raw = read_yaml(path)
-    extra = dict(parse_override(text) for text in overrides)
-    if extra:
-        raw = {
-            **raw,
-            "set": {**(raw.get("set") or {}), **{".".join(k): v for k, v in extra.items()}},
-        }
+    raw = apply_sweep_overrides(read_yaml(path), overrides)
     try:
         data = SweepFile.model_validate(raw)
     except ValidationError as err:

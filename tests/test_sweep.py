@@ -1,0 +1,356 @@
+"""Sweeps: the file and its errors, common random numbers, the store (resume, refusal of another
+sweep's store, a killed sweep resumed), executor equality (1 and 2 local workers, a Dask
+LocalCluster), metrics read back from a full run folder, summaries with hand-computed
+intervals, and ``abm sweep`` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from abm.cli import main
+from abm.config import ConfigError
+from abm.experiments.compare import (
+    find_reference,
+    interval_narrowing,
+    summarize_sweep,
+    welch_interval,
+)
+from abm.experiments.executors import sweep_executor
+from abm.experiments.metrics import METRICS, RunTables, compute_metrics, register_metric
+from abm.experiments.plan import load_sweep, replication_seeds
+from abm.experiments.run import METRICS_FILE
+from abm.experiments.sweep import (
+    CATALOG_FILE,
+    SweepStoreError,
+    catalog,
+    run_folder,
+    run_sweep,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = ROOT / "configs" / "baseline.yaml"
+TINY = {
+    "run.hours": 0.05,
+    "retail.count": 200,
+    "whales.count": 1,
+    "market_makers.count": 2,
+    "arbitrageurs.count": 1,
+    "retail.cross_margin_share": 0.5,
+    "world.shocks": [{"start_minute": 0.5, "minutes": 1, "move": -0.04}],
+}
+BOOKKEEPING = ["started", "ended", "host", "seconds"]
+
+
+def write_sweep(folder: Path, **changes) -> Path:
+    data = {
+        "base": str(BASELINE),
+        "set": TINY,
+        "grid": {"exchange.max_leverage": [125, 10]},
+        "replications": 2,
+        "seed": 11,
+        "reference": {"exchange.max_leverage": 125},
+        **changes,
+    }
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def results(store: Path) -> pd.DataFrame:
+    """A store's catalogue without what depends on when and where it ran."""
+    frame = pd.read_parquet(store / CATALOG_FILE).drop(columns=BOOKKEEPING)
+    return frame.sort_values("run_id").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def reference_store(tmp_path_factory) -> Path:
+    """The tiny sweep run once on one local worker: what every other way must reproduce."""
+    folder = tmp_path_factory.mktemp("sweep-one")
+    sweep = load_sweep(write_sweep(folder))
+    with sweep_executor(1) as executor:
+        run_sweep(sweep, folder / "store", executor)
+    return folder / "store"
+
+
+# ---------------------------------------------------------------- the file
+
+
+def test_unknown_keys_and_bad_values_are_refused_naming_the_key(tmp_path):
+    with pytest.raises(ConfigError, match="replicatoins"):
+        load_sweep(write_sweep(tmp_path, replicatoins=3))
+    with pytest.raises(ConfigError, match="exchange.max_leverage"):
+        load_sweep(write_sweep(tmp_path, grid={"exchange.max_leverage": [125, 0]}))
+    with pytest.raises(ConfigError, match="unknown metric"):
+        load_sweep(write_sweep(tmp_path, metrics=["liquidations", "no_such_metric"]))
+    with pytest.raises(ConfigError, match="unique"):
+        load_sweep(
+            write_sweep(tmp_path, points=[{"name": "a", "set": {}}, {"name": "a", "set": {}}])
+        )
+    with pytest.raises(ConfigError, match="no values"):
+        load_sweep(write_sweep(tmp_path, grid={"exchange.max_leverage": []}))
+
+
+def test_replication_k_has_the_same_seed_under_every_point(tmp_path):
+    sweep = load_sweep(
+        write_sweep(tmp_path, points=[{"name": "a", "set": {}}, {"name": "b", "set": {}}])
+    )
+    assert len(sweep.runs) == 2 * 2 * 2
+    seeds = replication_seeds(11, 2)
+    assert len(set(seeds)) == 2
+    for run in sweep.runs:
+        assert run.seed == seeds[run.replication] == run.config["run"]["seed"]
+    assert {tuple(sorted(r.values.items())) for r in sweep.runs} == {
+        (("exchange.max_leverage", cap), ("point", name)) for cap in (125, 10) for name in "ab"
+    }
+    assert {r.config["exchange"]["max_leverage"] for r in sweep.runs} == {125, 10}
+
+
+def test_command_line_overrides_change_the_sweep_or_every_run(tmp_path):
+    sweep = load_sweep(
+        write_sweep(tmp_path),
+        ["replications=3", "grid.exchange.max_leverage=[20]", "run.hours=0.1"],
+    )
+    assert len(sweep.runs) == 3
+    assert all(r.config["exchange"]["max_leverage"] == 20 for r in sweep.runs)
+    assert all(r.config["run"]["hours"] == 0.1 for r in sweep.runs)
+
+
+# ---------------------------------------------------------------- running and the store
+
+
+def test_one_worker_two_workers_and_a_dask_cluster_give_the_same_results(reference_store, tmp_path):
+    expected = results(reference_store)
+    assert (expected["status"] == "complete").all()
+    assert expected["liquidations.count"].sum() > 0
+    sweep = load_sweep(write_sweep(tmp_path))
+    with sweep_executor(2) as executor:
+        run_sweep(sweep, tmp_path / "two", executor)
+    pd.testing.assert_frame_equal(results(tmp_path / "two"), expected)
+    with sweep_executor(2, cluster="local") as executor:
+        run_sweep(sweep, tmp_path / "dask", executor)
+    pd.testing.assert_frame_equal(results(tmp_path / "dask"), expected)
+    for spec in sweep.runs:
+        a = (run_folder(reference_store, spec) / METRICS_FILE).read_bytes()
+        assert a == (run_folder(tmp_path / "dask", spec) / METRICS_FILE).read_bytes()
+
+
+def test_a_second_run_skips_what_is_complete_and_redoes_what_is_not(reference_store, tmp_path):
+    store = tmp_path / "store"
+    sweep = load_sweep(write_sweep(tmp_path))
+    with sweep_executor(1) as executor:
+        run_sweep(sweep, store, executor)
+        first, second = sweep.runs[0], sweep.runs[1]
+        (run_folder(store, first) / METRICS_FILE).unlink()
+        manifest = run_folder(store, second) / "manifest.json"
+        data = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps({**data, "status": "running", "pid": 2**22 + 7}))
+        seen = []
+        run_sweep(sweep, store, executor, progress=lambda state: seen.append(state.skipped))
+    assert seen[-1] == len(sweep.runs) - 2
+    pd.testing.assert_frame_equal(results(store), results(reference_store))
+
+
+def test_a_store_of_another_sweep_is_refused_unless_reused(reference_store, tmp_path):
+    store = tmp_path / "store"
+    with sweep_executor(1) as executor:
+        run_sweep(load_sweep(write_sweep(tmp_path)), store, executor)
+        changed = load_sweep(write_sweep(tmp_path, replications=3))
+        with pytest.raises(SweepStoreError, match="another sweep"):
+            run_sweep(changed, store, executor)
+        frame = run_sweep(changed, store, executor, reuse=True)
+    assert len(frame) == 6 and (frame["status"] == "complete").all()
+    kept = frame[frame["replication"] < 2].drop(columns=BOOKKEEPING)
+    pd.testing.assert_frame_equal(
+        kept.sort_values("run_id").reset_index(drop=True),
+        results(reference_store),
+        check_dtype=False,
+    )
+
+
+def test_a_folder_that_is_not_a_store_is_refused(tmp_path):
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "notes.txt").write_text("mine")
+    with (
+        sweep_executor(1) as executor,
+        pytest.raises(SweepStoreError, match="not empty"),
+    ):
+        run_sweep(load_sweep(write_sweep(tmp_path)), tmp_path / "store", executor)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_sweep_loses_at_most_its_runs_in_flight_and_resumes(
+    reference_store, tmp_path, signum
+):
+    path = write_sweep(tmp_path)
+    store = tmp_path / "store"
+    command = [sys.executable, "-m", "abm.cli", "sweep", str(path), "--workers", "1"]
+    process = subprocess.Popen(
+        [*command, "--out", str(store)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sweep = load_sweep(path)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = [s for s in sweep.runs if (run_folder(store, s) / METRICS_FILE).is_file()]
+        if done:
+            break
+        time.sleep(0.05)
+    assert done, "no run completed within 2 minutes"
+    if signum == signal.SIGKILL:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    if signum == signal.SIGTERM:
+        assert process.returncode in (143, 0), err
+        assert process.returncode == 0 or "resume" in err
+    kept = catalog(sweep, store)
+    assert (kept["status"] == "complete").sum() >= 1
+    with sweep_executor(1) as executor:
+        run_sweep(sweep, store, executor)
+    pd.testing.assert_frame_equal(results(store), results(reference_store))
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def test_metrics_from_a_full_run_folder_equal_those_the_run_computed(tmp_path):
+    path = write_sweep(
+        tmp_path, outputs="full", grid={"exchange.max_leverage": [125]}, replications=1
+    )
+    sweep = load_sweep(path)
+    with sweep_executor(1) as executor:
+        run_sweep(sweep, tmp_path / "store", executor)
+    folder = run_folder(tmp_path / "store", sweep.runs[0])
+    assert (folder / "transfers.parquet").is_file()
+    written = json.loads((folder / METRICS_FILE).read_text())
+    again = compute_metrics(RunTables.from_folder(folder))
+    assert written.keys() == again.keys()
+    for key, value in written.items():
+        assert value == again[key] or (math.isnan(value) and math.isnan(again[key])), key
+    shares = [v for k, v in again.items() if k.startswith("where_money_goes.paid_")]
+    if again["liquidations.count"]:
+        assert sum(shares) == pytest.approx(1.0)
+
+
+def test_a_user_metric_is_registered_once_and_computed():
+    @register_metric("test_stop_triggers")
+    def stop_triggers(run: RunTables) -> float:
+        return float(run.ticks["stops_triggered"].sum())
+
+    try:
+        with pytest.raises(ValueError, match="registered already"):
+            register_metric("test_stop_triggers")(stop_triggers)
+        ticks = pd.DataFrame({"stops_triggered": [1, 0, 2]})
+        empty = pd.DataFrame()
+        run = RunTables({}, {}, ticks, empty, empty, empty, empty)
+        assert compute_metrics(run, ["test_stop_triggers"]) == {"test_stop_triggers": 3.0}
+        with pytest.raises(KeyError, match="unknown metric"):
+            compute_metrics(run, ["nope"])
+    finally:
+        METRICS.pop("test_stop_triggers", None)
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def synthetic_catalog() -> pd.DataFrame:
+    """Two points x three replications; point b = point a + 1 + a small seed-specific term."""
+    a = [10.0, 20.0, 30.0]
+    b = [11.0, 21.5, 30.5]
+    rows = []
+    for point, cap, values in (("p000", 125, a), ("p001", 10, b)):
+        for k, value in enumerate(values):
+            rows.append(
+                {
+                    "run_id": f"{point}-r{k:03d}",
+                    "point_id": point,
+                    "cap": cap,
+                    "replication": k,
+                    "seed": k,
+                    "status": "complete",
+                    "m": value,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_summary_intervals_and_paired_differences_by_hand():
+    summary = summarize_sweep(synthetic_catalog(), ["cap"], {"cap": 10})
+    a = summary[summary["cap"] == 125].iloc[0]
+    assert a["reference"] == "p001"
+    assert a["mean"] == pytest.approx(20.0)
+    half = 4.3027 * 10.0 / math.sqrt(3)  # t(2) quantile x sd / sqrt(n)
+    assert (a["t_low"], a["t_high"]) == pytest.approx((20 - half, 20 + half), abs=1e-3)
+    diffs = np.array([-1.0, -1.5, -0.5])
+    half = 4.3027 * diffs.std(ddof=1) / math.sqrt(3)
+    assert a["diff_mean"] == pytest.approx(-1.0)
+    assert (a["diff_low"], a["diff_high"]) == pytest.approx((-1 - half, -1 + half), abs=1e-3)
+    assert (a["unpaired_low"], a["unpaired_high"]) == pytest.approx(
+        welch_interval(np.array([10.0, 20.0, 30.0]), np.array([11.0, 21.5, 30.5]))
+    )
+    narrowing = interval_narrowing(summary)
+    assert narrowing["unpaired_over_paired_width"].iloc[0] > 10
+
+
+def test_an_unknown_reference_is_refused_with_the_values_there():
+    frame = synthetic_catalog()
+    with pytest.raises(ValueError, match="matches 0 points"):
+        find_reference(frame, ["cap"], {"cap": 7})
+    with pytest.raises(ValueError, match="not a key"):
+        find_reference(frame, ["cap"], {"leverage": 7})
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_abm_sweep_on_the_leverage_cap_study_shortened(tmp_path, capsys):
+    store = tmp_path / "store"
+    overrides = [f"{key}={json.dumps(value)}" for key, value in TINY.items()]
+    args = ["sweep", str(ROOT / "configs/sweeps/leverage_caps.yaml"), "--out", str(store)]
+    args += [
+        "--workers",
+        "2",
+        "--set",
+        "replications=2",
+        "--set",
+        "grid.exchange.max_leverage=[125,5]",
+    ]
+    for override in overrides:
+        args += ["--set", override]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "4 of 4 runs complete" in out and "liquidations.count" in out
+    summary = pd.read_parquet(store / "summary.parquet")
+    assert set(summary["exchange.max_leverage"]) == {125, 5}
+    assert (store / "summary.csv").is_file() and (store / "interval_narrowing.csv").is_file()
+    figures = sorted(p.name for p in (store / "figures").iterdir())
+    assert "liquidations.count--exchange.max_leverage.pdf" in figures
+    assert "difference--exchange.max_leverage.png" in figures
+    assert main(["sweep", "summarize", str(store), "--reference", "exchange.max_leverage=5"]) == 0
+    assert "difference to p001" in capsys.readouterr().out
+
+
+def test_abm_sweep_mistakes_print_one_line_and_write_nothing(tmp_path, capsys):
+    bad = write_sweep(tmp_path, outputs="everything")
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "store")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("abm sweep: ") and "outputs" in err
+    assert not (tmp_path / "store").exists()
+    assert main(["sweep", "summarize", str(tmp_path)]) == 2
+    assert "not a sweep store" in capsys.readouterr().err
