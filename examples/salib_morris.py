@@ -1,11 +1,13 @@
 """Morris screening of three levers with SALib, on the model through ``abm.experiments.evaluate``.
 
-    uv run python examples/salib_morris.py [--trajectories 10] [--hours 24]
+    uv run python examples/salib_morris.py [--trajectories 10] [--hours 24] [--crash -0.06]
 
 Which of the leverage cap, retail stop-loss adoption and the insurance fund's size moves the
 liquidated notional most? Morris' elementary effects answer with few runs: (levers + 1) x
 trajectories evaluations. Each evaluation is one model run with its own seed from the sample
-row, so the screening is reproducible.
+row, so the screening is reproducible. Every run gets the same crash (``--crash``, a share, over
+20 minutes from minute 30, or over the run's second quarter when it is shorter than two hours),
+so that a short screening has liquidations to screen.
 """
 
 from __future__ import annotations
@@ -45,8 +47,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trajectories", type=int, default=10)
     parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--crash", type=float, default=-0.06)
     args = parser.parse_args(argv)
-    indices = screen(args.trajectories, {"run.hours": args.hours})
+    quarter = args.hours * 60 / 4
+    shock = {"start_minute": min(30, quarter), "minutes": min(20, quarter), "move": args.crash}
+    indices = screen(args.trajectories, {"run.hours": args.hours, "world.shocks": [shock]})
     for name, value in sorted(indices.items(), key=lambda kv: -kv[1]["mu_star"]):
         print(f"{name:32} mu* {value['mu_star']:14,.0f}  sigma {value['sigma']:14,.0f}  ({OUTPUT})")
     return indices

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,7 +49,7 @@ TINY = {
     "market_makers.count": 2,
     "arbitrageurs.count": 1,
     "retail.cross_margin_share": 0.5,
-    "world.shocks": [{"start_minute": 0.5, "minutes": 1, "move": -0.04}],
+    "world.shocks": [{"start_minute": 1, "minutes": 1, "move": -0.06}],
 }
 BOOKKEEPING = ["started", "ended", "host", "seconds"]
 
@@ -171,12 +172,27 @@ def test_a_store_of_another_sweep_is_refused_unless_reused(reference_store, tmp_
             run_sweep(changed, store, executor)
         frame = run_sweep(changed, store, executor, reuse=True)
     assert len(frame) == 6 and (frame["status"] == "complete").all()
-    kept = frame[frame["replication"] < 2].drop(columns=BOOKKEEPING)
+    expected = results(reference_store)
+    kept = frame[frame["replication"] < 2][expected.columns]
     pd.testing.assert_frame_equal(
-        kept.sort_values("run_id").reset_index(drop=True),
-        results(reference_store),
-        check_dtype=False,
+        kept.sort_values("run_id").reset_index(drop=True), expected, check_dtype=False
     )
+
+
+def test_a_key_one_run_lacks_counts_as_its_metrics_absent_value(reference_store, tmp_path):
+    store = tmp_path / "store"
+    shutil.copytree(reference_store, store)
+    sweep = load_sweep(write_sweep(tmp_path))
+    first, second = sweep.runs[0], sweep.runs[1]
+    path = run_folder(store, first) / METRICS_FILE
+    values = json.loads(path.read_text())
+    values.pop("liquidations.long")
+    path.write_text(json.dumps(values))
+    path = run_folder(store, second) / METRICS_FILE
+    path.write_text(json.dumps({**json.loads(path.read_text()), "drawdown.crash": math.nan}))
+    frame = catalog(sweep, store).set_index("run_id")
+    assert frame.loc[first.run_id, "liquidations.long"] == 0.0
+    assert math.isnan(frame.loc[second.run_id, "drawdown.crash"])
 
 
 def test_a_folder_that_is_not_a_store_is_refused(tmp_path):

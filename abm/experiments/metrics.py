@@ -40,9 +40,15 @@ Metric = Callable[["RunTables"], MetricValue]
 METRICS: dict[str, Metric] = {}
 """Every registered metric by name, in registration order (a sweep keeps all by default)."""
 
+ABSENT: dict[str, float] = {}
+"""By metric name: the value of a key its mapping left out in one run that another run has (a
+party that received nothing, a band without traders: 0 unless registered otherwise)."""
 
-def register_metric(name: str) -> Callable[[Metric], Metric]:
+
+def register_metric(name: str, absent: float = 0.0) -> Callable[[Metric], Metric]:
     """Register ``fn(run: RunTables) -> float | Mapping[str, float]`` as metric ``name``.
+    ``absent`` is what a key the mapping leaves out means, where another run of the same
+    sweep has it (0.0: nothing of that kind happened; ``math.nan`` for "not defined").
 
     ValueError for a name registered twice or one holding a dot (dots join a metric's keys)."""
 
@@ -52,6 +58,7 @@ def register_metric(name: str) -> Callable[[Metric], Metric]:
         if "." in name or not name:
             raise ValueError(f"metric name {name!r}: a non-empty name without dots")
         METRICS[name] = fn
+        ABSENT[name] = absent
         return fn
 
     return register
@@ -118,6 +125,12 @@ class RunTables:
             self.accounts,
             value_per_tick_lot=value_per_tick_lot(self.config),
         )
+
+
+def absent_value(column: str) -> float:
+    """What ``column`` (``name.key``) holds for a run whose metric ``name`` did not return
+    ``key``: the metric's registered ``absent`` value, NaN for a metric not registered here."""
+    return ABSENT.get(column.split(".", 1)[0], math.nan)
 
 
 def compute_metrics(run: RunTables, names: Iterable[str] | None = None) -> dict[str, float]:

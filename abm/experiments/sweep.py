@@ -33,6 +33,7 @@ import pandas as pd
 import yaml
 
 from abm.config import ModelConfig
+from abm.experiments.metrics import absent_value
 from abm.experiments.plan import RunSpec, Sweep
 from abm.experiments.run import METRICS_FILE, RunInterrupted, execute
 from abm.experiments.status import COMPLETE, FAILED, RunFolderError, read_manifest
@@ -131,6 +132,7 @@ def catalog(sweep: Sweep, store: Path, errors: dict[str, str] | None = None) -> 
     that died)."""
     errors = errors or {}
     rows = []
+    measured: list[tuple[dict, dict]] = []
     for spec in sweep.runs:
         folder = run_folder(store, spec)
         row: dict = {"run_id": spec.run_id, "point_id": spec.point_id}
@@ -151,8 +153,13 @@ def catalog(sweep: Sweep, store: Path, errors: dict[str, str] | None = None) -> 
             row["status"] = FAILED if row["status"] in (PENDING, "running") else row["status"]
             row["error"] = row["error"] or errors[spec.run_id]
         if complete:
-            row.update(json.loads((folder / METRICS_FILE).read_text(encoding="utf-8")))
+            values = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
+            row.update(values)
+            measured.append((row, values))
         rows.append(row)
+    columns = {column for _, values in measured for column in values}
+    for row, values in measured:
+        row.update({c: absent_value(c) for c in columns if c not in values})
     frame = pd.DataFrame(rows)
     for column in ("started", "ended"):
         frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
