@@ -5,6 +5,7 @@ the reference point. Vector (PDF) and PNG, colour-blind-safe palette, units in t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def _draw(ax, rows: pd.DataFrame, key: str, mean: str, low: str, high: str, colo
         )
         if x.min() > 0 and x.max() / x.min() >= 20:
             ax.set_xscale("log")
-            ax.set_xticks(x, [f"{v:g}" for v in x])
+            ax.set_xticks(x, _spaced_labels(x))
             ax.minorticks_off()
     else:
         x = np.arange(len(rows))
@@ -81,6 +82,18 @@ def _draw(ax, rows: pd.DataFrame, key: str, mean: str, low: str, high: str, colo
         err = np.vstack([y - rows[low].astype(float), rows[high].astype(float) - y])
         ax.errorbar(x, y, yerr=err, fmt="o", color=color, label=label, capsize=3, ms=4)
         ax.set_xticks(x, rows[key].astype(str), rotation=30, ha="right")
+
+
+def _spaced_labels(x: np.ndarray, min_decades: float = 0.15) -> list[str]:
+    """Tick labels for sorted positive values on a log axis, blank where a value sits closer
+    than ``min_decades`` to the next labelled one above it (100 beside 125), so none overlap."""
+    labels = [""] * len(x)
+    last = math.inf
+    for i in range(len(x) - 1, -1, -1):
+        if math.log10(last) - math.log10(x[i]) >= min_decades:
+            labels[i] = f"{x[i]:g}"
+            last = x[i]
+    return labels
 
 
 def response_figure(
