@@ -27,6 +27,7 @@ from abm.config import (
     load_config,
     shipped_configs,
     shipped_rulebooks,
+    shipped_sweeps,
 )
 
 DEFAULT_CONFIG = "baseline"
@@ -297,6 +298,7 @@ def configs_command() -> int:
         "rulebooks (abm run --set exchange=NAME.yaml, e.g. exchange=exchanges/bybit.yaml)": (
             shipped_rulebooks()
         ),
+        "sweeps (abm sweep NAME, e.g. abm sweep leverage_caps)": shipped_sweeps(),
     }
     width = max(len(name) for names in groups.values() for name in names) + 2
     lines = [f"configs in {configs_dir()}"]

@@ -1335,26 +1335,40 @@ def configs_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "configs"
 
 
-def _shipped(rulebooks: bool) -> dict[str, Path]:
+SWEEP_FOLDER = "sweeps"
+"""The folder of the shipped configs that holds sweep files (``abm sweep``), not run configs."""
+
+
+def _shipped(folder: str | None) -> dict[str, Path]:
+    """The shipped YAML files by name: those under ``folder``, or with None those under neither
+    the rulebook nor the sweep folder (the run configs)."""
     root = configs_dir()
     found = {}
     for path in sorted(root.rglob("*.yaml")):
         name = path.relative_to(root).with_suffix("").as_posix()
-        if name.startswith(f"{RULEBOOK_FOLDER}/") == rulebooks:
+        top = name.split("/", 1)[0] if "/" in name else None
+        if top == folder or (folder is None and top not in (RULEBOOK_FOLDER, SWEEP_FOLDER)):
             found[name] = path
     return found
 
 
 def shipped_configs() -> dict[str, Path]:
     """The run configs shipped with the package by name (``baseline``,
-    ``scenarios/long_squeeze``): every YAML file of :func:`configs_dir` but the rulebooks."""
-    return _shipped(rulebooks=False)
+    ``scenarios/long_squeeze``): every YAML file of :func:`configs_dir` but the rulebooks and
+    the sweep files."""
+    return _shipped(None)
 
 
 def shipped_rulebooks() -> dict[str, Path]:
     """The rulebook presets shipped with the package by name (``exchanges/bybit``), for
     ``--set exchange=FILE``."""
-    return _shipped(rulebooks=True)
+    return _shipped(RULEBOOK_FOLDER)
+
+
+def shipped_sweeps() -> dict[str, Path]:
+    """The sweep files shipped with the package by name (``sweeps/leverage_caps``), for
+    ``abm sweep``."""
+    return _shipped(SWEEP_FOLDER)
 
 
 def config_summary(path: Path) -> str:

@@ -370,3 +370,11 @@ def test_abm_sweep_mistakes_print_one_line_and_write_nothing(tmp_path, capsys):
     assert not (tmp_path / "store").exists()
     assert main(["sweep", "summarize", str(tmp_path)]) == 2
     assert "not a sweep store" in capsys.readouterr().err
+
+
+def test_a_shipped_sweep_loads_by_name_and_an_unknown_name_lists_them():
+    by_name = load_sweep("leverage_caps", ["replications=2"])
+    by_file = load_sweep(ROOT / "configs/sweeps/leverage_caps.yaml", ["replications=2"])
+    assert [r.config for r in by_name.runs] == [r.config for r in by_file.runs]
+    with pytest.raises(ConfigError, match="leverage_caps"):
+        load_sweep("leverage_cpas")

@@ -33,6 +33,7 @@ import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from abm.config import (
+    SWEEP_FOLDER,
     ConfigError,
     StrictModel,
     config_hash,
@@ -42,6 +43,7 @@ from abm.config import (
     override_config,
     parse_override,
     read_yaml,
+    shipped_sweeps,
 )
 from abm.experiments.metrics import METRICS
 
@@ -198,11 +200,30 @@ def apply_sweep_overrides(raw: dict, overrides: Sequence[str]) -> dict:
     return data
 
 
+def sweep_path(sweep: str | Path) -> Path:
+    """The file a sweep argument means: a path that exists, as given; else a shipped sweep by
+    name (``leverage_caps`` or ``sweeps/leverage_caps``, with or without ``.yaml``).
+    ConfigError listing the shipped names when it is neither."""
+    path = Path(sweep)
+    if path.exists():
+        return path
+    shipped = shipped_sweeps()
+    name = path.as_posix().removesuffix(".yaml")
+    for candidate in (name, f"{SWEEP_FOLDER}/{name}"):
+        if candidate in shipped:
+            return shipped[candidate]
+    names = ", ".join(n.removeprefix(f"{SWEEP_FOLDER}/") for n in shipped)
+    raise ConfigError(
+        f"sweep file {sweep} does not exist and is not the name of a shipped sweep; give a YAML "
+        f"file or one of: {names}"
+    )
+
+
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     """Read, validate and plan a sweep file with ``overrides`` (``key=value``, as ``--set``:
     see :func:`apply_sweep_overrides`). ConfigError naming the key for any problem, before
     anything runs."""
-    path = Path(path)
+    path = sweep_path(path)
     raw = apply_sweep_overrides(read_yaml(path), overrides)
     try:
         data = SweepFile.model_validate(raw)
