@@ -101,6 +101,36 @@ def test_trader_debt_leaves_a_negative_balance():
     assert ex.accounts[long].position == 0
 
 
+def test_a_fund_with_no_taker_after_it_unwinds_to_the_book_and_leaves_the_rest_as_debt():
+    """No vault or ADL follows the fund, so nothing would take the position at bankruptcy: the
+    fund unwinds at the book's 44,900 (0.2 x 100 = 20 USDT beyond bankruptcy), pays its 5 USDT
+    and the other 15 stay with the trader, instead of the position staying open to be retried
+    every round."""
+    scenario = crash(insurance_fund_seed=5, backstops=("insurance_fund", "trader_debt"))
+    ex, long, maker = scenario.ex, scenario.long, scenario.maker
+    ex.check_invariants()
+
+    (event,) = ex.liquidations
+    assert event.fills == [(maker, 200, 449_000)]
+    assert [a.step for a in event.actions] == ["insurance_fund", "trader_debt"]
+    assert transfers(ex, Cause.INSURANCE_PAYOUT) == [(FUND, long, 5 * U)]
+    assert event.debt == 15 * U and ex.balance(long) == -15 * U
+    assert ex.accounts[long].position == 0
+
+
+def test_a_rulebook_with_no_taker_sends_the_liquidation_order_past_bankruptcy():
+    """With only trader debt behind it, the bankruptcy-price IOC would never fill in a gap;
+    the order goes to the slippage bound and the 20 USDT beyond bankruptcy is debt."""
+    scenario = crash(backstops=("trader_debt",))
+    ex, long, maker = scenario.ex, scenario.long, scenario.maker
+    ex.check_invariants()
+
+    (event,) = ex.liquidations
+    assert event.fills == [(maker, 200, 449_000)]
+    assert event.deficit == 20 * U and event.debt == 20 * U
+    assert ex.balance(long) == -20 * U and ex.accounts[long].position == 0
+
+
 def test_socialized_loss_takes_from_winners_pro_rata():
     scenario = crash(
         shorts=[(100_000, 10, 100), (100_000, 10, 100)],

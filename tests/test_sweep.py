@@ -192,6 +192,13 @@ def test_a_key_one_run_lacks_counts_as_its_metrics_absent_value(reference_store,
     path.write_text(json.dumps({**json.loads(path.read_text()), "drawdown.crash": math.nan}))
     frame = catalog(sweep, store).set_index("run_id")
     assert frame.loc[first.run_id, "liquidations.long"] == 0.0
+    # Only the first run liquidated: where_money_goes returned nothing for the others, so
+    # their shares are not defined (NaN), not zero.
+    shares = [c for c in frame.columns if c.startswith("where_money_goes.")]
+    assert shares
+    assert frame.loc[first.run_id, shares].notna().all()
+    quiet = frame[frame["liquidations.count"] == 0]
+    assert len(quiet) and quiet[shares].isna().all().all()
     assert math.isnan(frame.loc[second.run_id, "drawdown.crash"])
 
 

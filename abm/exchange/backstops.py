@@ -48,23 +48,37 @@ def _receive(ex: Exchange, account: Account, src: int, amount: int, cause: Cause
         account.isolated_margin += amount
 
 
+TAKERS = ("backstop_vault", "adl")
+"""The steps that take a position over at its bankruptcy price, whatever the book holds."""
+
+
+def taker_follows(ex: Exchange, step: str) -> bool:
+    """Whether a step after ``step`` in the rulebook takes positions over at bankruptcy."""
+    steps = ex.rules.backstops
+    return any(s in TAKERS for s in steps[steps.index(step) + 1 :])
+
+
 def insurance_unwind(ex: Exchange, account: Account, bankruptcy: int, record) -> None:
-    """Close the remaining lots in the book, no worse than the fund can pay beyond bankruptcy."""
+    """Close the remaining lots in the book, no worse than the fund can pay beyond bankruptcy
+    when a later step (vault, ADL) takes the rest at bankruptcy; with no such step the unwind
+    goes as far as the book allows (the slippage bound), and what the fund cannot pay is a
+    deficit for the later steps (socialized loss, the exchange, trader debt) to cover."""
     from abm.exchange.exchange import FILL_UNWIND
 
     lots = abs(account.position)
     fund = ex.ledger.balances[SystemAccount.INSURANCE_FUND]
     slip = round(ex.rules.liquidation.insurance_unwind_slippage * MICRO)
     mark = ex.prices.mark
+    fund_limited = taker_follows(ex, "insurance_fund")
     per_lot = fund // (lots * ex.k)
     if account.position > 0:
         fund_bound, book_bound = bankruptcy - per_lot, mark * (MICRO - slip) // MICRO
-        side, limit = SELL, max(fund_bound, book_bound, 1)
-        fund_binds = fund_bound > book_bound
+        fund_binds = fund_limited and fund_bound > book_bound
+        side, limit = SELL, max(fund_bound if fund_binds else book_bound, 1)
     else:
         fund_bound, book_bound = bankruptcy + per_lot, -(-mark * (MICRO + slip) // MICRO)
-        side, limit = BUY, min(fund_bound, book_bound)
-        fund_binds = fund_bound < book_bound
+        fund_binds = fund_limited and fund_bound < book_bound
+        side, limit = BUY, fund_bound if fund_binds else book_bound
     record.left_because = "insurance_fund_short" if fund_binds else "book_cannot_absorb"
     first = len(ex.fills["qty"])
     filled = ex.match(account, side, lots, limit, record.event_id, FILL_UNWIND, False)

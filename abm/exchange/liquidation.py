@@ -116,8 +116,13 @@ def liquidation_size(ex: Exchange, account: Account) -> int:
 
 
 def order_limit(ex: Exchange, account: Account, bankruptcy: int) -> int:
-    """Worst price the liquidation order may fill at: the bankruptcy price, or the slippage bound."""
-    if ex.rules.liquidation.order == "ioc_bankruptcy":
+    """Worst price the liquidation order may fill at: the bankruptcy price, or the slippage
+    bound. The bankruptcy bound needs a step that takes over what it leaves (insurance fund,
+    vault, ADL); a rulebook with none of them sends the order to the slippage bound, and the
+    deficit goes to its deficit steps (socialized loss, the exchange, trader debt)."""
+    if ex.rules.liquidation.order == "ioc_bankruptcy" and backstops.DISPOSERS.keys() & set(
+        ex.rules.backstops
+    ):
         return bankruptcy
     slip = round(ex.rules.liquidation.slippage * MICRO)
     mark = ex.prices.mark

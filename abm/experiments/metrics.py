@@ -42,13 +42,15 @@ METRICS: dict[str, Metric] = {}
 
 ABSENT: dict[str, float] = {}
 """By metric name: the value of a key its mapping left out in one run that another run has (a
-party that received nothing, a band without traders: 0 unless registered otherwise)."""
+party that received nothing, a band without traders: 0 unless registered otherwise). A run
+whose mapping is empty has NaN for every key (the metric does not apply: shares of nothing)."""
 
 
 def register_metric(name: str, absent: float = 0.0) -> Callable[[Metric], Metric]:
     """Register ``fn(run: RunTables) -> float | Mapping[str, float]`` as metric ``name``.
     ``absent`` is what a key the mapping leaves out means, where another run of the same
-    sweep has it (0.0: nothing of that kind happened; ``math.nan`` for "not defined").
+    sweep has it (0.0: nothing of that kind happened; ``math.nan`` for "not defined"); an empty
+    mapping gives NaN for every key.
 
     ValueError for a name registered twice or one holding a dot (dots join a metric's keys)."""
 
@@ -261,6 +263,72 @@ def where_money_goes_shares(run: RunTables) -> dict[str, float]:
     ):
         shares[f"{section}_{party}"] = float(share)
     return shares
+
+
+def _liquidated_loss(run: RunTables, trait: str | None) -> dict[str, float]:
+    """The liquidated total (what the ``received`` side of the attribution sums to), USDT, in
+    all (``all``) and by the liquidated account's population (``trait`` None) or trait group."""
+    a = run.attribution
+    received = a[(a["section"] == "received") & a["account"].notna()]
+    if received.empty:
+        return {"all": 0.0}
+    if trait is None:
+        groups = received["population"].astype(str).to_numpy()
+    else:
+        labels = trait_labels(run.accounts, trait).astype(str)
+        groups = labels.reindex(received["account"].astype(int)).to_numpy()
+    amounts = received["amount_micro_usdt"].astype(float) / 1e6
+    by_group = amounts.groupby(groups, sort=True).sum()
+    return {"all": float(amounts.sum())} | {str(k): float(v) for k, v in by_group.items()}
+
+
+@register_metric("liquidated_loss_by_population")
+def liquidated_loss_by_population(run: RunTables) -> dict[str, float]:
+    """What liquidations took from the liquidated accounts (and their backstops), USDT, by the
+    liquidated account's population."""
+    return _liquidated_loss(run, None)
+
+
+@register_metric("liquidated_loss_by_leverage")
+def liquidated_loss_by_leverage(run: RunTables) -> dict[str, float]:
+    """The liquidated total by the liquidated trader's effective-leverage band (other
+    populations by population), USDT."""
+    return _liquidated_loss(run, "leverage_band")
+
+
+@register_metric("liquidated_loss_by_style")
+def liquidated_loss_by_style(run: RunTables) -> dict[str, float]:
+    """The liquidated total by the liquidated trader's style, USDT."""
+    return _liquidated_loss(run, "style")
+
+
+@register_metric("liquidated_loss_by_stop_habit")
+def liquidated_loss_by_stop_habit(run: RunTables) -> dict[str, float]:
+    """The liquidated total by the liquidated trader's stop-loss habit, USDT."""
+    return _liquidated_loss(run, "stop_habit")
+
+
+@register_metric("deficit_paid_by")
+def deficit_paid_by(run: RunTables) -> dict[str, float]:
+    """Who covered what liquidations could not take from the liquidated accounts' own
+    collateral, USDT: ``insurance_payout``, ``backstop_vault``, ``socialized_loss``,
+    ``exchange_absorbs``, ``trader_debt`` (the paid side of the attribution without
+    ``own_collateral``), their sum ``total``, and ``adl_haircut`` (what deleveraged winners gave
+    up against the mark: the cost of ADL, a memo beside the sum)."""
+    a = run.attribution
+    parts = (
+        "insurance_payout",
+        "backstop_vault",
+        "socialized_loss",
+        "exchange_absorbs",
+        "trader_debt",
+    )
+    paid = a[a["section"] == "paid"].groupby("part", observed=True)["amount_micro_usdt"].sum()
+    memo = a[a["part"] == "adl_haircut"]["amount_micro_usdt"].sum()
+    out = {part: float(paid.get(part, 0)) / 1e6 for part in parts}
+    out["total"] = sum(out.values())
+    out["adl_haircut"] = float(memo) / 1e6
+    return out
 
 
 def _drawdown(prices: np.ndarray) -> float:

@@ -18,6 +18,7 @@ whatever the executor and the number of workers.
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import shutil
 import signal
@@ -159,7 +160,14 @@ def catalog(sweep: Sweep, store: Path, errors: dict[str, str] | None = None) -> 
         rows.append(row)
     columns = {column for _, values in measured for column in values}
     for row, values in measured:
-        row.update({c: absent_value(c) for c in columns if c not in values})
+        returned = {column.split(".", 1)[0] for column in values}
+        row.update(
+            {
+                c: absent_value(c) if c.split(".", 1)[0] in returned else math.nan
+                for c in columns
+                if c not in values
+            }
+        )
     frame = pd.DataFrame(rows)
     for column in ("started", "ended"):
         frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")

@@ -37,6 +37,8 @@ def metric_label(metric: str) -> str:
             unit = "USDT"
         elif name in ("drawdown", "liquidated_share_of_oi", "where_money_goes"):
             unit = "share"
+        elif name.startswith("liquidated_loss"):
+            unit = "USDT"
         elif name in ("liquidations", "accounts_out", "backstop_actions"):
             unit = "count"
     words = f"{name.replace('_', ' ')}: {key.replace('_', ' ')}" if key else name.replace("_", " ")
@@ -57,7 +59,10 @@ def _save(figure, folder: Path, name: str) -> list[Path]:
     return paths
 
 
-def _draw(ax, rows: pd.DataFrame, key: str, mean: str, low: str, high: str, color, label):
+def draw_response(ax, rows: pd.DataFrame, key: str, mean: str, low: str, high: str, color, label):
+    """Draw ``rows[mean]`` with its interval (``low``, ``high``) against ``key`` on ``ax``: a
+    line and band for a numeric key (log axis past a 20x range), points and error bars for a
+    categorical one."""
     rows = rows.copy()
     if _numeric(rows[key]):
         rows["_x"] = pd.to_numeric(rows[key])
@@ -110,7 +115,9 @@ def response_figure(
         for i, (group, part) in enumerate(groups):
             group = group if isinstance(group, tuple) else (group,)
             label = ", ".join(f"{k}={v}" for k, v in zip(others, group, strict=True)) or None
-            _draw(ax, part, key, "mean", "ci_low", "ci_high", PALETTE[i % len(PALETTE)], label)
+            draw_response(
+                ax, part, key, "mean", "ci_low", "ci_high", PALETTE[i % len(PALETTE)], label
+            )
         ax.set_xlabel(key)
         ax.set_ylabel(metric_label(metric))
         ax.yaxis.set_major_formatter(compact)
@@ -137,7 +144,7 @@ def difference_figure(
             rows = summary[summary["metric"] == metric]
             groups = rows.groupby(others, sort=True) if others else [((), rows)]
             for i, (_, part) in enumerate(groups):
-                _draw(ax, part, key, "diff_mean", "diff_low", "diff_high", PALETTE[i], None)
+                draw_response(ax, part, key, "diff_mean", "diff_low", "diff_high", PALETTE[i], None)
             ax.axhline(0, color="0.3", lw=0.8)
             ax.set_ylabel(metric_label(metric), fontsize=7)
             ax.set_xlabel(key, fontsize=7)
