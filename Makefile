@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_LOCAL))
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 
-.PHONY: setup compile test lint run bench demo validate clean
+.PHONY: setup compile test lint run bench demo validate paper paper-smoke clean
 
 $(UV_LOCAL):
 	python3 -m venv $(TOOLS)
@@ -30,8 +30,8 @@ compile-clean: setup
 	$(UV) run --locked python tools/compile_core.py --clean
 
 lint: setup
-	$(UV) run --locked ruff check abm tests benchmarks tools
-	$(UV) run --locked ruff format --check abm tests benchmarks tools
+	$(UV) run --locked ruff check abm tests benchmarks tools paper
+	$(UV) run --locked ruff format --check abm tests benchmarks tools paper
 
 # The suite runs on the compiled core (where it was built); then the determinism and hostile-caller
 # tests run again on the interpreted sources, and tests/test_compiled.py compares the two.
@@ -68,6 +68,18 @@ validate: compile
 	$(UV) run --locked abm validate $(foreach seed,$(VALIDATE_SEEDS),$(VALIDATE_DIR)/seed-$(seed)) \
 		--out $(VALIDATE_DIR)/validation.json
 
+# The paper: its studies (configs/sweeps/, stores in results/sweeps/, complete runs kept), every
+# number, table and figure, and paper/build/paper.pdf. PAPER_WORKERS processes at a time.
+# paper-smoke builds the same pipeline on tiny studies into paper/build-smoke (tests run it).
+PAPER_WORKERS ?= 2
+
+paper: compile
+	$(UV) run --locked python paper/build.py --workers $(PAPER_WORKERS)
+
+paper-smoke: compile
+	$(UV) run --locked python paper/build.py --smoke --workers $(PAPER_WORKERS)
+
 clean:
-	rm -rf .venv $(TOOLS) .pytest_cache .ruff_cache .hypothesis build abm/exchange/compiled.json
+	rm -rf .venv $(TOOLS) .pytest_cache .ruff_cache .hypothesis build paper/build paper/build-smoke \
+		abm/exchange/compiled.json
 	find . -name '*.so' -not -path './.venv/*' -delete

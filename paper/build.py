@@ -1,0 +1,724 @@
+"""Regenerate the paper: run its studies through the experiments layer (complete runs are kept),
+summarize them, write every number the text quotes (``numbers.json``), every table (``tables/``)
+and every figure (``figures/``), and compile ``paper.pdf`` with Typst.
+
+    python paper/build.py [--workers 2]            # make paper: paper/build/paper.pdf
+    python paper/build.py --smoke [--workers 2]    # make paper-smoke: tiny studies, paper/build-smoke
+
+The studies are the shipped sweep files (``configs/sweeps/``), their stores the ones
+``abm sweep`` uses (``results/sweeps/NAME``), so a study already run is not run again. The smoke
+build runs every study on a tiny market (a few minutes of a few hundred traders, two
+replications) into ``paper/build-smoke/stores`` so that the whole pipeline is exercised in the
+test suite; its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from abm.analysis.validation import load_bands, pool, run_measures
+from abm.cli_sweep import SweepProgress
+from abm.experiments.compare import interval_narrowing, summarize_sweep
+from abm.experiments.executors import sweep_executor
+from abm.experiments.plan import POINT, Sweep, load_sweep
+from abm.experiments.sweep import run_folder, run_sweep
+from abm.figures.paper import COLUMN_IN, interval_bars, response_panels
+from abm.files import write_atomic
+
+PAPER = Path(__file__).resolve().parent
+ROOT = PAPER.parent
+STUDIES = (
+    "where_money_goes",
+    "venues",
+    "leverage_caps",
+    "backstops",
+    "stop_loss",
+    "mark_price",
+    "validation",
+)
+SMOKE = [
+    "replications=2",
+    "run.hours=0.05",
+    "retail.count=200",
+    "whales.count=1",
+    "market_makers.count=2",
+    "arbitrageurs.count=1",
+    "retail.cross_margin_share=0.5",
+    "world.shocks=[{start_minute: 1, minutes: 1, move: -0.06}]",
+]
+"""Overrides of every study for the smoke build: a tiny market with a drop that liquidates."""
+SMOKE_VALIDATION = ["run.hours=0.2"]
+"""The validation runs of the smoke build last a little longer, for returns to measure."""
+TIMESTAMP = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+"""The PDF's creation date: fixed, so that the same results give the same PDF."""
+
+
+# ------------------------------------------------------------------------------ formatting
+
+
+def count(value: float) -> str:
+    """A mean count: ``84.6``, ``1,234``, ``0.35``, ``0``."""
+    if value != value:
+        return "n/a"
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def usdt(value: float) -> str:
+    """USDT, whole: ``742,392``, ``-6,485``."""
+    return "n/a" if value != value else f"{value:,.0f}"
+
+
+def percent(value: float, digits: int = 2) -> str:
+    """A share as a percentage: ``4.59%``."""
+    return "n/a" if value != value else f"{100 * value:.{digits}f}%"
+
+
+def bps(value: float) -> str:
+    """A share in basis points: ``1.1``."""
+    return "n/a" if value != value else f"{1e4 * value:.2g}"
+
+
+def interval(low: float, high: float, fmt) -> str:
+    """``71.2 to 102``; ``n/a`` without one."""
+    if low is None or high is None or low != low or high != high:
+        return "n/a"
+    return f"{fmt(low)} to {fmt(high)}"
+
+
+class Inserts:
+    """What the manuscript reads: numbers (``numbers.json``) and tables (``tables/NAME.csv``,
+    a header row and text cells)."""
+
+    def __init__(self, build: Path) -> None:
+        self.build = build
+        self.numbers: dict[str, str] = {}
+
+    def number(self, key: str, text: str) -> None:
+        if key in self.numbers:
+            raise ValueError(f"number {key!r} written twice")
+        self.numbers[key] = text
+
+    def table(self, name: str, frame: pd.DataFrame) -> None:
+        path = self.build / "tables" / f"{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, lambda tmp: frame.astype(str).to_csv(tmp, index=False))
+
+    def write(self) -> None:
+        text = json.dumps(self.numbers, indent=1, sort_keys=True, ensure_ascii=False)
+        write_atomic(self.build / "numbers.json", lambda tmp: Path(tmp).write_text(text))
+
+
+# ------------------------------------------------------------------------------ running
+
+
+def run_studies(smoke: bool, build: Path, workers: int) -> dict[str, tuple[Sweep, Path]]:
+    """Run (or complete) every study; returns each one's sweep and store."""
+    done = {}
+    with sweep_executor(workers) as executor:
+        for name in STUDIES:
+            overrides = SMOKE + (SMOKE_VALIDATION if name == "validation" else []) if smoke else []
+            sweep = load_sweep(name, overrides)
+            store = build / "stores" / name if smoke else ROOT / "results" / "sweeps" / name
+            print(f"study {name}: {len(sweep.runs)} runs -> {store}", flush=True)
+            progress = SweepProgress()
+            try:
+                frame = run_sweep(sweep, store, executor, progress=progress)
+            finally:
+                progress.close()
+            failed = frame[frame["status"] != "complete"]
+            if len(failed):
+                raise SystemExit(f"study {name}: {len(failed)} runs did not complete: see {store}")
+            done[name] = (sweep, store)
+    return done
+
+
+def keys_of(sweep: Sweep) -> list[str]:
+    return ([POINT] if sweep.data.points else []) + list(sweep.data.grid)
+
+
+def summary_of(sweep: Sweep, store: Path, derive=None) -> pd.DataFrame:
+    """The study's summary over its catalogue, with columns ``derive(catalog)`` adds."""
+    catalog = pd.read_parquet(store / "catalog.parquet")
+    if derive is not None:
+        catalog = derive(catalog)
+    return summarize_sweep(catalog, keys_of(sweep), sweep.data.reference)
+
+
+MISSING: list[str] = []
+"""Cells the text asked for that the summary does not hold (a smoke study may lack them)."""
+
+
+def cell(summary: pd.DataFrame, metric: str, **where) -> pd.Series:
+    """The summary row of ``metric`` at the point given by ``where`` (key=value); a row of NaN,
+    noted in :data:`MISSING`, when the summary has none."""
+    rows = summary[summary["metric"] == metric]
+    for key, value in where.items():
+        rows = rows[rows[key].astype(str) == str(value)]
+    if len(rows) > 1:
+        raise KeyError(f"{metric} at {where}: {len(rows)} rows")
+    if not len(rows):
+        MISSING.append(f"{metric} at {where}")
+        return pd.Series(dtype=float, index=summary.columns)
+    return rows.iloc[0]
+
+
+def mean_ci(row: pd.Series, fmt) -> str:
+    """``84.6 [71.2 to 102]``: the mean and its 95% interval over replications."""
+    return f"{fmt(row['mean'])} [{interval(row['ci_low'], row['ci_high'], fmt)}]"
+
+
+def diff_ci(row: pd.Series, fmt) -> str:
+    """The paired difference to the reference point and its 95% interval."""
+    return f"{fmt(row['diff_mean'])} [{interval(row['diff_low'], row['diff_high'], fmt)}]"
+
+
+def shares_of(catalog: pd.DataFrame, prefix: str, total: str, into: str) -> pd.DataFrame:
+    """Columns ``into.K``: each ``prefix.K`` (but ``total``) over the run's ``total`` column,
+    undefined (NaN) where the total is zero."""
+    columns = [c for c in catalog.columns if c.startswith(prefix + ".") and c != total]
+    out = catalog.copy()
+    for column in columns:
+        key = column.removeprefix(prefix + ".")
+        out[f"{into}.{key}"] = (catalog[column] / catalog[total]).where(catalog[total] > 0)
+    return out
+
+
+PARTY = {
+    "retail": "retail",
+    "whale": "whales",
+    "market_maker": "market makers",
+    "arbitrageur": "arbitrageurs",
+    "fundamental": "fundamental traders",
+    "insurance_fund": "insurance fund",
+    "exchange": "exchange",
+    "backstop_vault": "backstop vault",
+    "external": "debt left with traders",
+}
+
+
+def party_label(column: str) -> str:
+    """``where_money_goes.received_market_maker`` -> ``market makers``."""
+    key = column.split(".", 1)[1]
+    for section in ("received_", "paid_"):
+        key = key.removeprefix(section)
+    return PARTY.get(key, key.replace("_", " "))
+
+
+def present(summary: pd.DataFrame, prefix: str, floor: float = 0.0) -> list[str]:
+    """Metrics starting with ``prefix`` whose largest mean over points exceeds ``floor``,
+    largest first."""
+    rows = summary[summary["metric"].str.startswith(prefix)]
+    top = rows.groupby("metric")["mean"].max()
+    return list(top[top > floor].sort_values(ascending=False).index)
+
+
+def table_of(
+    summary: pd.DataFrame,
+    metrics: dict[str, tuple[str, object]],
+    by: str,
+    order: list[str],
+    first: str,
+    names: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """A table with one row per metric (``metrics``: column -> (label, formatter)) and one
+    column per value of ``by`` in ``order`` (headed by ``names``), cells ``mean [interval]``."""
+    rows = []
+    for metric, (label, fmt) in metrics.items():
+        row = {first: label}
+        for value in order:
+            row[(names or {}).get(value, value)] = mean_ci(
+                cell(summary, metric, **{by: value}), fmt
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------ the studies
+
+
+def model_numbers(out: Inserts, sweep: Sweep) -> None:
+    """The baseline market the text describes, from the resolved config of the baseline study."""
+    config = sweep.runs[0].config
+    out.number("hours", f"{config['run']['hours']:g}")
+    out.number("tick_seconds", f"{config['run']['tick_seconds']:g}")
+    for section in ("retail", "whales", "market_makers", "arbitrageurs"):
+        out.number(f"{section}_count", count(config[section]["count"]))
+    out.number("start_price", usdt(config["world"]["start_price"]))
+    out.number("annual_volatility", percent(config["world"]["annual_volatility"], 0))
+    out.number("max_leverage", f"{config['exchange']['max_leverage']:g}x")
+    out.number("confidence", "95%")
+    shock = (config["world"].get("shocks") or [{}])[0]
+    if shock:
+        out.number("shock_move", percent(abs(shock["move"]), 0))
+        out.number("shock_minutes", f"{shock['minutes']:g}")
+        out.number("shock_start_hour", f"{shock['start_minute'] / 60:g}")
+
+
+def validation_study(out: Inserts, sweep: Sweep, store: Path) -> None:
+    """The validation table: each banded measure pooled over the validation runs, beside its
+    band, the real reference and its source."""
+    bands = load_bands()
+    runs = [run_measures(run_folder(store, run)).measures for run in sweep.runs]
+    rows = [r for r in pool(runs, bands) if r.band is not None]
+    sources: list[str] = []
+    table = []
+    for row in rows:
+        value = f"{row.value:.3g}" if row.value == row.value else "n/a"
+        if row.low is not None and row.high is not None:
+            value += f" [{row.low:.3g} to {row.high:.3g}]"
+        source = source_text(row.band.source)
+        if source and source not in sources:
+            sources.append(source)
+        table.append(
+            {
+                "Measure": row.band.label or row.metric,
+                "Model": value,
+                "Band": row.band.describe(),
+                "Real data": row.band.reference,
+                "Source": str(sources.index(source) + 1) if source else "",
+                "Verdict": row.verdict,
+            }
+        )
+    out.table("validation", pd.DataFrame(table))
+    out.table(
+        "validation_sources",
+        pd.DataFrame({"": [str(i + 1) for i in range(len(sources))], "Source": sources}),
+    )
+    out.number("validation_runs", count(len(sweep.runs)))
+    out.number("validation_hours", f"{sweep.runs[0].config['run']['hours']:g}")
+    out.number("validation_bands", count(len(rows)))
+    out.number("validation_passed", count(sum(r.verdict == "pass" for r in rows)))
+    misses = [r.band.label or r.metric for r in rows if r.verdict != "pass"]
+    out.number("validation_missed", count(len(misses)))
+
+
+def source_text(source: str) -> str:
+    """A band's source as a reader can follow it: the project's own issue numbers read as the
+    model's specification; a pointer to another band's source is resolved by the table's
+    numbering, so it is left out."""
+    if source.startswith("see "):
+        return ""
+    return re.sub(r"\bissue \d+\b", "the model's specification", " ".join(source.split()))
+
+
+MONEY = "where_money_goes"
+TRAITS = {
+    "liquidated_loss_by_leverage": "leverage",
+    "liquidated_loss_by_style": "style",
+    "liquidated_loss_by_stop_habit": "stop habit",
+    "liquidated_loss_by_population": "population",
+}
+
+
+QUOTED_PARTIES = ("fundamental", "market_maker", "insurance_fund", "retail", "whale", "arbitrageur")
+"""The receivers the text quotes, whether or not a study's runs paid them."""
+QUOTED_GROUPS = (
+    ("liquidated_loss_by_leverage", "51-125x"),
+    ("liquidated_loss_by_leverage", "21-50x"),
+    ("liquidated_loss_by_leverage", "6-20x"),
+    ("liquidated_loss_by_stop_habit", "no stop"),
+    ("liquidated_loss_by_population", "retail"),
+)
+"""The trait groups whose share of the liquidated total the text quotes."""
+
+
+def trait_catalog(catalog: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue with each trait group's share of the liquidated total (``trait_share.*``)."""
+    for prefix in TRAITS:
+        if f"{prefix}.all" in catalog.columns:
+            catalog = shares_of(catalog, prefix, f"{prefix}.all", f"share_{prefix}")
+    return catalog
+
+
+def money_table(summary: pd.DataFrame, section: str, **where) -> pd.DataFrame:
+    """Who received (or paid) the liquidated money: share mean [interval] by party."""
+    metrics = present(summary, f"{MONEY}.{section}_")
+    rows = [
+        {"Party": party_label(m), "Share": mean_ci(cell(summary, m, **where), percent)}
+        for m in metrics
+    ]
+    return pd.DataFrame(rows, columns=["Party", "Share"])
+
+
+def where_money_goes_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:
+    """The baseline's decomposition of liquidated losses by receiver, payer and trader trait."""
+    summary = summary_of(sweep, store, trait_catalog)
+    out.number("money_runs", count(sweep.data.replications))
+    out.number("money_count", mean_ci(cell(summary, "liquidations.count"), count))
+    out.number(
+        "money_total_usdt", mean_ci(cell(summary, "liquidated_loss_by_population.all"), usdt)
+    )
+    out.table("money_received", money_table(summary, "received"))
+    out.table("money_paid", money_table(summary, "paid"))
+    received = present(summary, f"{MONEY}.received_")
+    for party in QUOTED_PARTIES:
+        out.number(
+            f"money_received_{party}", mean_ci(cell(summary, f"{MONEY}.received_{party}"), percent)
+        )
+    out.number("money_top_party", party_label(received[0]) if received else "n/a")
+    labels = {}
+    metrics = []
+    for prefix, trait in TRAITS.items():
+        for metric in present(summary, f"share_{prefix}."):
+            labels[metric] = f"{trait}: {metric.split('.', 1)[1]}"
+            metrics.append(metric)
+    for prefix, group in QUOTED_GROUPS:
+        key = f"loss_{prefix.removeprefix('liquidated_loss_by_')}_{safe(group)}"
+        out.number(key, mean_ci(cell(summary, f"share_{prefix}.{group}"), percent))
+    interval_bars(
+        summary,
+        metrics,
+        figures,
+        "loss_by_trait",
+        labels=labels,
+        xlabel="share of the liquidated total",
+        width=COLUMN_IN,
+    )
+
+
+def safe(text: str) -> str:
+    """A number key from a group name: ``51-125x`` -> ``lev51_125x``, ``stop on mark`` ->
+    ``stop_on_mark``."""
+    key = "".join(c if c.isalnum() else "_" for c in text).strip("_")
+    return f"lev{key}" if key[:1].isdigit() else key
+
+
+def venues_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:
+    """The same decomposition and the liquidations under each venue preset, on the squeeze."""
+    summary = summary_of(sweep, store, trait_catalog)
+    venues = [p.name for p in sweep.data.points]
+    metrics = {
+        "liquidations.count": ("liquidations (count)", count),
+        "liquidations.notional_usdt": ("liquidated notional (USDT)", usdt),
+        "drawdown.crash": ("crash drawdown", percent),
+        "insurance_fund.change": ("insurance fund change (USDT)", usdt),
+        "backstop_actions.adl": ("ADL actions (count)", count),
+    }
+    for metric in present(summary, f"{MONEY}.received_"):
+        metrics[metric] = (f"received by {party_label(metric)}", percent)
+    names = {v: v.replace("dydx", "dYdX").replace("bitmex", "BitMEX").title() for v in venues}
+    names = {v: {"Dydx": "dYdX", "Bitmex": "BitMEX"}.get(n, n) for v, n in names.items()}
+    out.table("venues", table_of(summary, metrics, POINT, venues, "Measure", names))
+    out.number("venues_runs", count(sweep.data.replications))
+    out.number("venues_count", count(len(venues)))
+    for venue in venues:
+        out.number(
+            f"venue_{venue}_count", mean_ci(cell(summary, "liquidations.count", point=venue), count)
+        )
+        out.number(
+            f"venue_{venue}_mm_share",
+            mean_ci(cell(summary, f"{MONEY}.received_market_maker", point=venue), percent),
+        )
+
+
+CAP = "exchange.max_leverage"
+CAP_METRICS = {
+    "liquidations.count": "liquidations (count)",
+    "liquidations.notional_usdt": "liquidated notional (USDT)",
+    "liquidated_share_of_oi.per_day": "liquidated share of OI per day",
+    "drawdown.crash": "crash-window drawdown (share)",
+    "accounts_out.wiped_out": "accounts wiped out (count)",
+    "accounts_out.stayed_out": "traders who stayed out (count)",
+    "population_pnl.retail": "retail PnL (USDT)",
+    "insurance_fund.min": "insurance fund minimum (USDT)",
+}
+
+
+def leverage_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:
+    """Liquidations, losses and the market by leverage cap, and the paired differences."""
+    summary = summary_of(sweep, store)
+    caps = [str(c) for c in sweep.data.grid[CAP]]
+    top, low = caps[0], caps[-1]
+    response_panels(
+        summary,
+        list(CAP_METRICS),
+        CAP,
+        figures,
+        "leverage_caps",
+        xlabel="leverage cap (x)",
+        labels=CAP_METRICS,
+    )
+    formats = {
+        "liquidations.count": count,
+        "liquidations.notional_usdt": usdt,
+        "liquidated_share_of_oi.per_day": percent,
+        "drawdown.crash": percent,
+        "accounts_out.wiped_out": count,
+        "accounts_out.stayed_out": count,
+        "population_pnl.retail": usdt,
+        "insurance_fund.min": usdt,
+    }
+    rows = []
+    for metric, fmt in formats.items():
+        row = {"Measure": CAP_METRICS[metric]}
+        for c in caps:
+            row[f"{float(c):g}x"] = fmt(cell(summary, metric, **{CAP: c})["mean"])
+        rows.append(row)
+    out.table("leverage_caps", pd.DataFrame(rows))
+    out.number("caps_runs", count(sweep.data.replications))
+    out.number("caps_list", ", ".join(f"{float(c):g}x" for c in caps))
+    out.number("cap_top", f"{float(top):g}x")
+    out.number("cap_low", f"{float(low):g}x")
+    for c in caps:
+        tag = f"{float(c):g}"
+        for metric, fmt in formats.items():
+            name = metric.replace(".", "_")
+            row = cell(summary, metric, **{CAP: c})
+            out.number(f"cap{tag}_{name}", mean_ci(row, fmt))
+            if c != top:
+                out.number(f"cap{tag}_{name}_diff", diff_ci(row, fmt))
+    # The feedback channel: how much the price path itself changed (the market), beside how
+    # many traders the cap kept out (composition).
+    crash = cell(summary, "drawdown.crash", **{CAP: low})
+    out.number(
+        "cap_low_crash_diff_bps",
+        f"{bps(crash['diff_mean'])} [{interval(crash['diff_low'], crash['diff_high'], bps)}]",
+    )
+    narrowing = interval_narrowing(summary).set_index("metric")["unpaired_over_paired_width"]
+    out.number("crn_median", f"{narrowing.median():.2g}x")
+    for metric in ("drawdown.crash", "population_pnl.retail", "liquidations.count"):
+        value = narrowing.get(metric, float("nan"))
+        out.number(f"crn_{metric.replace('.', '_')}", "n/a" if value != value else f"{value:.2g}x")
+
+
+FUND = "exchange.insurance_fund_seed"
+DEFICIT_PARTS = {
+    "deficit_paid_by.insurance_payout": "insurance fund",
+    "deficit_paid_by.adl_haircut": "ADL haircut (memo)",
+    "deficit_paid_by.socialized_loss": "socialized loss",
+    "deficit_paid_by.backstop_vault": "backstop vault",
+    "deficit_paid_by.exchange_absorbs": "exchange",
+    "deficit_paid_by.trader_debt": "trader debt",
+}
+
+
+def fund_label(value: object) -> str:
+    """``1000000.0`` -> ``1M``: a fund size as a table or axis label."""
+    v = float(value)
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if v >= size:
+            return f"{v / size:g}{suffix}"
+    return f"{v:g}"
+
+
+def backstops_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:
+    """Who bears a deficit under each backstop order and fund size."""
+    summary = summary_of(sweep, store)
+    points = [p.name for p in sweep.data.points]
+    funds = [str(f) for f in sweep.data.grid[FUND]]
+    rows = []
+    for point in points:
+        for fund in funds:
+            where = {POINT: point, FUND: fund}
+            row = {"Backstops": point.replace("_", " + "), "Fund (USDT)": fund_label(fund)}
+            row["Deficit (USDT)"] = mean_ci(cell(summary, "deficit_paid_by.total", **where), usdt)
+            for metric, label in DEFICIT_PARTS.items():
+                row[label] = usdt(cell(summary, metric, **where)["mean"])
+            rows.append(row)
+    out.table("backstops", pd.DataFrame(rows))
+    out.number("backstops_runs", count(sweep.data.replications))
+    out.number("backstops_points", count(len(points)))
+    out.number("backstops_funds", ", ".join(fund_label(f) for f in funds))
+    for point in points:
+        for fund in (funds[0], funds[-1]):
+            tag = f"{point}_{fund_label(fund)}"
+            where = {POINT: point, FUND: fund}
+            out.number(
+                f"deficit_{tag}", mean_ci(cell(summary, "deficit_paid_by.total", **where), usdt)
+            )
+            for metric in DEFICIT_PARTS:
+                part = metric.split(".", 1)[1]
+                out.number(f"{part}_{tag}", mean_ci(cell(summary, metric, **where), usdt))
+        out.number(
+            f"liq_{point}",
+            mean_ci(cell(summary, "liquidations.count", **{POINT: point, FUND: funds[-1]}), count),
+        )
+    shown = summary.copy()
+    shown[FUND] = shown[FUND].map(fund_label)
+    order = {fund_label(f): i for i, f in enumerate(funds)}
+    shown = shown.sort_values(FUND, key=lambda s: s.map(order), kind="stable")
+    response_panels(
+        shown,
+        ["deficit_paid_by.total", *DEFICIT_PARTS],
+        FUND,
+        figures,
+        "backstops",
+        by=POINT,
+        xlabel="insurance fund at the start (USDT)",
+        labels={"deficit_paid_by.total": "deficit (USDT)"}
+        | {m: f"{label} (USDT)" for m, label in DEFICIT_PARTS.items()},
+    )
+
+
+STOP = "retail.stop_loss_share"
+STOP_METRICS = {
+    "liquidations.count": "liquidations (count)",
+    "liquidations.notional_usdt": "liquidated notional (USDT)",
+    "drawdown.crash": "crash-window drawdown (share)",
+    "population_pnl.retail": "retail PnL (USDT)",
+}
+
+
+def stop_loss_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:
+    """Liquidations and retail outcomes by stop-loss adoption and trigger."""
+    summary = summary_of(sweep, store)
+    shares = [str(v) for v in sweep.data.grid[STOP]]
+    response_panels(
+        summary,
+        list(STOP_METRICS),
+        STOP,
+        figures,
+        "stop_loss",
+        by=POINT,
+        xlabel="share of retail traders using stops",
+        labels=STOP_METRICS,
+    )
+    out.number("stop_runs", count(sweep.data.replications))
+    out.number("stop_top", percent(float(shares[-1]), 0))
+    for trigger in (p.name for p in sweep.data.points):
+        for share in (shares[0], shares[-1]):
+            where = {POINT: trigger, STOP: share}
+            tag = f"{trigger}_{percent(float(share), 0).rstrip('%')}"
+            for metric, fmt in (
+                ("liquidations.count", count),
+                ("liquidations.notional_usdt", usdt),
+                ("drawdown.crash", percent),
+                ("population_pnl.retail", usdt),
+            ):
+                row = cell(summary, metric, **where)
+                name = metric.replace(".", "_")
+                out.number(f"stop_{tag}_{name}", mean_ci(row, fmt))
+                out.number(f"stop_{tag}_{name}_diff", diff_ci(row, fmt))
+
+
+MARK_METRICS = {
+    "liquidations.count": ("liquidations (count)", count),
+    "liquidations.notional_usdt": ("liquidated notional (USDT)", usdt),
+    "drawdown.crash": ("crash-window drawdown", percent),
+    "drawdown.max": ("maximum drawdown", percent),
+    "population_pnl.retail": ("retail PnL (USDT)", usdt),
+    "insurance_fund.change": ("insurance fund change (USDT)", usdt),
+}
+
+
+def mark_price_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:
+    """Liquidations under each mark-price mode on the squeeze."""
+    summary = summary_of(sweep, store)
+    modes = [p.name for p in sweep.data.points]
+    names = {m: m.replace("_", " ") for m in modes}
+    out.table("mark_price", table_of(summary, MARK_METRICS, POINT, modes, "Measure", names))
+    out.number("mark_runs", count(sweep.data.replications))
+    for mode in modes:
+        row = cell(summary, "liquidations.count", point=mode)
+        out.number(f"mark_{mode}_count", mean_ci(row, count))
+        out.number(f"mark_{mode}_count_diff", diff_ci(row, count))
+
+
+# ------------------------------------------------------------------------------ the PDF
+
+
+TYPST_SKIP = re.compile(
+    r"""//[^\n]*                      # a comment
+    | /\*.*?\*/                       # a block comment
+    | "(?:[^"\\]|\\.)*"              # a string (file names, keys)
+    | \#[A-Za-z_][\w.-]*             # a code expression: #n.cap125_liquidations_count
+    | @[\w:.-]+                      # a reference or citation: @sec-model, @cont2001empirical
+    | <[\w:.-]+>                     # a label: <tab-validation>
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def typed_numbers(text: str) -> list[str]:
+    """The digits a manuscript source types by hand: what is left once comments, strings,
+    code expressions (``#n.key``), references, citations and labels are taken out.
+
+    >>> typed_numbers('Liquidations fall #n.drop_pct at @sec-model // from 125x')
+    []
+    >>> typed_numbers('a 20% cap <fig-a> and "2x"')
+    ['20']
+    """
+    return re.findall(r"\d+", TYPST_SKIP.sub(" ", text))
+
+
+def manuscript_sources() -> list[Path]:
+    """The sources the no-typed-numbers rule covers: the paper and its sections (the layout,
+    ``template.typ``, may hold sizes)."""
+    return [PAPER / "paper.typ", *sorted((PAPER / "sections").glob("*.typ"))]
+
+
+def check_sources() -> None:
+    """Refuse a manuscript that types a number by hand, naming the file and the number."""
+    found = []
+    for path in manuscript_sources():
+        for number in typed_numbers(path.read_text(encoding="utf-8")):
+            found.append(f"{path.relative_to(ROOT)}: {number}")
+    if found:
+        raise SystemExit(
+            "numbers typed by hand in the manuscript (write them to numbers.json):\n  "
+            + "\n  ".join(found)
+        )
+
+
+def compile_pdf(build: Path, name: str) -> Path:
+    """Typeset ``paper.typ`` with the inserts in ``build`` into ``build/paper.pdf``."""
+    import typst
+
+    pdf = build / "paper.pdf"
+    data = typst.compile(
+        str(PAPER / "paper.typ"),
+        root=str(PAPER),
+        sys_inputs={"build": name},
+        timestamp=int(TIMESTAMP.timestamp()),
+    )
+    write_atomic(pdf, lambda tmp: Path(tmp).write_bytes(data))
+    return pdf
+
+
+def build_paper(smoke: bool, workers: int) -> Path:
+    """Run the studies, write the inserts and figures, compile the PDF; returns its path."""
+    check_sources()
+    name = "build-smoke" if smoke else "build"
+    build = PAPER / name
+    studies = run_studies(smoke, build, workers)
+    out = Inserts(build)
+    figures = build / "figures"
+    model_numbers(out, studies["where_money_goes"][0])
+    where_money_goes_study(out, *studies["where_money_goes"], figures)
+    venues_study(out, *studies["venues"], figures)
+    leverage_study(out, *studies["leverage_caps"], figures)
+    backstops_study(out, *studies["backstops"], figures)
+    stop_loss_study(out, *studies["stop_loss"], figures)
+    mark_price_study(out, *studies["mark_price"], figures)
+    validation_study(out, *studies["validation"])
+    out.write()
+    if MISSING and not smoke:
+        raise SystemExit("the text asks for numbers the studies lack:\n  " + "\n  ".join(MISSING))
+    return compile_pdf(build, name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny studies, paper/build-smoke")
+    parser.add_argument("--workers", type=int, default=2, help="local worker processes")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    pdf = build_paper(args.smoke, args.workers)
+    print(f"{pdf} in {time.monotonic() - start:,.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The paper's pipeline on tiny studies (make paper-smoke): studies, inserts, figures, PDF; and
+the rule that the manuscript types no number by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAPER = ROOT / "paper"
+SMOKE = PAPER / "build-smoke"
+
+
+def load_build():
+    spec = importlib.util.spec_from_file_location("paper_build", PAPER / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = load_build()
+
+
+def test_typed_numbers_finds_digits_outside_inserts_strings_references_and_labels():
+    assert build.typed_numbers("falls by #n.cap20_liquidations_count_diff (@sec-model)") == []
+    assert build.typed_numbers('#fig("leverage_caps", [Caps.]) <fig-caps> // 125x') == []
+    assert build.typed_numbers("/* 2024 */ see @cont2001empirical") == []
+    assert build.typed_numbers("a cap of 20x cuts liquidations by 3.5%") == ["20", "3", "5"]
+    assert build.typed_numbers("the #n.cap_top cap and 7 runs") == ["7"]
+
+
+def test_the_manuscript_types_no_number_by_hand():
+    sources = build.manuscript_sources()
+    assert len(sources) > 5
+    typed = {p.name: build.typed_numbers(p.read_text(encoding="utf-8")) for p in sources}
+    assert {name: found for name, found in typed.items() if found} == {}
+
+
+@pytest.fixture(scope="module")
+def smoke() -> Path:
+    """make paper-smoke, from nothing."""
+    shutil.rmtree(SMOKE, ignore_errors=True)
+    subprocess.run(
+        [sys.executable, str(PAPER / "build.py"), "--smoke", "--workers", "2"],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return SMOKE
+
+
+def test_the_smoke_build_writes_the_pdf_from_its_inserts(smoke):
+    pdf = smoke / "paper.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    numbers = json.loads((smoke / "numbers.json").read_text())
+    used = set()
+    for path in build.manuscript_sources():
+        used |= set(re.findall(r"#n\.(\w+)", path.read_text(encoding="utf-8")))
+    assert used and used <= set(numbers), sorted(used - set(numbers))
+    for name in ("validation", "money_received", "leverage_caps", "backstops", "venues"):
+        rows = (smoke / "tables" / f"{name}.csv").read_text().splitlines()
+        assert len(rows) >= 2, name
+    for name in ("leverage_caps", "backstops", "stop_loss", "loss_by_trait"):
+        for suffix in ("svg", "pdf", "png"):
+            assert (smoke / "figures" / f"{name}.{suffix}").stat().st_size > 0
+
+
+def test_the_same_inserts_give_the_same_pdf(smoke):
+    first = (smoke / "paper.pdf").read_bytes()
+    assert build.compile_pdf(smoke, smoke.name).read_bytes() == first
+
+
+def test_a_rerun_reuses_every_complete_study_run(smoke):
+    """make paper again: no study runs again; the stores keep their catalogue."""
+    before = {p: p.stat().st_mtime_ns for p in smoke.glob("stores/*/runs/*/metrics.json")}
+    assert before
+    subprocess.run(
+        [sys.executable, str(PAPER / "build.py"), "--smoke", "--workers", "1"],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    after = {p: p.stat().st_mtime_ns for p in smoke.glob("stores/*/runs/*/metrics.json")}
+    assert after == before
