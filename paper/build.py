@@ -329,6 +329,7 @@ QUOTED_GROUPS = (
     ("liquidated_loss_by_leverage", "21-50x"),
     ("liquidated_loss_by_leverage", "6-20x"),
     ("liquidated_loss_by_stop_habit", "no stop"),
+    ("liquidated_loss_by_style", "trend"),
     ("liquidated_loss_by_population", "retail"),
 )
 """The trait groups whose share of the liquidated total the text quotes."""

@@ -1,14 +1,22 @@
 """Figures, one function per figure; each reads a run folder's files (never runs a model) and
-writes a PNG, by default into ``RUN_DIR/figures/``."""
+writes a PNG, by default into ``RUN_DIR/figures/``. Each has a ``draw_`` twin returning the
+``matplotlib.figure.Figure`` instead (for notebooks and tests)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from abm.figures._common import FigureSkipped
-from abm.figures.flows import liquidation_network, population_flow_heatmap, where_money_goes_bar
-from abm.figures.liquidation_map import liquidation_map_heatmap
-from abm.figures.market import market_overview
+from abm.figures.flows import (
+    draw_liquidation_network,
+    draw_population_flow_heatmap,
+    draw_where_money_goes_bar,
+    liquidation_network,
+    population_flow_heatmap,
+    where_money_goes_bar,
+)
+from abm.figures.liquidation_map import draw_liquidation_map_heatmap, liquidation_map_heatmap
+from abm.figures.market import draw_market_overview, market_overview
 
 FIGURES = (
     market_overview,
@@ -33,6 +41,11 @@ def make_figures(run_dir: Path) -> tuple[list[Path], dict[str, str]]:
 __all__ = [
     "FIGURES",
     "FigureSkipped",
+    "draw_liquidation_map_heatmap",
+    "draw_liquidation_network",
+    "draw_market_overview",
+    "draw_population_flow_heatmap",
+    "draw_where_money_goes_bar",
     "liquidation_map_heatmap",
     "liquidation_network",
     "make_figures",

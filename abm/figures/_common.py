@@ -3,7 +3,13 @@
 Figures are drawn on ``matplotlib.figure.Figure`` objects rendered by the Agg canvas, never through
 ``pyplot``: nothing here changes the global backend or leaves figures open, so the functions are
 safe in notebooks, tests and worker processes alike. Seaborn styling is applied through its
-context managers (``styled``), not ``set_theme``, for the same reason.
+context managers (``styled``, ``journal_styled``), not ``set_theme``, for the same reason.
+
+A run folder's figures follow a journal's rules: a width of ``COLUMN_WIDTH`` (3.5 in) for a
+simple figure or ``PAGE_WIDTH`` (7 in) for a multi-panel one, kept exactly in the PNG (constrained
+layout, no tight cropping); 7-9 pt text (``journal_styled``); colour-blind-safe colours (seaborn's
+``colorblind`` palette, viridis-type colour maps); neutral titles, the run folder being recorded in
+the PNG's ``Source`` metadata instead.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import matplotlib as mpl
 import pandas as pd
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -35,21 +42,39 @@ POPULATIONS = (
 )
 """Every population of ``accounts.parquet``, traders first, in the order the figures use."""
 
-_PALETTE = sns.color_palette("tab10", 10)
+_PALETTE = sns.color_palette("colorblind", 10)
 POPULATION_COLORS = {
     "retail": _PALETTE[0],
     "whale": _PALETTE[4],
     "market_maker": _PALETTE[2],
     "arbitrageur": _PALETTE[1],
-    "fundamental": _PALETTE[6],
+    "fundamental": _PALETTE[3],
     "exchange": _PALETTE[7],
-    "insurance_fund": _PALETTE[9],
-    "backstop_vault": _PALETTE[5],
-    "external": _PALETTE[8],
+    "insurance_fund": _PALETTE[5],
+    "backstop_vault": _PALETTE[9],
+    "external": _PALETTE[6],
 }
-LONG_COLOR = "#c0392b"
-SHORT_COLOR = "#1f6fb4"
+"""A colour per population from seaborn's colour-blind-safe palette (its yellow, faint on white,
+left out)."""
+LONG_COLOR = _PALETTE[3]
+SHORT_COLOR = _PALETTE[0]
+LONG_CMAP = "Oranges"
+SHORT_CMAP = "Blues"
+"""Longs in vermilion and oranges, shorts in blue: the pair colour-blind readers tell apart."""
 DPI = 150
+PAGE_WIDTH = 7.0
+COLUMN_WIDTH = 3.5
+"""A journal's figure widths (in): a page for multi-panel figures, a column for simple ones."""
+JOURNAL_RC = {
+    "font.size": 8.0,
+    "axes.labelsize": 8.0,
+    "axes.titlesize": 9.0,
+    "figure.titlesize": 9.0,
+    "xtick.labelsize": 7.0,
+    "ytick.labelsize": 7.0,
+    "legend.fontsize": 7.0,
+    "legend.title_fontsize": 7.0,
+}
 
 
 class FigureSkipped(Exception):
@@ -60,6 +85,15 @@ class FigureSkipped(Exception):
 def styled() -> Iterator[None]:
     """Seaborn's whitegrid style and paper context, for the figures drawn inside the block."""
     with sns.axes_style("whitegrid"), sns.plotting_context("paper", font_scale=1.15):
+        yield
+
+
+@contextmanager
+def journal_styled() -> Iterator[None]:
+    """Seaborn's whitegrid style and paper context at a journal's text sizes (``JOURNAL_RC``:
+    7-9 pt), for the run figures drawn inside the block; as a decorator (``@journal_styled()``),
+    for the figures the function draws."""
+    with sns.axes_style("whitegrid"), sns.plotting_context("paper"), mpl.rc_context(JOURNAL_RC):
         yield
 
 
@@ -81,8 +115,10 @@ def output_path(run_dir: Path, out: Path | None, name: str) -> Path:
     return path
 
 
-def save(figure: Figure, path: Path) -> Path:
-    figure.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
+def save(figure: Figure, path: Path, run_dir: Path) -> Path:
+    """Write ``figure`` to ``path`` at its own size (no tight cropping, so the width stays a
+    journal's), with the run folder's name as the PNG's ``Source`` metadata; returns ``path``."""
+    figure.savefig(path, dpi=DPI, facecolor="white", metadata={"Source": Path(run_dir).name})
     return path
 
 
@@ -114,6 +150,11 @@ def populations(run_dir: Path) -> pd.Series:
     """Population of each account id, from ``accounts.parquet``."""
     accounts = read_parquet(run_dir, "accounts.parquet", ["account", "population"])
     return accounts.set_index("account")["population"].astype(str)
+
+
+def population_label(population: str) -> str:
+    """A population as the figures print it: 'market_maker' -> 'market maker'."""
+    return str(population).replace("_", " ")
 
 
 def compact(value: float, _pos: object = None) -> str:

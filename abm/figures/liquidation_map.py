@@ -7,27 +7,45 @@ from pathlib import Path
 import numpy as np
 import seaborn as sns
 from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from abm.figures._common import (
+    LONG_CMAP,
+    PAGE_WIDTH,
+    SHORT_CMAP,
     FigureSkipped,
     compact,
+    journal_styled,
     manifest_config,
     new_figure,
     output_path,
     read_parquet,
     save,
-    styled,
     tick_seconds,
 )
 
 
 def liquidation_map_heatmap(run_dir: Path, out: Path | None = None) -> Path:
-    """Liquidation prices of open positions over time, from ``liquidation_map.parquet``.
+    """The liquidation map over time (:func:`draw_liquidation_map_heatmap`) as a PNG written to
+    ``out`` or ``run_dir/figures``; returns its path."""
+    return save(
+        draw_liquidation_map_heatmap(run_dir),
+        output_path(run_dir, out, "liquidation_map_heatmap"),
+        run_dir,
+    )
+
+
+@journal_styled()
+def draw_liquidation_map_heatmap(run_dir: Path) -> Figure:
+    """Liquidation prices of open positions over time, from ``liquidation_map.parquet``, page
+    width.
 
     x: time (hours), one column per snapshot, each holding until the next; y: liquidation price
-    bins; colour: notional (USDT, log scale) of the positions liquidated there, longs in reds and
-    shorts in blues; the mark price (``ticks.parquet``) drawn over it. Rows beyond the binned
-    window (open-ended bins) and never-liquidated system positions are left out of the picture.
+    bins; colour: notional (USDT, log scale, one scale for both sides) of the positions
+    liquidated there, longs in oranges and shorts in blues, each side with its labelled colour
+    bar; the mark price (``ticks.parquet``) drawn over it. Rows beyond the binned window
+    (open-ended bins) and never-liquidated system positions are left out of the picture.
     """
     table = read_parquet(run_dir, "liquidation_map.parquet")
     ticks = read_parquet(run_dir, "ticks.parquet", ["tick", "elapsed_s", "mark_usdt"])
@@ -65,39 +83,32 @@ def liquidation_map_heatmap(run_dir: Path, out: Path | None = None) -> Path:
 
     hours = ticks["elapsed_s"].to_numpy(float) / 3_600
     mark = ticks["mark_usdt"].to_numpy(float)
-    with styled(), sns.axes_style("white"):
-        figure = new_figure(12, 6.5)
-        grid = figure.add_gridspec(1, 3, width_ratios=[40, 1, 1], wspace=0.12, left=0.08, right=0.9)
-        ax = figure.add_subplot(grid[0, 0])
-        bar_axes = {"long": figure.add_subplot(grid[0, 1]), "short": figure.add_subplot(grid[0, 2])}
-        ax.set_facecolor("#fbfbfb")
-        meshes = {}
-        for side, cmap in (("long", "Reds"), ("short", "Blues")):
-            meshes[side] = ax.pcolormesh(
-                x_edges, y_edges, grids[side], cmap=cmap, norm=norm, shading="flat"
-            )
-        ax.plot(hours, mark, color="black", lw=0.9, label="mark price")
-        span = mark.max() - mark.min()
-        ax.set_ylim(
-            max(y_edges[0], mark.min() * 0.9 - span * 0.1),
-            min(y_edges[-1], mark.max() * 1.1 + span * 0.1),
+    with sns.axes_style("white"):
+        figure = new_figure(PAGE_WIDTH, 3.8, layout="constrained")
+        grid = figure.add_gridspec(2, 2, width_ratios=[40, 1])
+        ax = figure.add_subplot(grid[:, 0])
+        bar_axes = {"short": figure.add_subplot(grid[0, 1]), "long": figure.add_subplot(grid[1, 1])}
+    ax.set_facecolor("#fbfbfb")
+    meshes = {}
+    for side, cmap in (("long", LONG_CMAP), ("short", SHORT_CMAP)):
+        meshes[side] = ax.pcolormesh(
+            x_edges, y_edges, grids[side], cmap=cmap, norm=norm, shading="flat"
         )
-        ax.set_xlim(hours[0], hours[-1])
-        ax.yaxis.set_major_formatter(lambda v, _p: f"{v:,.0f}")
-        ax.set_xlabel("time (hours)")
-        ax.set_ylabel("liquidation price (USDT)")
-        ax.legend(loc="upper right", frameon=True)
-        for side, label in (("long", "longs"), ("short", "shorts")):
-            bar = figure.colorbar(meshes[side], cax=bar_axes[side])
-            bar.ax.yaxis.set_major_formatter(compact)
-            bar.ax.set_title(label, fontsize=9)
-            if side == "long":
-                bar.ax.tick_params(labelleft=False, labelright=False)
-            else:
-                bar.set_label("notional liquidated at that price (USDT)")
-        ax.set_title(
-            f"Liquidation map: liquidation prices of open positions "
-            f"({width:,.0f} USDT bins, a snapshot every {every * seconds / 60:g} min)",
-            loc="left",
-        )
-        return save(figure, output_path(run_dir, out, "liquidation_map_heatmap"))
+    ax.plot(hours, mark, color="black", lw=0.8, label="mark price")
+    span = mark.max() - mark.min()
+    ax.set_ylim(
+        max(y_edges[0], mark.min() * 0.9 - span * 0.1),
+        min(y_edges[-1], mark.max() * 1.1 + span * 0.1),
+    )
+    ax.set_xlim(hours[0], hours[-1])
+    ax.yaxis.set_major_formatter(lambda v, _p: f"{v:,.0f}")
+    ax.set_xlabel(f"time (hours; a snapshot every {every * seconds / 60:g} min)")
+    ax.set_ylabel(f"liquidation price (USDT; {width:,.0f} USDT bins)")
+    ax.legend(loc="upper right", frameon=True)
+    for side, label in (("short", "shorts"), ("long", "longs")):
+        bar = figure.colorbar(meshes[side], cax=bar_axes[side], format=compact)
+        bar.ax.yaxis.set_minor_formatter(NullFormatter())
+        bar.ax.set_title(label, fontsize=7, loc="left")
+        bar.set_label("notional (USDT)")
+    ax.set_title("Liquidation map: where open positions would be liquidated", loc="left")
+    return figure
