@@ -385,3 +385,29 @@ def test_a_shipped_sweep_loads_by_name_and_an_unknown_name_lists_them():
     assert [r.config for r in by_name.runs] == [r.config for r in by_file.runs]
     with pytest.raises(ConfigError, match="leverage_caps"):
         load_sweep("leverage_cpas")
+
+
+def test_deficit_paid_by_counts_debt_left_not_a_negative_balance_paid_back():
+    """Event 1 left 5 USDT of debt; event 2's account entered below zero and left 2 USDT less far
+    below (its own money: not a cover); event 3's fund paid 3 USDT."""
+    paid = [
+        (1, "own_collateral", 10.0),
+        (1, "trader_debt", 5.0),
+        (2, "own_collateral", 0.0),
+        (2, "trader_debt", -2.0),
+        (3, "insurance_payout", 3.0),
+    ]
+    attribution = pd.DataFrame(
+        {
+            "event_id": [e for e, _, _ in paid] + [2],
+            "section": ["paid"] * len(paid) + ["memo"],
+            "part": [p for _, p, _ in paid] + ["adl_haircut"],
+            "amount_micro_usdt": [int(v * 1e6) for _, _, v in paid] + [int(4e6)],
+        }
+    )
+    empty = pd.DataFrame()
+    run = RunTables({}, {}, empty, empty, empty, empty, empty)
+    run.__dict__["attribution"] = attribution  # the cached attribution, given by hand
+    values = METRICS["deficit_paid_by"](run)
+    assert values["trader_debt"] == 5.0 and values["insurance_payout"] == 3.0
+    assert values["total"] == 8.0 and values["adl_haircut"] == 4.0

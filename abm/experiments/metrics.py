@@ -314,7 +314,12 @@ def deficit_paid_by(run: RunTables) -> dict[str, float]:
     collateral, USDT: ``insurance_payout``, ``backstop_vault``, ``socialized_loss``,
     ``exchange_absorbs``, ``trader_debt`` (the paid side of the attribution without
     ``own_collateral``), their sum ``total``, and ``adl_haircut`` (what deleveraged winners gave
-    up against the mark: the cost of ADL, a memo beside the sum)."""
+    up against the mark: the cost of ADL, a memo beside the sum).
+
+    ``trader_debt`` counts the debt liquidations left, event by event: an account that entered
+    a liquidation below zero (cross margin, with the position's gain behind it) and left it less
+    far below has an attribution debt row below zero; that is its own money, not a cover, so it
+    counts as nothing here."""
     a = run.attribution
     parts = (
         "insurance_payout",
@@ -323,7 +328,11 @@ def deficit_paid_by(run: RunTables) -> dict[str, float]:
         "exchange_absorbs",
         "trader_debt",
     )
-    paid = a[a["section"] == "paid"].groupby("part", observed=True)["amount_micro_usdt"].sum()
+    rows = a[a["section"] == "paid"]
+    amount = rows["amount_micro_usdt"].where(
+        (rows["part"] != "trader_debt") | (rows["amount_micro_usdt"] > 0), 0
+    )
+    paid = amount.groupby(rows["part"], observed=True).sum()
     memo = a[a["part"] == "adl_haircut"]["amount_micro_usdt"].sum()
     out = {part: float(paid.get(part, 0)) / 1e6 for part in parts}
     out["total"] = sum(out.values())
