@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from abm.cli_dashboard import add_dashboard_parser, dashboard_command
 from abm.cli_sweep import add_sweep_parser, sweep_argv, sweep_command
 from abm.config import (
     ConfigError,
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_overrides(show)
     commands.add_parser("demo", help="a scripted crash through the exchange alone")
     add_sweep_parser(commands)
+    add_dashboard_parser(commands, CONFIG_HELP)
     return parser
 
 
@@ -596,6 +598,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "sweep":
             return sweep_command(args)
+        if args.command == "dashboard":
+            return dashboard_command(args)
         if args.command == "run":
             return run_command(args)
         if args.command == "figures":

@@ -1,0 +1,105 @@
+"""``abm dashboard``: serve the interactive page (:mod:`abm.dashboard.app`) with Solara, bound to
+127.0.0.1 unless ``--host`` says otherwise.
+
+The config, the overrides and a replayed run folder are checked before the server starts: a
+mistake prints ``abm dashboard: <message>`` and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from abm.config import ConfigError
+
+LOOPBACK = "127.0.0.1"
+
+
+def add_dashboard_parser(commands: argparse._SubParsersAction, config_help: str) -> None:
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="an interactive page (Mesa SolaraViz): run the model live, or replay a run folder",
+        description="Serve the dashboard on http://HOST:PORT/ until interrupted (Ctrl-C).",
+    )
+    dashboard.add_argument("config", nargs="?", help=config_help)
+    dashboard.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (repeatable)",
+    )
+    dashboard.add_argument("--replay", type=Path, metavar="RUN_DIR", help="play back a run folder")
+    dashboard.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any)")
+    dashboard.add_argument(
+        "--host",
+        default=LOOPBACK,
+        help=f"interface to listen on (default {LOOPBACK}; 0.0.0.0 exposes it to the network)",
+    )
+
+
+def dashboard_request(args: argparse.Namespace) -> dict:
+    """What the page is to show, checked: ValueError naming what is wrong."""
+    if args.replay is not None:
+        if args.config or args.set:
+            raise ValueError("--replay plays a finished run folder: give no CONFIG or --set")
+        from abm.experiments.status import RunFolderError, require_complete
+
+        try:
+            require_complete(args.replay)
+        except RunFolderError as err:
+            raise ValueError(str(err)) from err
+        for name in ("ticks", "liquidation_map", "liquidation_attribution"):
+            if not (args.replay / f"{name}.parquet").is_file():
+                raise ValueError(
+                    f"{args.replay} has no {name}.parquet: replay needs a run written with "
+                    "full outputs (abm run)"
+                )
+        return {"replay": str(args.replay.resolve())}
+    from abm.dashboard.model import base_config
+
+    try:
+        base_config(args.config, args.set)
+    except ConfigError as err:
+        raise ValueError(str(err)) from err
+    config = args.config
+    if config is not None and Path(config).exists():
+        config = str(Path(config).resolve())
+    return {"config": config, "set": list(args.set)}
+
+
+def dashboard_command(args: argparse.Namespace) -> int:
+    from abm.cli import fail
+
+    if not 0 <= args.port <= 65_535:
+        return fail("dashboard", f"--port {args.port}: a port is 0 to 65535")
+    if importlib.util.find_spec("solara") is None:
+        return fail("dashboard", "needs solara: pip install 'abm[dashboard]'")
+    try:
+        request = dashboard_request(args)
+    except ValueError as err:
+        return fail("dashboard", err)
+    env = {**os.environ, "ABM_DASHBOARD": json.dumps(request)}
+    command = [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        "abm.dashboard.app",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--production",
+        "--no-open",
+    ]
+    print(f"abm dashboard: http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 130
