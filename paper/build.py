@@ -396,17 +396,42 @@ def safe(text: str) -> str:
     return f"lev{key}" if key[:1].isdigit() else key
 
 
+MEASURES = {
+    "liquidations.count": ("liquidations (count)", count),
+    "liquidations.notional_usdt": ("liquidated notional (USDT)", usdt),
+    "liquidated_share_of_oi.per_day": ("liquidated share of OI per day (share)", percent),
+    "drawdown.crash": ("crash-window drawdown (share)", percent),
+    "drawdown.max": ("maximum drawdown (share)", percent),
+    "accounts_out.wiped_out": ("accounts wiped out (count)", count),
+    "accounts_out.stayed_out": ("traders who stayed out (count)", count),
+    "population_pnl.retail": ("retail PnL (USDT)", usdt),
+    "insurance_fund.min": ("insurance fund minimum (USDT)", usdt),
+    "insurance_fund.change": ("insurance fund change (USDT)", usdt),
+    "backstop_actions.adl": ("ADL actions (count)", count),
+}
+"""The measures the studies report: each metric's label (with its unit) and its format."""
+
+
+def measures(*metrics: str) -> dict[str, tuple[str, object]]:
+    """The label and format of each of ``metrics``, in order."""
+    return {m: MEASURES[m] for m in metrics}
+
+
+def labels(metrics: dict[str, tuple[str, object]]) -> dict[str, str]:
+    return {m: label for m, (label, _) in metrics.items()}
+
+
 def venues_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:
     """The same decomposition and the liquidations under each venue preset, on the squeeze."""
     summary = summary_of(sweep, store, trait_catalog)
     venues = [p.name for p in sweep.data.points]
-    metrics = {
-        "liquidations.count": ("liquidations (count)", count),
-        "liquidations.notional_usdt": ("liquidated notional (USDT)", usdt),
-        "drawdown.crash": ("crash drawdown", percent),
-        "insurance_fund.change": ("insurance fund change (USDT)", usdt),
-        "backstop_actions.adl": ("ADL actions (count)", count),
-    }
+    metrics = measures(
+        "liquidations.count",
+        "liquidations.notional_usdt",
+        "drawdown.crash",
+        "insurance_fund.change",
+        "backstop_actions.adl",
+    )
     for metric in present(summary, f"{MONEY}.received_"):
         metrics[metric] = (f"received by {party_label(metric)}", percent)
     names = {v: v.replace("dydx", "dYdX").replace("bitmex", "BitMEX").title() for v in venues}
@@ -425,16 +450,16 @@ def venues_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None
 
 
 CAP = "exchange.max_leverage"
-CAP_METRICS = {
-    "liquidations.count": "liquidations (count)",
-    "liquidations.notional_usdt": "liquidated notional (USDT)",
-    "liquidated_share_of_oi.per_day": "liquidated share of OI per day",
-    "drawdown.crash": "crash-window drawdown (share)",
-    "accounts_out.wiped_out": "accounts wiped out (count)",
-    "accounts_out.stayed_out": "traders who stayed out (count)",
-    "population_pnl.retail": "retail PnL (USDT)",
-    "insurance_fund.min": "insurance fund minimum (USDT)",
-}
+CAP_METRICS = measures(
+    "liquidations.count",
+    "liquidations.notional_usdt",
+    "liquidated_share_of_oi.per_day",
+    "drawdown.crash",
+    "accounts_out.wiped_out",
+    "accounts_out.stayed_out",
+    "population_pnl.retail",
+    "insurance_fund.min",
+)
 
 
 def leverage_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:
@@ -449,21 +474,12 @@ def leverage_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> No
         figures,
         "leverage_caps",
         xlabel="leverage cap (x)",
-        labels=CAP_METRICS,
+        labels=labels(CAP_METRICS),
+        from_zero=("insurance_fund.min", "accounts_out.wiped_out", "liquidations.count"),
     )
-    formats = {
-        "liquidations.count": count,
-        "liquidations.notional_usdt": usdt,
-        "liquidated_share_of_oi.per_day": percent,
-        "drawdown.crash": percent,
-        "accounts_out.wiped_out": count,
-        "accounts_out.stayed_out": count,
-        "population_pnl.retail": usdt,
-        "insurance_fund.min": usdt,
-    }
     rows = []
-    for metric, fmt in formats.items():
-        row = {"Measure": CAP_METRICS[metric]}
+    for metric, (label, fmt) in CAP_METRICS.items():
+        row = {"Measure": label}
         for c in caps:
             row[f"{float(c):g}x"] = fmt(cell(summary, metric, **{CAP: c})["mean"])
         rows.append(row)
@@ -474,7 +490,7 @@ def leverage_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> No
     out.number("cap_low", f"{float(low):g}x")
     for c in caps:
         tag = f"{float(c):g}"
-        for metric, fmt in formats.items():
+        for metric, (_, fmt) in CAP_METRICS.items():
             name = metric.replace(".", "_")
             row = cell(summary, metric, **{CAP: c})
             out.number(f"cap{tag}_{name}", mean_ci(row, fmt))
@@ -564,12 +580,12 @@ def backstops_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> N
 
 
 STOP = "retail.stop_loss_share"
-STOP_METRICS = {
-    "liquidations.count": "liquidations (count)",
-    "liquidations.notional_usdt": "liquidated notional (USDT)",
-    "drawdown.crash": "crash-window drawdown (share)",
-    "population_pnl.retail": "retail PnL (USDT)",
-}
+STOP_METRICS = measures(
+    "liquidations.count",
+    "liquidations.notional_usdt",
+    "drawdown.crash",
+    "population_pnl.retail",
+)
 
 
 def stop_loss_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:
@@ -584,7 +600,7 @@ def stop_loss_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> N
         "stop_loss",
         by=POINT,
         xlabel="share of retail traders using stops",
-        labels=STOP_METRICS,
+        labels=labels(STOP_METRICS),
     )
     out.number("stop_runs", count(sweep.data.replications))
     out.number("stop_top", percent(float(shares[-1]), 0))
@@ -592,26 +608,21 @@ def stop_loss_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> N
         for share in (shares[0], shares[-1]):
             where = {POINT: trigger, STOP: share}
             tag = f"{trigger}_{percent(float(share), 0).rstrip('%')}"
-            for metric, fmt in (
-                ("liquidations.count", count),
-                ("liquidations.notional_usdt", usdt),
-                ("drawdown.crash", percent),
-                ("population_pnl.retail", usdt),
-            ):
+            for metric, (_, fmt) in STOP_METRICS.items():
                 row = cell(summary, metric, **where)
                 name = metric.replace(".", "_")
                 out.number(f"stop_{tag}_{name}", mean_ci(row, fmt))
                 out.number(f"stop_{tag}_{name}_diff", diff_ci(row, fmt))
 
 
-MARK_METRICS = {
-    "liquidations.count": ("liquidations (count)", count),
-    "liquidations.notional_usdt": ("liquidated notional (USDT)", usdt),
-    "drawdown.crash": ("crash-window drawdown", percent),
-    "drawdown.max": ("maximum drawdown", percent),
-    "population_pnl.retail": ("retail PnL (USDT)", usdt),
-    "insurance_fund.change": ("insurance fund change (USDT)", usdt),
-}
+MARK_METRICS = measures(
+    "liquidations.count",
+    "liquidations.notional_usdt",
+    "drawdown.crash",
+    "drawdown.max",
+    "population_pnl.retail",
+    "insurance_fund.change",
+)
 
 
 def mark_price_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:

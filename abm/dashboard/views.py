@@ -87,23 +87,18 @@ def draw_liquidations(ticks: pd.DataFrame) -> Figure:
     """Liquidations per simulated minute: shorts upwards, longs downwards (count)."""
     figure, ax = _figure()
     minutes = per_minute(ticks, ["liquidations_long", "liquidations_short"])
-    width = 1 / 60
-    total_long = int(minutes["liquidations_long"].sum())
-    total_short = int(minutes["liquidations_short"].sum())
-    ax.bar(
-        minutes.index,
-        minutes["liquidations_short"],
-        width=width,
-        color=SHORT_COLOR,
-        label=f"shorts (up): {total_short:,}",
-    )
-    ax.bar(
-        minutes.index,
-        -minutes["liquidations_long"],
-        width=width,
-        color=LONG_COLOR,
-        label=f"longs (down): {total_long:,}",
-    )
+    for side, sign, color, where in (
+        ("short", 1, SHORT_COLOR, "up"),
+        ("long", -1, LONG_COLOR, "down"),
+    ):
+        counts = minutes[f"liquidations_{side}"]
+        ax.bar(
+            minutes.index,
+            sign * counts,
+            width=1 / 60,
+            color=color,
+            label=f"{side}s ({where}): {int(counts.sum()):,}",
+        )
     ax.axhline(0, color="0.3", lw=0.6)
     ax.yaxis.set_major_formatter(lambda v, _p: f"{abs(v):g}")
     ax.set_xlabel("time (hours)", fontsize=8)
