@@ -444,6 +444,10 @@ def venues_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None
             f"venue_{venue}_count", mean_ci(cell(summary, "liquidations.count", point=venue), count)
         )
         out.number(
+            f"venue_{venue}_adl",
+            mean_ci(cell(summary, "backstop_actions.adl", point=venue), count),
+        )
+        out.number(
             f"venue_{venue}_mm_share",
             mean_ci(cell(summary, f"{MONEY}.received_market_maker", point=venue), percent),
         )
