@@ -224,6 +224,11 @@ def present(summary: pd.DataFrame, prefix: str, floor: float = 0.0) -> list[str]
     return list(top[top > floor].sort_values(ascending=False).index)
 
 
+def mean_only(row: pd.Series, fmt) -> str:
+    """The mean alone, for tables too wide for intervals."""
+    return fmt(row["mean"])
+
+
 def table_of(
     summary: pd.DataFrame,
     metrics: dict[str, tuple[str, object]],
@@ -231,16 +236,16 @@ def table_of(
     order: list[str],
     first: str,
     names: dict[str, str] | None = None,
+    text=mean_ci,
 ) -> pd.DataFrame:
     """A table with one row per metric (``metrics``: column -> (label, formatter)) and one
-    column per value of ``by`` in ``order`` (headed by ``names``), cells ``mean [interval]``."""
+    column per value of ``by`` in ``order`` (headed by ``names``), cells ``text(row, fmt)``
+    (``mean [interval]`` by default)."""
     rows = []
     for metric, (label, fmt) in metrics.items():
         row = {first: label}
         for value in order:
-            row[(names or {}).get(value, value)] = mean_ci(
-                cell(summary, metric, **{by: value}), fmt
-            )
+            row[(names or {}).get(value, value)] = text(cell(summary, metric, **{by: value}), fmt)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -436,7 +441,7 @@ def venues_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None
         metrics[metric] = (f"received by {party_label(metric)}", percent)
     names = {v: v.replace("dydx", "dYdX").replace("bitmex", "BitMEX").title() for v in venues}
     names = {v: {"Dydx": "dYdX", "Bitmex": "BitMEX"}.get(n, n) for v, n in names.items()}
-    out.table("venues", table_of(summary, metrics, POINT, venues, "Measure", names))
+    out.table("venues", table_of(summary, metrics, POINT, venues, "Measure", names, mean_only))
     out.number("venues_runs", count(sweep.data.replications))
     out.number("venues_count", count(len(venues)))
     for venue in venues:
@@ -650,6 +655,7 @@ TYPST_SKIP = re.compile(
     | /\*.*?\*/                       # a block comment
     | "(?:[^"\\]|\\.)*"              # a string (file names, keys)
     | \#[A-Za-z_][\w.-]*             # a code expression: #n.cap125_liquidations_count
+    | \#\([A-Za-z_][\w.]*\)          # the same in parentheses, before a semicolon: #(n.key);
     | @[\w:.-]+                      # a reference or citation: @sec-model, @cont2001empirical
     | <[\w:.-]+>                     # a label: <tab-validation>
     """,
@@ -663,7 +669,7 @@ def typed_numbers(text: str) -> list[str]:
 
     >>> typed_numbers('Liquidations fall #n.drop_pct at @sec-model // from 125x')
     []
-    >>> typed_numbers('a 20% cap <fig-a> and "2x"')
+    >>> typed_numbers('#(n.cap20_count); a 20% cap <fig-a> and "2x"')
     ['20']
     """
     return re.findall(r"\d+", TYPST_SKIP.sub(" ", text))

@@ -63,7 +63,7 @@ def test_the_smoke_build_writes_the_pdf_from_its_inserts(smoke):
     numbers = json.loads((smoke / "numbers.json").read_text())
     used = set()
     for path in build.manuscript_sources():
-        used |= set(re.findall(r"#n\.(\w+)", path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"#\(?n\.(\w+)", path.read_text(encoding="utf-8")))
     assert used and used <= set(numbers), sorted(used - set(numbers))
     for name in ("validation", "money_received", "leverage_caps", "backstops", "venues"):
         rows = (smoke / "tables" / f"{name}.csv").read_text().splitlines()
