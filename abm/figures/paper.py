@@ -46,10 +46,12 @@ def response_panels(
     by: str | None = None,
     xlabel: str | None = None,
     labels: Mapping[str, str] | None = None,
+    from_zero: Sequence[str] = (),
 ) -> list[Path]:
-    """Small multiples at page width: each of ``metrics`` against the numeric ``key``, mean and
-    95% interval band over replications, one line per value of ``by`` (a legend when there
-    are several). ``labels`` renames the metrics' axis labels."""
+    """Small multiples at page width: each of ``metrics`` against ``key``, mean and 95%
+    interval band over replications, one line per value of ``by`` (a legend when there are
+    several). ``labels`` renames the metrics' axis labels; the axes of ``from_zero`` metrics
+    start at zero, so that a small change of a large level (an insurance fund) looks small."""
     metrics = [m for m in metrics if len(_rows(summary, m))]
     cols = 3 if len(metrics) > 4 else 2
     n_rows = max(1, -(-len(metrics) // cols))
@@ -66,6 +68,8 @@ def response_panels(
             ax.set_ylabel((labels or {}).get(metric, metric_label(metric)), fontsize=7)
             ax.yaxis.set_major_formatter(compact)
             ax.tick_params(labelsize=7)
+            if metric in from_zero and (rows["ci_low"].astype(float).fillna(0) >= 0).all():
+                ax.set_ylim(0, max(ax.get_ylim()[1], 1e-9))
         for ax in axes[len(metrics) :]:
             ax.set_visible(False)
         if by:
