@@ -194,19 +194,33 @@ def screenshot_folder(tmp_path: Path) -> Path:
     return folder
 
 
+MOVED = r"/simulated time (0\.0[1-9]|0\.[1-9]|[1-9])/"
+"""The clock shows a simulated time after the start (a Step moves it 60 s: 0.02 h)."""
+LATER = r"/simulated time (0\.0[4-9]|0\.[1-9]|[1-9])/"
+"""The clock shows a time that playing, not the one step, reached."""
+
+
 def test_the_live_page_runs_and_takes_a_new_leverage_cap(tmp_path):
     browser()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     errors: list[str] = []
     with (
         serving(*[a for o in TINY[:-1] for a in ("--set", o)]) as url,
         page_at(url, errors) as page,
     ):
         page.get_by_text("leverage cap 125x").first.wait_for(timeout=60_000)
+        # The page is interactive once a step moves the clock (a click that lands before the
+        # page's kernel is connected does nothing: try again).
+        for _ in range(10):
+            page.get_by_role("button", name="Step").click()
+            with contextlib.suppress(PlaywrightTimeout):
+                page.wait_for_function(
+                    f"() => {MOVED}.test(document.body.innerText)", timeout=10_000
+                )
+                break
         page.get_by_role("button", name="▶").click()
-        page.wait_for_function(
-            "() => /simulated time (0\\.0[1-9]|0\\.[1-9]|[1-9])/.test(document.body.innerText)",
-            timeout=120_000,
-        )
+        page.wait_for_function(f"() => {LATER}.test(document.body.innerText)", timeout=120_000)
         page.get_by_role("button", name="❚❚").click()
         assert page.locator("img").count() >= 6
         page.screenshot(path=str(screenshot_folder(tmp_path) / "dashboard_running.png"))
