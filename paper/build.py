@@ -258,11 +258,12 @@ def model_numbers(out: Inserts, sweep: Sweep) -> None:
     config = sweep.runs[0].config
     out.number("hours", f"{config['run']['hours']:g}")
     out.number("tick_seconds", f"{config['run']['tick_seconds']:g}")
-    for section in ("retail", "whales", "market_makers", "arbitrageurs"):
+    for section in ("retail", "whales", "market_makers", "arbitrageurs", "fundamental_traders"):
         out.number(f"{section}_count", count(config[section]["count"]))
     out.number("start_price", usdt(config["world"]["start_price"]))
     out.number("annual_volatility", percent(config["world"]["annual_volatility"], 0))
     out.number("max_leverage", f"{config['exchange']['max_leverage']:g}x")
+    out.number("fund_start_usdt", usdt(config["exchange"]["insurance_fund_seed"]))
     out.number("confidence", "95%")
     shock = (config["world"].get("shocks") or [{}])[0]
     if shock:
@@ -447,6 +448,10 @@ def venues_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None
     for venue in venues:
         out.number(
             f"venue_{venue}_count", mean_ci(cell(summary, "liquidations.count", point=venue), count)
+        )
+        out.number(
+            f"venue_{venue}_payout",
+            mean_ci(cell(summary, "deficit_paid_by.insurance_payout", point=venue), usdt),
         )
         out.number(
             f"venue_{venue}_adl",
