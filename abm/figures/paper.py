@@ -60,10 +60,13 @@ def response_panels(
         axes = np.atleast_1d(figure.subplots(n_rows, cols, squeeze=False)).ravel()
         for ax, metric in zip(axes, metrics, strict=False):
             rows = _rows(summary, metric)
-            groups = rows.groupby(by, sort=True) if by else [(None, rows)]
+            groups = list(rows.groupby(by, sort=True)) if by else [(None, rows)]
             for i, (group, part) in enumerate(groups):
                 label = None if group is None else str(group)
-                draw_response(ax, part, key, "mean", "ci_low", "ci_high", PALETTE[i], label)
+                dodge = 0.12 * (i - (len(groups) - 1) / 2)
+                draw_response(
+                    ax, part, key, "mean", "ci_low", "ci_high", PALETTE[i], label, dodge=dodge
+                )
             ax.set_xlabel(xlabel or key, fontsize=7)
             ax.set_ylabel((labels or {}).get(metric, metric_label(metric)), fontsize=7)
             ax.yaxis.set_major_formatter(compact)

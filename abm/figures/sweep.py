@@ -59,10 +59,12 @@ def _save(figure, folder: Path, name: str) -> list[Path]:
     return paths
 
 
-def draw_response(ax, rows: pd.DataFrame, key: str, mean: str, low: str, high: str, color, label):
+def draw_response(
+    ax, rows: pd.DataFrame, key: str, mean: str, low: str, high: str, color, label, dodge=0.0
+):
     """Draw ``rows[mean]`` with its interval (``low``, ``high``) against ``key`` on ``ax``: a
     line and band for a numeric key (log axis past a 20x range), points and error bars for a
-    categorical one."""
+    categorical one, shifted by ``dodge`` (in categories) so that several groups stay apart."""
     rows = rows.copy()
     if _numeric(rows[key]):
         rows["_x"] = pd.to_numeric(rows[key])
@@ -85,7 +87,7 @@ def draw_response(ax, rows: pd.DataFrame, key: str, mean: str, low: str, high: s
         x = np.arange(len(rows))
         y = rows[mean].to_numpy(dtype=float)
         err = np.vstack([y - rows[low].astype(float), rows[high].astype(float) - y])
-        ax.errorbar(x, y, yerr=err, fmt="o", color=color, label=label, capsize=3, ms=4)
+        ax.errorbar(x + dodge, y, yerr=err, fmt="o", color=color, label=label, capsize=3, ms=4)
         ax.set_xticks(x, rows[key].astype(str), rotation=30, ha="right")
 
 
