@@ -90,7 +90,14 @@ def controls(config_leverage: int) -> dict:
             "max": 600,
             "step": 1,
         },
-        "seed": {"type": "InputText", "label": "seed", "value": "42"},
+        "seed": {
+            "type": "SliderInt",
+            "label": "seed",
+            "value": 42,
+            "min": 0,
+            "max": 999,
+            "step": 1,
+        },
     }
 
 
