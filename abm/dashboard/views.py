@@ -26,6 +26,15 @@ def _figure() -> tuple[Figure, object]:
     return figure, ax
 
 
+def _label(ax, xlabel: str, ylabel: str, title: str, legend: str | None = "upper left") -> None:
+    """A view's axis labels, legend and title, in the dashboard's sizes."""
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    if legend is not None:
+        ax.legend(fontsize=7, loc=legend, frameon=False)
+    ax.set_title(title, loc="left", fontsize=9)
+
+
 def hours(ticks: pd.DataFrame) -> np.ndarray:
     """The ticks' times in simulated hours."""
     return ticks["elapsed_s"].to_numpy(float) / 3_600
@@ -76,10 +85,7 @@ def draw_depth(ticks: pd.DataFrame, window_hours: float = 1.0) -> Figure:
         now = values[-1] if len(values) else float("nan")
         ax.plot(x[recent], values[recent], color=color, lw=1, label=f"{label}: {now:,.2f} BTC now")
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("time (hours)", fontsize=8)
-    ax.set_ylabel("depth within 50 bps (BTC)", fontsize=8)
-    ax.legend(fontsize=7, loc="upper left", frameon=False)
-    ax.set_title("Order book depth near the mark", loc="left", fontsize=9)
+    _label(ax, "time (hours)", "depth within 50 bps (BTC)", "Order book depth near the mark")
     return figure
 
 
@@ -101,10 +107,7 @@ def draw_liquidations(ticks: pd.DataFrame) -> Figure:
         )
     ax.axhline(0, color="0.3", lw=0.6)
     ax.yaxis.set_major_formatter(lambda v, _p: f"{abs(v):g}")
-    ax.set_xlabel("time (hours)", fontsize=8)
-    ax.set_ylabel("liquidations per minute", fontsize=8)
-    ax.legend(fontsize=7, loc="upper left", frameon=False)
-    ax.set_title("Liquidations", loc="left", fontsize=9)
+    _label(ax, "time (hours)", "liquidations per minute", "Liquidations")
     return figure
 
 
