@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_LOCAL))
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 
-.PHONY: setup compile test lint run bench demo validate paper paper-smoke clean
+.PHONY: setup compile test test-all lint run bench demo validate paper paper-smoke clean
 
 $(UV_LOCAL):
 	python3 -m venv $(TOOLS)
@@ -35,9 +35,22 @@ lint: setup
 
 # The suite runs on the compiled core (where it was built); then the determinism and hostile-caller
 # tests run again on the interpreted sources, and tests/test_compiled.py compares the two.
+# `make test` leaves out the tests marked slow (multi-seed statistics, the paper's smoke build,
+# the browser tests, killed sweeps, the wheel in a fresh venv); `make test-all` (what CI runs,
+# .ci/run) runs everything. Both print their wall time.
+PYTEST_FAST := -m "not slow"
+
 test: lint compile
-	$(UV) run --locked pytest
-	ABM_INTERPRETED=1 $(UV) run --locked pytest tests/test_hostile.py tests/test_outputs.py
+	@start=$$(date +%s); \
+	$(UV) run --locked pytest $(PYTEST_FAST) && \
+	ABM_INTERPRETED=1 $(UV) run --locked pytest $(PYTEST_FAST) tests/test_hostile.py tests/test_outputs.py; \
+	status=$$?; echo "make test: tests took $$(( $$(date +%s) - start )) s (slow tests left out: make test-all)"; exit $$status
+
+test-all: lint compile
+	@start=$$(date +%s); \
+	$(UV) run --locked pytest && \
+	ABM_INTERPRETED=1 $(UV) run --locked pytest tests/test_hostile.py tests/test_outputs.py; \
+	status=$$?; echo "make test-all: tests took $$(( $$(date +%s) - start )) s"; exit $$status
 
 run: compile
 	$(UV) run --locked abm run

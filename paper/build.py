@@ -4,6 +4,7 @@ and every figure (``figures/``), and compile ``paper.pdf`` with Typst.
 
     python paper/build.py [--workers 2]            # make paper: paper/build/paper.pdf
     python paper/build.py --smoke [--workers 2]    # make paper-smoke: tiny studies, paper/build-smoke
+    python paper/build.py --smoke --out DIR        # the smoke build into DIR (the tests: a temp folder)
 
 The studies are the shipped sweep files (``configs/sweeps/``), their stores the ones
 ``abm sweep`` uses (``results/sweeps/NAME``), so a study already run is not run again. The smoke
@@ -699,26 +700,32 @@ def check_sources() -> None:
         )
 
 
-def compile_pdf(build: Path, name: str) -> Path:
-    """Typeset ``paper.typ`` with the inserts in ``build`` into ``build/paper.pdf``."""
+def compile_pdf(build: Path) -> Path:
+    """Typeset ``paper.typ`` with the inserts in ``build`` into ``build/paper.pdf``. Typst reads
+    files only under its root: the root is the folder holding both the manuscript and ``build``,
+    and the template finds the inserts at ``build``'s path from there."""
+    import os
+
     import typst
 
+    build = build.resolve()
+    root = Path(os.path.commonpath([PAPER.resolve(), build]))
     pdf = build / "paper.pdf"
     data = typst.compile(
         str(PAPER / "paper.typ"),
-        root=str(PAPER),
-        sys_inputs={"build": name},
+        root=str(root),
+        sys_inputs={"build": build.relative_to(root).as_posix()},
         timestamp=int(TIMESTAMP.timestamp()),
     )
     write_atomic(pdf, lambda tmp: Path(tmp).write_bytes(data))
     return pdf
 
 
-def build_paper(smoke: bool, workers: int) -> Path:
-    """Run the studies, write the inserts and figures, compile the PDF; returns its path."""
+def build_paper(smoke: bool, workers: int, out: Path | None = None) -> Path:
+    """Run the studies, write the inserts and figures, compile the PDF into ``out`` (default:
+    ``paper/build``, or ``paper/build-smoke`` for the smoke build); returns the PDF's path."""
     check_sources()
-    name = "build-smoke" if smoke else "build"
-    build = PAPER / name
+    build = out if out is not None else PAPER / ("build-smoke" if smoke else "build")
     studies = run_studies(smoke, build, workers)
     out = Inserts(build)
     figures = build / "figures"
@@ -733,16 +740,19 @@ def build_paper(smoke: bool, workers: int) -> Path:
     out.write()
     if MISSING and not smoke:
         raise SystemExit("the text asks for numbers the studies lack:\n  " + "\n  ".join(MISSING))
-    return compile_pdf(build, name)
+    return compile_pdf(build)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny studies, paper/build-smoke")
     parser.add_argument("--workers", type=int, default=2, help="local worker processes")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="the build folder (default: paper/build[-smoke])"
+    )
     args = parser.parse_args(argv)
     start = time.monotonic()
-    pdf = build_paper(args.smoke, args.workers)
+    pdf = build_paper(args.smoke, args.workers, args.out)
     print(f"{pdf} in {time.monotonic() - start:,.0f} s")
     return 0
 

@@ -200,6 +200,7 @@ LATER = r"/simulated time (0\.0[4-9]|0\.[1-9]|[1-9])/"
 """The clock shows a time that playing, not the one step, reached."""
 
 
+@pytest.mark.slow
 def test_the_live_page_runs_and_takes_a_new_leverage_cap(tmp_path):
     browser()
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -234,6 +235,7 @@ def test_the_live_page_runs_and_takes_a_new_leverage_cap(tmp_path):
     assert errors == []
 
 
+@pytest.mark.slow
 def test_the_replay_page_plays_back_a_run_folder(finished, tmp_path):
     browser()
     _, out = finished

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "paper"
-SMOKE = PAPER / "build-smoke"
 
 
 def load_build():
@@ -44,19 +42,20 @@ def test_the_manuscript_types_no_number_by_hand():
 
 
 @pytest.fixture(scope="module")
-def smoke() -> Path:
-    """make paper-smoke, from nothing."""
-    shutil.rmtree(SMOKE, ignore_errors=True)
+def smoke(tmp_path_factory) -> Path:
+    """make paper-smoke, from nothing, into a temporary folder (never the source tree)."""
+    out = tmp_path_factory.mktemp("paper") / "build-smoke"
     subprocess.run(
-        [sys.executable, str(PAPER / "build.py"), "--smoke", "--workers", "2"],
+        [sys.executable, str(PAPER / "build.py"), "--smoke", "--workers", "2", "--out", str(out)],
         check=True,
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
-    return SMOKE
+    return out
 
 
+@pytest.mark.slow
 def test_the_smoke_build_writes_the_pdf_from_its_inserts(smoke):
     pdf = smoke / "paper.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
@@ -73,17 +72,19 @@ def test_the_smoke_build_writes_the_pdf_from_its_inserts(smoke):
             assert (smoke / "figures" / f"{name}.{suffix}").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_the_same_inserts_give_the_same_pdf(smoke):
     first = (smoke / "paper.pdf").read_bytes()
-    assert build.compile_pdf(smoke, smoke.name).read_bytes() == first
+    assert build.compile_pdf(smoke).read_bytes() == first
 
 
+@pytest.mark.slow
 def test_a_rerun_reuses_every_complete_study_run(smoke):
     """make paper again: no study runs again; the stores keep their catalogue."""
     before = {p: p.stat().st_mtime_ns for p in smoke.glob("stores/*/runs/*/metrics.json")}
     assert before
     subprocess.run(
-        [sys.executable, str(PAPER / "build.py"), "--smoke", "--workers", "1"],
+        [sys.executable, str(PAPER / "build.py"), "--smoke", "--workers", "1", "--out", str(smoke)],
         check=True,
         cwd=ROOT,
         capture_output=True,

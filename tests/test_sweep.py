@@ -131,6 +131,7 @@ def test_command_line_overrides_change_the_sweep_or_every_run(tmp_path):
 # ---------------------------------------------------------------- running and the store
 
 
+@pytest.mark.slow
 def test_one_worker_two_workers_and_a_dask_cluster_give_the_same_results(reference_store, tmp_path):
     expected = results(reference_store)
     assert (expected["status"] == "complete").all()
@@ -212,6 +213,7 @@ def test_a_folder_that_is_not_a_store_is_refused(tmp_path):
         run_sweep(load_sweep(write_sweep(tmp_path)), tmp_path / "store", executor)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
 def test_a_killed_sweep_loses_at_most_its_runs_in_flight_and_resumes(
     reference_store, tmp_path, signum
