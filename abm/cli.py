@@ -26,6 +26,7 @@ from abm.config import (
     configs_dir,
     describe_config,
     load_config,
+    load_config_with_sources,
     shipped_configs,
     shipped_rulebooks,
     shipped_sweeps,
@@ -261,9 +262,11 @@ def run_command(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides.append(f"run.seed={args.seed}")
     try:
-        config = load_config(args.config, overrides)
+        config, sources = load_config_with_sources(args.config, overrides)
     except ConfigError as err:
         return fail("run", err)
+    if args.seed is not None and "run.seed" in sources:
+        sources["run.seed"] = f"--seed {args.seed}"
     out = default_out(args.config, config.run.seed) if args.out is None else Path(args.out)
     progress = Progress()
     try:
@@ -274,6 +277,7 @@ def run_command(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             config_file=args.config,
             overrides=args.overrides,
+            sources=sources,
             graphml=args.graphml,
             gexf=args.gexf,
         )

@@ -1201,12 +1201,16 @@ def _is_section(path: list[str], current: Any) -> bool:
 
 def _override_file(label: str, name: str, config_path: Path | None) -> Path:
     """The YAML file named by ``--set section=FILE``: relative to the current folder, or else to
-    the config file's folder or a folder above it. ``label`` names the override in the error."""
+    the config file's folder, a folder above it, or the shipped configs' folder, so that the
+    names ``abm configs`` prints work (``exchanges/bybit``, with or without ``.yaml``). ``label``
+    names the override in the error."""
     given = Path(name)
-    candidates = [given]
-    if config_path is not None and not given.is_absolute():
-        folder = config_path.resolve().parent
-        candidates += [folder / given, *(parent / given for parent in folder.parents)]
+    names = [given] if given.suffix else [given, given.with_name(f"{given.name}.yaml")]
+    candidates = list(names)
+    if not given.is_absolute():
+        folders = [] if config_path is None else [config_path.resolve().parent]
+        folders += [*(folders[0].parents if folders else ()), configs_dir()]
+        candidates += [folder / n for folder in folders for n in names]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -1214,26 +1218,99 @@ def _override_file(label: str, name: str, config_path: Path | None) -> Path:
     raise SectionFileError(
         f"{label}: a section takes key=value inside it (e.g. exchange.max_leverage=20) "
         f"or a YAML file that replaces it, and there is no file {name!r} in the current "
-        f"folder{where}"
+        f"folder{where} or among the shipped configs (rulebooks: "
+        f"{', '.join(shipped_rulebooks())})"
     )
 
 
+def _replaces_section(path: list[str], value: Any, data: dict[str, Any]) -> bool:
+    """Whether the override ``path=value`` replaces a whole section by a file
+    (``exchange=FILE`` or ``exchange.extends=FILE``) rather than setting a key."""
+    if path[-1] == "extends":
+        return True
+    node: Any = data
+    for part in path[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    current = node.get(path[-1]) if isinstance(node, dict) else None
+    return isinstance(value, str) and _is_section(path, current)
+
+
+def section_files_first(
+    data: dict[str, Any], overrides: list[tuple[list[str], Any, str]]
+) -> list[tuple[list[str], Any, str]]:
+    """Overrides ``(path, value, label)`` in the order they apply: every section file first
+    (``exchange=exchanges/bybit.yaml``, in the order given), then every key (in the order given),
+    so that a key set explicitly always wins over a section file, wherever it stands on the
+    command line: ``--set exchange.max_leverage=20 --set exchange=exchanges/bybit.yaml`` runs
+    Bybit's rulebook at 20x."""
+    files = [o for o in overrides if _replaces_section(o[0], o[1], data)]
+    keys = [o for o in overrides if not _replaces_section(o[0], o[1], data)]
+    return files + keys
+
+
 def apply_overrides(
-    data: dict[str, Any], overrides: list[str], config_path: str | Path | None = None
+    data: dict[str, Any],
+    overrides: list[str],
+    config_path: str | Path | None = None,
+    sources: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Apply ``--set`` overrides, in order, to a config mapping (a copy is returned).
+    """Apply ``--set`` overrides to a config mapping (a copy is returned).
 
     ``section.key=value`` sets one key. ``section=FILE`` (or ``section.extends=FILE``) replaces
     the whole section by the YAML file's mapping (its own ``extends:`` followed), e.g.
     ``--set exchange=exchanges/bybit.yaml`` switches venue; FILE is looked up relative to the
-    current folder, then to ``config_path``'s folder and the folders above it. Overrides given
-    after it apply on top of the file."""
+    current folder, then to ``config_path``'s folder and the folders above it. Section files
+    apply first and keys after them, each in the order given (:func:`section_files_first`): a
+    key given explicitly always wins over a section file. ``sources``, when given, receives
+    for each dotted key or section an override set the override's text (later ones replace
+    earlier ones); :func:`value_sources` turns it into the source of each changed value."""
     result = _merge(data, {})
     base = None if config_path is None else Path(config_path)
-    for text in overrides:
-        path, value = parse_override(text)
-        _set_override(result, f"--set {text!r}", path, value, base)
+    parsed = [(*parse_override(text), f"--set {text}") for text in overrides]
+    for path, value, label in section_files_first(result, parsed):
+        _set_override(result, f"--set {label.removeprefix('--set ')!r}", path, value, base)
+        if sources is not None:
+            key = ".".join(path[:-1] if path[-1] == "extends" else path)
+            sources[key] = label
     return result
+
+
+def _leaves(data: Any, prefix: str = "") -> dict[str, Any]:
+    """The dotted leaf keys of nested mappings with their values."""
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        out.update(_leaves(value, name) if isinstance(value, dict) else {name: value})
+    return out
+
+
+def value_sources(base: ModelConfig, final: ModelConfig, sources: dict[str, str]) -> dict[str, str]:
+    """For each dotted key whose value in ``final`` differs from ``base`` (the config file
+    alone), where the value came from: the override that set the key or the section file that
+    replaced its section (the longest matching key in ``sources``), else ``config``.
+
+    >>> sources = {}
+    >>> final = load_config("baseline", ["exchange.max_leverage=20"], sources)
+    >>> value_sources(load_config("baseline"), final, sources)
+    {'exchange.max_leverage': '--set exchange.max_leverage=20'}
+    """
+    before = _leaves(base.model_dump(mode="json"))
+    after = _leaves(final.model_dump(mode="json"))
+    out = {}
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) == after.get(key):
+            continue
+        parts = key.split(".")
+        for n in range(len(parts), 0, -1):
+            label = sources.get(".".join(parts[:n]))
+            if label is not None:
+                out[key] = label
+                break
+        else:
+            out[key] = "config"
+    return out
 
 
 def _set_override(
@@ -1306,12 +1383,15 @@ def override_config(
     (``{"retail": {"count": 100}}``, the same as ``{"retail.count": 100}``: merged key by key,
     the rest of the section kept). A section given a string is a YAML file that replaces it, as
     with ``--set exchange=exchanges/bybit.yaml`` (looked up next to ``source``, the config
-    file, too). ConfigError naming the key for an unknown key or a bad value."""
+    file, too). Section files apply before keys, so a key given explicitly always wins
+    (:func:`section_files_first`). ConfigError naming the key for an unknown key or a bad
+    value."""
     data = config.model_dump()
     base = None if source is None else Path(source)
-    for key, value in _dotted(overrides):
+    parsed = [(key.split("."), value, key) for key, value in _dotted(overrides)]
+    for path, value, key in section_files_first(data, parsed):
         try:
-            _set_override(data, f"override {key}={value!r}", key.split("."), value, base)
+            _set_override(data, f"override {key}={value!r}", path, value, base)
         except SectionFileError as err:
             raise ConfigError(_section_not_file(data, key, value)) from err
     try:
@@ -1408,15 +1488,34 @@ def config_path(config: str | Path) -> Path:
     )
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> ModelConfig:
+def load_config(
+    path: str | Path, overrides: list[str] = (), sources: dict[str, str] | None = None
+) -> ModelConfig:
     """Load, override and validate a model config given as a file or the name of a shipped one
-    (``load_config("baseline")``, see :func:`config_path`); ConfigError names every bad key."""
+    (``load_config("baseline")``, see :func:`config_path`); ConfigError names every bad key.
+    ``sources`` receives what each override set (:func:`apply_overrides`)."""
     path = config_path(path)
-    data = apply_overrides(read_yaml(path), list(overrides), path)
+    data = apply_overrides(read_yaml(path), list(overrides), path, sources)
     try:
         return ModelConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(describe_errors(err, f"config {path}")) from err
+
+
+def load_config_with_sources(
+    path: str | Path, overrides: list[str] = ()
+) -> tuple[ModelConfig, dict[str, str]]:
+    """:func:`load_config`, and for each dotted key whose value differs from the config file's
+    own, where the value came from (:func:`value_sources`): what a run's manifest records."""
+    sources: dict[str, str] = {}
+    config = load_config(path, overrides, sources)
+    if not overrides:
+        return config, {}
+    try:
+        base = load_config(path)
+    except ConfigError:  # the file alone does not validate; its overrides complete it
+        return config, {key: sources[key] for key in sorted(sources)}
+    return config, value_sources(base, config, sources)
 
 
 def _number(value: float) -> str:

@@ -71,3 +71,41 @@ def test_a_run_of_a_config_built_in_python_records_no_file(tmp_path):
     assert manifest["config_file"] is None and manifest["config_path"] is None
     assert manifest["overrides"] == []
     assert manifest["scenario_hash"] != manifest["config_hash"]
+
+
+def test_a_key_set_before_a_section_file_still_wins_and_the_manifest_says_where_it_came_from(
+    tmp_path,
+):
+    """The trap: ``--set exchange.max_leverage=20 --set exchange=exchanges/bybit.yaml`` once ran
+    at Bybit's 100x. A key set explicitly wins over a section file wherever it stands."""
+    out = tmp_path / "run"
+    argv = [
+        "run",
+        *sets([*SHORT, "exchange.max_leverage=20", "exchange=exchanges/bybit.yaml"]),
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    manifest = manifest_of(out)
+    exchange = manifest["config"]["exchange"]
+    assert exchange["max_leverage"] == 20
+    assert (
+        exchange["name"] == load_config("baseline", ["exchange=exchanges/bybit.yaml"]).exchange.name
+    )
+    sources = manifest["value_sources"]
+    assert sources["exchange.max_leverage"] == "--set exchange.max_leverage=20"
+    assert sources["exchange.taker_fee"] == "--set exchange=exchanges/bybit.yaml"
+    assert sources["run.seed"] == "--seed 3"
+    assert sources["run.hours"] == "--set run.hours=0.02"
+    # Only keys that differ from the config file are listed, each with what set it.
+    assert "world.process" not in sources and "exchange.tick_size" not in sources
+    given = {f"--set {o}" for o in SHORT} | {"--seed 3", "--set exchange.max_leverage=20"}
+    assert set(sources.values()) <= given | {"--set exchange=exchanges/bybit.yaml"}
+
+
+def test_the_order_of_a_key_and_a_section_file_does_not_matter():
+    before = load_config("baseline", ["exchange.max_leverage=20", "exchange=exchanges/bybit"])
+    after = load_config("baseline", ["exchange=exchanges/bybit.yaml", "exchange.max_leverage=20"])
+    assert before == after and before.exchange.max_leverage == 20

@@ -149,11 +149,14 @@ def manifest(
     ended: str | None,
     config_file: str | Path | None = None,
     overrides: list[str] = (),
+    sources: dict[str, str] | None = None,
     **fields: object,
 ) -> dict:
     """A run's manifest: the config file as given (a path or a shipped config's name) and the
     absolute path it resolved to (both None for a config built in Python), the ``--set``
-    overrides as given, the resolved config with ``config_hash`` (seed included: this run) and
+    overrides as given, ``value_sources`` (each dotted key whose value differs from the config
+    file's, with what set it: an override, a section file, ``--seed``; see
+    :func:`abm.config.value_sources`), the resolved config with ``config_hash`` (seed included: this run) and
     ``scenario_hash`` (seed left out: shared by the replications to group), the seed, versions,
     git commit, times, status and ``fields``."""
     resolved = None if config_file is None else configs.config_path(config_file).resolve()
@@ -161,6 +164,7 @@ def manifest(
         "config_file": None if config_file is None else str(config_file),
         "config_path": None if resolved is None else str(resolved),
         "overrides": list(overrides),
+        "value_sources": dict(sources or {}),
         "config": config.model_dump(mode="json"),
         "config_hash": config_hash(config),
         "scenario_hash": scenario_hash(config),
@@ -421,6 +425,7 @@ def execute(
     overwrite: bool = False,
     config_file: str | Path | None = None,
     overrides: list[str] = (),
+    sources: dict[str, str] | None = None,
     graphml: bool = False,
     gexf: bool = False,
     write_tables: bool = True,
@@ -428,7 +433,8 @@ def execute(
 ) -> RunResult:
     """A whole run into ``out``: model, manifest (``running``), tables, summary, manifest
     (``complete``). ``config_file`` and ``overrides`` are what ``config`` was loaded from (the
-    config file or name and the ``--set`` overrides, as given), recorded in the manifest.
+    config file or name and the ``--set`` overrides, as given), recorded in the manifest with
+    ``sources``, where each changed value came from (:func:`abm.config.load_config_with_sources`).
     ``graphml`` and ``gexf`` also write the graph files (:func:`write_run`). ``write_tables=False``
     writes no tables or flow outputs, only the manifest and ``summary.json`` (a sweep's
     ``metrics`` outputs); ``metrics`` names the metrics written to ``metrics.json``
@@ -463,6 +469,7 @@ def execute(
                 None,
                 config_file,
                 overrides,
+                sources,
                 pid=os.getpid(),
                 host=host_name(),
                 ticks=model.ticks,
