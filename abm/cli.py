@@ -213,6 +213,7 @@ def format_summary(summary: dict, out: Path, seconds: float) -> str:
     liq = summary["liquidations"]
     fund = summary["insurance_fund"]
     lines = [
+        *(f"warning: {w}" for w in summary.get("warnings", [])),
         f"{plural(summary['hours'], 'simulated hour')} in {seconds:.1f} s",
         f"liquidations: {liq['count']:,} ({liq['long']:,} long, {liq['short']:,} short), "
         f"notional {liq['notional']:,.0f} USDT "
@@ -232,8 +233,9 @@ def format_summary(summary: dict, out: Path, seconds: float) -> str:
         )
     else:
         lines.append("biggest cascade: none")
-    lines.append("equity change by population (USDT):")
-    for population, change in summary["equity_change_by_population"].items():
+    changes = summary["equity_change_by_population"]
+    lines.append("equity change by population and system account (USDT; they add up to zero):")
+    for population, change in changes.items():
         lines.append(f"  {population:14s} {change:+,.2f}")
     lines.append(f"output: {out}")
     return "\n".join(lines)

@@ -202,6 +202,8 @@ def sweep_command(args: argparse.Namespace) -> int:
             f"sweep {args.sweep_file}: {len(sweep.runs)} runs ({len(sweep.runs) // sweep.data.replications} "
             f"points x {sweep.data.replications} replications) into {store}"
         )
+        for warning in sweep.warnings():
+            print(f"warning: {warning}", file=sys.stderr)
         bar = SweepProgress()
         try:
             with sweep_executor(args.workers, args.scheduler, args.cluster, args.slurm) as ex:
@@ -217,6 +219,8 @@ def sweep_command(args: argparse.Namespace) -> int:
             reference = sweep.data.reference
             summarize_store(store, reference, None)
             figures_store(store, reference, list(HEADLINE))
+            for warning in sweep.warnings():
+                print(f"warning: {warning}")
         return 0 if not len(failed) else 1
     except SweepInterrupted as stop:
         print(

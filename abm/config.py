@@ -580,12 +580,36 @@ def load_rulebook(path: str | Path) -> Rulebook:
 
 
 class Shock(StrictModel):
-    """A scenario move: the index drifts by ``move`` (e.g. -0.1 for -10%) over ``minutes``
-    starting at minute ``start_minute``; shocks compose multiplicatively."""
+    """A scenario move: the fundamental value drifts by ``move`` (e.g. -0.1 for -10%) over
+    ``minutes``, starting at minute ``start_minute`` of the run or ``minutes_before_end``
+    minutes before its end (one of the two); shocks compose multiplicatively."""
 
-    start_minute: float = Field(ge=0, description="minute of the run the move starts")
+    start_minute: float | None = Field(
+        default=None, ge=0, description="minute of the run the move starts (from the start)"
+    )
+    minutes_before_end: float | None = Field(
+        default=None,
+        gt=0,
+        description="or: the move starts this many minutes before the run's end",
+    )
     minutes: float = Field(gt=0, description="minutes the move takes")
     move: float = Field(gt=-0.95, lt=10, description="the move as a fraction (-0.1: -10%)")
+
+    @model_validator(mode="after")
+    def _one_start(self) -> Shock:
+        if (self.start_minute is None) == (self.minutes_before_end is None):
+            raise ValueError(
+                "a shock takes one of start_minute (minutes from the run's start) and "
+                "minutes_before_end (minutes before its end), not "
+                + ("both" if self.start_minute is not None else "neither")
+            )
+        return self
+
+    def start(self, run_minutes: float) -> float:
+        """The minute of the run the move starts, in a run of ``run_minutes`` minutes."""
+        if self.start_minute is not None:
+            return float(self.start_minute)
+        return float(run_minutes) - float(self.minutes_before_end)
 
 
 class SpotConfig(StrictModel):
@@ -1102,6 +1126,33 @@ class ModelConfig(StrictModel):
     def ticks(self) -> int:
         return round(self.run.hours * 3_600 / self.run.tick_seconds)
 
+    @property
+    def minutes(self) -> float:
+        """The run's length in minutes (its ticks times the tick)."""
+        return self.ticks * self.run.tick_seconds / 60
+
+    def warnings(self) -> list[str]:
+        """What in this config is valid but likely not what was meant, one sentence each: a
+        shock that starts at or after the run's end (it never happens, and a crash metric has
+        no window), and scripted shocks on top of a replayed price file. The run summary and
+        the sweep summary print them."""
+        out = []
+        for i, shock in enumerate(self.world.shocks):
+            start = shock.start(self.minutes)
+            if start >= self.minutes:
+                out.append(
+                    f"world.shocks[{i}] starts at minute {start:,.6g}, at or after the run's end "
+                    f"(minute {self.minutes:,.6g}, run.hours {self.run.hours:g}): it never "
+                    "happens; time it from the end (minutes_before_end) or lengthen the run"
+                )
+        if self.world.process == "csv" and self.world.shocks:
+            out.append(
+                f"world.shocks: {len(self.world.shocks)} scripted "
+                f"{'shock moves' if len(self.world.shocks) == 1 else 'shocks move'} the "
+                f"replayed prices of {self.world.csv_path} (world.shocks=[] replays the file alone)"
+            )
+        return out
+
     @model_validator(mode="after")
     def _runnable(self) -> ModelConfig:
         """Checks across sections, so that a config that validates also builds: at least one
@@ -1125,6 +1176,13 @@ class ModelConfig(StrictModel):
                     f"{high:,.10g} USDT: at least {MIN_START_TICKS:,} ticks of "
                     f"exchange.tick_size {ex.tick_size:g} and at most a tenth of "
                     f"exchange.price_filter.max_price {ex.price_filter.max_price:,.10g}"
+                )
+        for i, shock in enumerate(world.shocks):
+            if shock.start(self.minutes) < 0:
+                problems.append(
+                    f"world.shocks[{i}].minutes_before_end {shock.minutes_before_end:g} is more "
+                    f"than the run's {self.minutes:,.6g} minutes; allowed: at most "
+                    f"{self.minutes:,.6g}"
                 )
         if world.jumps_per_day * run.tick_seconds > 86_400:
             problems.append(

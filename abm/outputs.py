@@ -630,7 +630,11 @@ SUMMARY_KEYS = (
     ("cascades", COUNT, "liquidation cascades (runs of liquidations over more than one round "
      "or tick)"),
     ("biggest_cascade", "ticks, count, USDT", "the cascade of the largest notional"),
-    ("equity_change_by_population", USDT, "equity at the end less net deposits, per population"),
+    ("equity_change_by_population", USDT, "equity at the end less net deposits, per trader "
+     "population and system account (exchange, insurance_fund, backstop_vault): they add up to "
+     "zero"),
+    ("warnings", "text", "what in the config is valid but likely not meant (a shock after the "
+     "run's end, shocks on top of a replayed file)"),
     ("arbitrageur_spot_leg_pnl", USDT, "the arbitrageurs' spot leg, marked at the spot price"),
     ("price", USDT, "index at the start, mark at the end, lowest and highest mark"),
     ("funding_settlements", "tick, fraction per interval", "each settlement's tick and rate"),

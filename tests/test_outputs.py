@@ -353,3 +353,34 @@ def test_summary_explains_the_flow_numbers(run_folder):
     assert (
         flows["liquidation_events"] == liquidations["count"] + liquidations["deficit_resolutions"]
     )
+
+
+def test_equity_changes_of_populations_and_system_accounts_add_up_to_zero(run_folder):
+    """The exchange's fees are the largest gain in most runs: with it and the other system
+    accounts beside the populations, the rows of the money table sum to zero (exact in the
+    engine's micro-units, so to rounding in USDT)."""
+    out, result = run_folder
+    changes = result.summary["equity_change_by_population"]
+    assert {"retail", "market_maker", "exchange", "insurance_fund", "backstop_vault"} <= set(changes)
+    assert changes["exchange"] > 0  # taker fees less maker rebates
+    micro = sum(round(v * 1_000_000) for v in changes.values())
+    assert micro == 0
+    assert json.loads((out / "summary.json").read_text())["equity_change_by_population"] == changes
+
+
+def test_a_shock_after_the_runs_end_is_warned_about_in_the_summary(tmp_path, capsys):
+    late = "world.shocks=[{start_minute: 2, minutes: 5, move: -0.05}]"
+    argv = ["run", BASELINE, *sum((["--set", o] for o in [*TINY_RUN, late]), [])]
+    assert main([*argv, "--set", "run.hours=0.02", "--out", str(tmp_path / "late")]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: world.shocks[0] starts at minute 2, at or after the run's end (minute 1.2" in printed
+    summary = json.loads((tmp_path / "late" / "summary.json").read_text())
+    assert len(summary["warnings"]) == 1
+    # Timed from the end, the same shock falls inside the short run: no warning, and it moves.
+    from_end = "world.shocks=[{minutes_before_end: 1, minutes: 0.5, move: -0.05}]"
+    argv = ["run", BASELINE, *sum((["--set", o] for o in [*TINY_RUN, from_end]), [])]
+    assert main([*argv, "--set", "run.hours=0.02", "--out", str(tmp_path / "end")]) == 0
+    assert "warning" not in capsys.readouterr().out
+    summary = json.loads((tmp_path / "end" / "summary.json").read_text())
+    assert summary["warnings"] == []
+    assert summary["price"]["mark_min"] < 0.98 * summary["price"]["index_start"]

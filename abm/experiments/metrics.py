@@ -340,6 +340,16 @@ def deficit_paid_by(run: RunTables) -> dict[str, float]:
     return out
 
 
+def shock_start_minute(shock: dict, config: dict) -> float:
+    """The minute a shock of a run's config (as its manifest records it) starts: its
+    ``start_minute``, or ``minutes_before_end`` before the run's end."""
+    if shock.get("start_minute") is not None:
+        return float(shock["start_minute"])
+    run = config.get("run", {})
+    ticks = round(float(run["hours"]) * 3_600 / float(run["tick_seconds"]))
+    return ticks * float(run["tick_seconds"]) / 60 - float(shock["minutes_before_end"])
+
+
 def _drawdown(prices: np.ndarray) -> float:
     if not len(prices):
         return math.nan
@@ -351,14 +361,15 @@ def _drawdown(prices: np.ndarray) -> float:
 def drawdown(run: RunTables) -> dict[str, float]:
     """The perp's largest fall from a running peak of its mark, as a share: over the run
     (``max``) and within the crash window (``crash``: from the first shock's start to one hour
-    after its end; NaN without shocks)."""
+    after its end; NaN without shocks, or when the shock starts after the run's end, which the
+    run's and the sweep's summaries warn about)."""
     ticks = run.ticks
     mark = ticks["mark_usdt"].to_numpy(dtype=float)
     shocks = run.config.get("world", {}).get("shocks") or []
     crash = math.nan
     if shocks:
         shock = shocks[0]
-        start = shock["start_minute"] * 60
+        start = shock_start_minute(shock, run.config) * 60
         end = start + (shock["minutes"] + 60) * 60
         seconds = ticks["elapsed_s"].to_numpy(dtype=float)
         window = mark[(seconds >= start) & (seconds <= end)]

@@ -111,6 +111,8 @@ class RunSpec:
     seed: int
     config: dict
     config_hash: str
+    warnings: tuple[str, ...] = ()
+    """What in the run's config is likely not what was meant (:meth:`ModelConfig.warnings`)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,15 @@ class Sweep:
             sort_keys=True,
         )
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def warnings(self) -> list[str]:
+        """Each warning of the planned runs' configs once, with how many runs it concerns:
+        ``"140 of 140 runs: world.shocks[0] starts at minute 780, ..."``."""
+        counts: dict[str, int] = {}
+        for run in self.runs:
+            for warning in run.warnings:
+                counts[warning] = counts.get(warning, 0) + 1
+        return [f"{n:,} of {len(self.runs):,} runs: {w}" for w, n in counts.items()]
 
     def resolved(self) -> dict:
         """What ``sweep.yaml`` holds in the store: the sweep as run, the base config's path
@@ -242,6 +253,7 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
         grid = dict(zip(data.grid, combo, strict=True))
         config = override_config(config, grid, source=base_path) if grid else config
         point_id = f"p{number:03d}"
+        warnings = tuple(config.warnings())
         for k, seed in enumerate(seeds):
             resolved = override_config(config, {"run.seed": seed}).model_dump(mode="json")
             runs.append(
@@ -253,6 +265,7 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
                     seed=seed,
                     config=resolved,
                     config_hash=config_hash(resolved),
+                    warnings=warnings,
                 )
             )
     return Sweep(data, path, tuple(runs))

@@ -61,15 +61,6 @@ def summarize(model: MarketModel) -> dict:
     actions = Counter(a.step for e in ex.liquidations for a in e.actions)
     found = cascades(model)
     biggest = max(found, key=lambda c: c["notional"]) if found else None
-    equity_start = {}
-    for agent in model.agents:
-        equity_start[agent.population] = equity_start.get(agent.population, 0) + (
-            agent.initial_deposit
-        )
-    equity_end = model.equity_by_population()
-    deposits = {}
-    for agent in model.agents:
-        deposits[agent.population] = deposits.get(agent.population, 0) + ex.deposited[agent.account]
     return {
         "ticks": model.ticks,
         "hours": model.ticks * model.tick_seconds / 3600,
@@ -94,9 +85,8 @@ def summarize(model: MarketModel) -> dict:
         "backstop_actions": dict(sorted(actions.items())),
         "cascades": len(found),
         "biggest_cascade": biggest,
-        "equity_change_by_population": {
-            p: usdt(equity_end[p] - deposits.get(p, 0)) for p in equity_end
-        },
+        "equity_change_by_population": equity_change_by_population(model),
+        "warnings": model.config.warnings(),
         "arbitrageur_spot_leg_pnl": sum(
             agent.spot_pnl_usdt() for agent in model.agents if agent.population == "arbitrageur"
         ),
@@ -112,6 +102,33 @@ def summarize(model: MarketModel) -> dict:
         "fills": len(ex.fills["qty"]),
         "transfers": len(ex.ledger),
     }
+
+
+SYSTEM_RECEIVERS = {
+    "exchange": SystemAccount.EXCHANGE,
+    "insurance_fund": SystemAccount.INSURANCE_FUND,
+    "backstop_vault": SystemAccount.BACKSTOP_VAULT,
+}
+"""The system accounts whose equity changes in a run (``external`` only holds deposits)."""
+
+
+def equity_change_by_population(model: MarketModel) -> dict[str, float]:
+    """Equity at the end less net deposits (USDT), per trader population and then per system
+    account that takes part (the exchange's fees and absorbed losses, the insurance fund, the
+    backstop vault, each marked at the mark price). Money is conserved and open interest nets
+    to zero, so the values add up to zero to the micro-unit: a population's loss is some other
+    row's gain (tests/test_outputs.py checks it). The arbitrageurs' spot leg is outside the
+    exchange (``arbitrageur_spot_leg_pnl``)."""
+    ex = model.exchange
+    deposits: dict[str, int] = {}
+    for agent in model.agents:
+        deposits[agent.population] = deposits.get(agent.population, 0) + ex.deposited[agent.account]
+    changes = {
+        p: equity - deposits.get(p, 0) for p, equity in model.equity_by_population().items()
+    }
+    for name, account in SYSTEM_RECEIVERS.items():
+        changes[name] = ex.equity(account) - ex.deposited[account]
+    return {p: ex.instrument.usdt(change) for p, change in changes.items()}
 
 
 def _by_population(model: MarketModel) -> dict[str, list]:

@@ -267,15 +267,17 @@ def garch_residuals(
 def shock_drift(shocks, ticks: int, tick_seconds: float) -> np.ndarray:
     """Cumulative log drift at ticks 0..ticks of a sequence of shocks.
 
-    Each shock adds ``log(1 + move)`` spread evenly, linearly in time, from minute
-    ``start_minute`` to ``start_minute + minutes`` (ticks ``start_minute * 60 / tick_seconds``
-    onwards); afterwards the level stays moved. Shocks add in log space (compose
-    multiplicatively). A shock running past the end of the run is applied in part.
+    Each shock adds ``log(1 + move)`` spread evenly, linearly in time, from its start minute
+    (``start_minute``, or ``minutes_before_end`` before the run's end at ``ticks *
+    tick_seconds / 60``) over ``minutes``; afterwards the level stays moved. Shocks add in log
+    space (compose multiplicatively). A shock running past the end of the run is applied in part.
     """
     minute = np.arange(ticks + 1, dtype=np.float64) * (tick_seconds / 60.0)
+    run_minutes = ticks * tick_seconds / 60.0
     drift = np.zeros(ticks + 1, dtype=np.float64)
     for shock in shocks:
-        frac = np.clip((minute - float(shock.start_minute)) / float(shock.minutes), 0.0, 1.0)
+        start = shock.start(run_minutes)
+        frac = np.clip((minute - start) / float(shock.minutes), 0.0, 1.0)
         drift += math.log1p(float(shock.move)) * frac
     return drift
 
