@@ -10,6 +10,7 @@ stopped by SIGINT or SIGTERM prints one line and exits with 130 or 143.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -21,7 +22,9 @@ from tqdm import tqdm
 from abm.cli_dashboard import add_dashboard_parser, dashboard_command
 from abm.cli_sweep import add_sweep_parser, sweep_argv, sweep_command
 from abm.config import (
+    REPLAY_SHOCKS_OFF,
     ConfigError,
+    ModelConfig,
     config_summary,
     configs_dir,
     describe_config,
@@ -109,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", nargs="?", default=DEFAULT_CONFIG, help=CONFIG_HELP)
     add_overrides(run)
     run.add_argument("--seed", type=int, help="the run's seed (overrides run.seed)")
+    run.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="replay a price file as the information process (world.process=csv): Binance "
+        "klines (CSV or zip), a timestamp,price CSV, Parquet or Feather; the run starts at the "
+        "file's first time and the config's scripted shocks are off unless --set world.shocks "
+        "adds some",
+    )
     run.add_argument("--out", help="output folder (default results/<name>-seed<seed>-<time>)")
     run.add_argument(
         "--overwrite",
@@ -261,6 +272,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.out is not None and not args.out.strip():
         return fail("run", "--out is empty; give a folder")
     overrides = list(args.overrides)
+    if args.prices is not None:
+        overrides += ["world.process=csv", f"world.csv_path={json.dumps(args.prices)}"]
     if args.seed is not None:
         overrides.append(f"run.seed={args.seed}")
     try:
@@ -269,6 +282,10 @@ def run_command(args: argparse.Namespace) -> int:
         return fail("run", err)
     if args.seed is not None and "run.seed" in sources:
         sources["run.seed"] = f"--seed {args.seed}"
+    if args.prices is not None:
+        for key in ("world.process", "world.csv_path"):
+            if key in sources:
+                sources[key] = f"--prices {args.prices}"
     out = default_out(args.config, config.run.seed) if args.out is None else Path(args.out)
     progress = Progress()
     try:
@@ -293,9 +310,23 @@ def run_command(args: argparse.Namespace) -> int:
             where = f"at tick {stop.tick:,} of {stop.ticks:,}; {stop.out} is marked interrupted"
         print(f"abm run: stopped by {stop.name} {where}", file=sys.stderr)
         return stop.exit_code
+    if config.world.process == "csv":
+        print(replay_line(result.model.config, sources))
     print(format_summary(result.summary, out, result.seconds))
     print(where_money_goes_lines(out, top=3))
     return 0
+
+
+def replay_line(config: ModelConfig, sources: dict[str, str]) -> str:
+    """What a replayed run replays: the file, its start, and whether shocks move it."""
+    shocks = config.world.shocks
+    if sources.get("world.shocks") == REPLAY_SHOCKS_OFF:
+        what = "the config's scripted shocks are off (--set world.shocks=[...] adds some)"
+    elif shocks:
+        what = f"{plural(len(shocks), 'scripted shock')} on top"
+    else:
+        what = "no scripted shocks"
+    return f"replay of {config.world.csv_path} from {config.run.start_time}; {what}"
 
 
 def configs_command() -> int:

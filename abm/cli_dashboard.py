@@ -8,9 +8,11 @@ mistake prints ``abm dashboard: <message>`` and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -99,7 +101,35 @@ def dashboard_command(args: argparse.Namespace) -> int:
         "--no-open",
     ]
     print(f"abm dashboard: http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    return serve(command, env)
+
+
+def serve(command: list[str], env: dict[str, str], grace_seconds: float = 10.0) -> int:
+    """Run the server ``command`` in a process group of its own until it ends or this process
+    gets SIGINT or SIGTERM; then stop the whole group (the signal, then SIGKILL after
+    ``grace_seconds``), so that no server child is left holding the port. Returns the
+    server's exit status, or 128 + the signal's number when a signal stopped it."""
+    server = subprocess.Popen(command, env=env, start_new_session=True)
+    received: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        received.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 130
+        while True:
+            try:
+                status = server.wait(timeout=0.5 if not received else grace_seconds)
+                break
+            except subprocess.TimeoutExpired:
+                if received:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(server.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)  # whatever the server left in its group
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 128 + received[0] if received else status

@@ -1049,6 +1049,10 @@ class TradingConfig(StrictModel):
     )
 
 
+DEFAULT_START_TIME = "2024-01-01T00:00:00Z"
+"""UTC time of tick 0 of a run whose path is generated and whose config names no start."""
+
+
 def utc_time_text(value: object) -> str:
     """An ISO-8601 date-time in UTC as ``YYYY-MM-DDTHH:MM:SSZ``; ValueError naming the
     accepted form for anything else (no time zone, another zone, fractions of a second).
@@ -1091,22 +1095,24 @@ class RunConfig(StrictModel):
     liquidation_map_every_ticks: int = Field(
         default=300, ge=1, description="ticks between liquidation-map snapshots"
     )
-    start_time: str = Field(
-        default="2024-01-01T00:00:00Z",
-        description="UTC time of tick 0 (ISO 8601); the tables' time columns count from it",
+    start_time: str | None = Field(
+        default=None,
+        description="UTC time of tick 0 (ISO 8601); the tables' time columns count from it. "
+        f"Default: a replayed price file's first time, else {DEFAULT_START_TIME}",
     )
 
     @field_validator("start_time", mode="before")
     @classmethod
-    def _utc_time(cls, value: Any) -> str:
+    def _utc_time(cls, value: Any) -> str | None:
         """An ISO-8601 UTC date-time (YAML may hand over a datetime), kept as
-        ``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds)."""
-        return utc_time_text(value)
+        ``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds); None for the default."""
+        return None if value is None else utc_time_text(value)
 
     @property
     def start(self) -> datetime:
-        """``start_time`` as an aware UTC datetime."""
-        return datetime.fromisoformat(self.start_time)
+        """``start_time`` as an aware UTC datetime (the default when it is None; a model with a
+        replayed file fills it in from the file: :func:`abm.model.replay_start`)."""
+        return datetime.fromisoformat(self.start_time or DEFAULT_START_TIME)
 
 
 class ModelConfig(StrictModel):
@@ -1325,12 +1331,34 @@ def apply_overrides(
     result = _merge(data, {})
     base = None if config_path is None else Path(config_path)
     parsed = [(*parse_override(text), f"--set {text}") for text in overrides]
+    touched: dict[str, str] = {}
     for path, value, label in section_files_first(result, parsed):
         _set_override(result, f"--set {label.removeprefix('--set ')!r}", path, value, base)
-        if sources is not None:
-            key = ".".join(path[:-1] if path[-1] == "extends" else path)
-            sources[key] = label
+        touched[".".join(path[:-1] if path[-1] == "extends" else path)] = label
+    replay_without_shocks(data, result, touched)
+    if sources is not None:
+        sources.update(touched)
     return result
+
+
+REPLAY_SHOCKS_OFF = "a replay switches off the config's scripted shocks"
+"""What a run's ``value_sources`` says of ``world.shocks`` emptied by a replay."""
+
+
+def replay_without_shocks(base: dict[str, Any], data: dict[str, Any], touched: dict) -> None:
+    """A replay switched on by an override (``world.process=csv``, ``abm run --prices``) of a
+    config that generates its path drops the config's scripted shocks (they were written for
+    the generated path, and on top of a real day they would move it silently), unless the
+    overrides set shocks themselves. ``data`` is changed in place and ``touched`` (dotted key
+    -> what set it) records it."""
+    world_before = base.get("world") if isinstance(base.get("world"), dict) else {}
+    world = data.get("world") if isinstance(data.get("world"), dict) else {}
+    switched_on = world.get("process") == "csv" and world_before.get("process") != "csv"
+    if not switched_on or "world.shocks" in touched or "world" in touched:
+        return
+    if world.get("shocks"):
+        data["world"] = {**world, "shocks": []}
+        touched["world.shocks"] = REPLAY_SHOCKS_OFF
 
 
 def _leaves(data: Any, prefix: str = "") -> dict[str, Any]:

@@ -31,6 +31,7 @@ from abm.config import LogNormal, ModelConfig, config_path, load_config, overrid
 from abm.exchange import Exchange, LiquidationMap, SystemAccount
 from abm.recorder import Recorder
 from abm.world import FundamentalProcess, SpotVenue
+from abm.world.prices import replay_start
 
 POPULATIONS = ("retail", "whale", "market_maker", "arbitrageur", "fundamental")
 SYSTEM_POPULATIONS = {
@@ -112,7 +113,8 @@ def resolve_config(
         config = load_config(source)
     if rng is not None:
         overrides = {**overrides, "run.seed": int(rng)}
-    return override_config(config, overrides, source) if overrides else config
+    config = override_config(config, overrides, source) if overrides else config
+    return replay_start(config)
 
 
 @contextmanager

@@ -94,7 +94,7 @@ class Clock:
         """The clock of a resolved run config (a manifest's ``config`` dict); the default start
         and 1-second ticks for what the config does not say."""
         run = config.get("run", {}) if config else {}
-        start = run.get("start_time", DEFAULT_START)
+        start = run.get("start_time") or DEFAULT_START
         return cls(datetime.fromisoformat(start), float(run.get("tick_seconds", 1.0)))
 
     def times(self, ticks: object) -> pa.Array:

@@ -171,6 +171,58 @@ def serving(*args: str):
         process.wait(timeout=30)
 
 
+def processes_serving(port: int) -> list[int]:
+    """Pids of processes whose command line names ``--port PORT`` (the dashboard's server)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--port" in argv and str(port).encode() in argv:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_abm_dashboard_stops_its_server_too(signum):
+    """SIGTERM (a scheduler, kill) or SIGINT to ``abm dashboard`` stops the solara server it
+    started: no orphan keeps serving the port."""
+    pytest.importorskip("solara")
+    port = free_port()
+    command = [sys.executable, "-m", "abm.cli", "dashboard", *sum((["--set", o] for o in TINY), [])]
+    parent = subprocess.Popen(
+        [*command, "--port", str(port)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2).read()
+                break
+            except OSError:
+                assert parent.poll() is None and time.monotonic() < deadline, "no server"
+                time.sleep(0.5)
+        assert len(processes_serving(port)) >= 2  # abm dashboard and its server
+        os.kill(parent.pid, signum)  # the parent alone, as a scheduler or kill does
+        assert parent.wait(timeout=30) == 128 + signum
+        deadline = time.monotonic() + 15
+        while processes_serving(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert processes_serving(port) == []
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url, timeout=2)
+    finally:
+        for pid in processes_serving(port):
+            os.kill(pid, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def page_at(url: str, errors: list[str]):
     from playwright.sync_api import sync_playwright
@@ -181,6 +233,20 @@ def page_at(url: str, errors: list[str]):
             page = chromium.new_page(viewport={"width": 1400, "height": 1000})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
+            # Everything the page needs is served locally: a request leaving 127.0.0.1 (a CDN)
+            # or one the server cannot answer is an error.
+            page.on(
+                "request",
+                lambda r: (
+                    None
+                    if r.url.startswith(("http://127.0.0.1:", "data:", "blob:"))
+                    else errors.append(f"request leaving 127.0.0.1: {r.url}")
+                ),
+            )
+            page.on(
+                "response",
+                lambda r: errors.append(f"{r.status} for {r.url}") if r.status >= 400 else None,
+            )
             page.goto(url, wait_until="networkidle", timeout=90_000)
             yield page
         finally:
@@ -211,6 +277,10 @@ def test_the_live_page_runs_and_takes_a_new_leverage_cap(tmp_path):
         page_at(url, errors) as page,
     ):
         page.get_by_text("leverage cap 125x").first.wait_for(timeout=60_000)
+        assert page.title() == "abm: a leveraged BTC perpetual market"
+        # Each slider shows its value (the cap's thumb label reads 125).
+        cap = page.locator(".v-input", has_text="leverage cap (x)")
+        assert cap.locator(".v-slider__thumb-label").inner_text().strip() == "125"
         # The page is interactive once a step moves the clock (a click that lands before the
         # page's kernel is connected does nothing: try again).
         for _ in range(10):

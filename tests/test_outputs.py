@@ -361,7 +361,9 @@ def test_equity_changes_of_populations_and_system_accounts_add_up_to_zero(run_fo
     engine's micro-units, so to rounding in USDT)."""
     out, result = run_folder
     changes = result.summary["equity_change_by_population"]
-    assert {"retail", "market_maker", "exchange", "insurance_fund", "backstop_vault"} <= set(changes)
+    assert {"retail", "market_maker", "exchange", "insurance_fund", "backstop_vault"} <= set(
+        changes
+    )
     assert changes["exchange"] > 0  # taker fees less maker rebates
     micro = sum(round(v * 1_000_000) for v in changes.values())
     assert micro == 0
@@ -373,7 +375,10 @@ def test_a_shock_after_the_runs_end_is_warned_about_in_the_summary(tmp_path, cap
     argv = ["run", BASELINE, *sum((["--set", o] for o in [*TINY_RUN, late]), [])]
     assert main([*argv, "--set", "run.hours=0.02", "--out", str(tmp_path / "late")]) == 0
     printed = capsys.readouterr().out
-    assert "warning: world.shocks[0] starts at minute 2, at or after the run's end (minute 1.2" in printed
+    assert (
+        "warning: world.shocks[0] starts at minute 2, at or after the run's end (minute 1.2"
+        in printed
+    )
     summary = json.loads((tmp_path / "late" / "summary.json").read_text())
     assert len(summary["warnings"]) == 1
     # Timed from the end, the same shock falls inside the short run: no warning, and it moves.

@@ -279,10 +279,10 @@ def test_prices_with_epoch_seconds_and_gaps(tmp_path, capsys):
     [
         ("nocol.csv", "date,open,volume\n1,2,3\n", "no price column"),
         ("notime.csv", "close,volume\n1,2\n", "no timestamp column"),
-        ("badtime.csv", "date,close\nyesterday,1\ntoday,2\n", "neither epoch"),
-        ("words.csv", "date,close\n1,a\n2,b\n", "holds no numbers"),
+        ("badtime.csv", "date,close\nyesterday,1\ntoday,2\n", "line 2, column 'date'"),
+        ("words.csv", "date,close\n1,a\n2,b\n", "line 2, column 'close': 'a' is not allowed"),
         ("one.csv", "date,close\n1,100\n61,101\n", "fewer than two 1-minute returns"),
-        ("prices.txt", "date,close\n1,100\n", "expected a .csv"),
+        ("prices.txt", "date,close\n1,100\n", "allowed: .csv, .zip, .parquet, .feather"),
         ("broken.parquet", "not parquet", "cannot be read"),
     ],
 )

@@ -232,8 +232,8 @@ def test_csv_shorter_than_the_run_is_an_error(tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("time,price\n0,100\n", "no 'timestamp' column"),
-        ("timestamp,last\n0,100\n", "no 'price' column"),
+        ("when,price\n0,100\n", "no timestamp column; looked for timestamp, date, time"),
+        ("timestamp,value\n0,100\n", "no price column; looked for price, close, last"),
         ("timestamp,price\n0,100\n1,-5\n", r"line 3, column 'price': '-5'.*positive"),
         ("timestamp,price\n0,100\n1,0\n", "line 3, column 'price'"),
         ("timestamp,price\n0,abc\n", "line 2, column 'price'"),

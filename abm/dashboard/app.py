@@ -8,13 +8,14 @@ run folder), which the command has already checked.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
 
 import solara
 from matplotlib.figure import Figure
-from mesa.visualization import SolaraViz
+from mesa.visualization import SolaraViz, solara_viz
 from mesa.visualization.utils import update_counter
 
 from abm.dashboard import views
@@ -25,6 +26,9 @@ ENV = "ABM_DASHBOARD"
 REDRAW_SECONDS = 60
 """Simulated seconds between redraws while the model plays (the page's render interval): a
 redraw costs far more than a simulated minute of the model."""
+
+TITLE = "abm: a leveraged BTC perpetual market"
+"""The page's title (the browser tab's, and the live page's app bar)."""
 
 Source = LiveSource | ReplaySource
 VIEWS: list[tuple[str, Callable[[Source], Figure]]] = [
@@ -101,6 +105,21 @@ def controls(config_leverage: int) -> dict:
     }
 
 
+class _LabelledSliders:
+    """Solara as Mesa's SolaraViz sees it, except that its sliders always show their value
+    (solara's default shows it only while the thumb is dragged, so a control's setting was
+    invisible). Everything else is solara itself."""
+
+    def __getattr__(self, name: str):
+        attribute = getattr(solara, name)
+        if name in ("SliderInt", "SliderFloat"):
+            return functools.partial(attribute, thumb_label="always")
+        return attribute
+
+
+solara_viz.solara = _LabelledSliders()
+
+
 def source_of(model: DashboardModel) -> LiveSource:
     """The model's live source, made once per model."""
     source = getattr(model, "dashboard_source", None)
@@ -127,11 +146,13 @@ def Speed(model):
     update_counter.get()
     hours = model.tick * model.tick_seconds / 3_600
     c = model.controls
-    solara.Markdown(
-        f"**simulated time** {hours:.2f} h of {model.ticks * model.tick_seconds / 3_600:g} h · "
-        f"**speed** {model.speed():,.0f} simulated s per s · "
-        f"**liquidations** {len(model.exchange.liquidations):,}  \n"
-        f"**in force**: leverage cap {c['leverage_cap']}x, stop-loss adoption "
+    solara.Text(
+        f"simulated time {hours:.2f} h of {model.ticks * model.tick_seconds / 3_600:g} h · "
+        f"speed {model.speed():,.0f} simulated s per s · "
+        f"liquidations {len(model.exchange.liquidations):,}"
+    )
+    solara.Text(
+        f"in force: leverage cap {c['leverage_cap']}x, stop-loss adoption "
         f"{c['retail.stop_loss_share']:.0%}, backstops {' > '.join(c['exchange.backstops'])}, "
         f"insurance fund {c['exchange.insurance_fund_seed']:,.0f} USDT, mark "
         f"{c['exchange.mark_price.mode']}, seed {c['seed']}"
@@ -148,7 +169,7 @@ def live_page(config: str | None, overrides: list[str]):
         model,
         components=components,
         model_params=params,
-        name="abm: a leveraged BTC perpetual market",
+        name=TITLE,
         play_interval=1,
         render_interval=max(1, round(REDRAW_SECONDS / base.run.tick_seconds)),
     )
@@ -165,9 +186,15 @@ def ReplayPage(run_dir: str):
         solara.AppBarTitle(f"abm replay: {run_dir}")
     with solara.Sidebar(), solara.Card("Time"):
         solara.SliderFloat(
-            "time (hours)", value=at_h, on_value=set_at_h, min=0.0, max=end_h, step=end_h / 500
+            "time (hours)",
+            value=at_h,
+            on_value=set_at_h,
+            min=0.0,
+            max=end_h,
+            step=end_h / 500,
+            thumb_label="always",
         )
-        solara.Markdown(f"**at** {at_h:.2f} h of {end_h:.2f} h")
+        solara.Text(f"at {at_h:.2f} h of {end_h:.2f} h")
     with solara.ColumnsResponsive(12, large=6):
         for _name, draw in VIEWS:
             solara.FigureMatplotlib(draw(source), format="png")
@@ -177,6 +204,7 @@ def ReplayPage(run_dir: str):
 def Page():
     """What ``ABM_DASHBOARD`` asks for: a replay, or the live model."""
     request = json.loads(os.environ.get(ENV, "{}"))
+    solara.Title(TITLE)
     if request.get("replay"):
         ReplayPage(request["replay"])
     else:

@@ -46,6 +46,7 @@ from abm.config import (
     shipped_sweeps,
 )
 from abm.experiments.metrics import METRICS
+from abm.world.prices import replay_start
 
 POINT = "point"
 """The catalogue column that names a named point."""
@@ -255,7 +256,8 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
         point_id = f"p{number:03d}"
         warnings = tuple(config.warnings())
         for k, seed in enumerate(seeds):
-            resolved = override_config(config, {"run.seed": seed}).model_dump(mode="json")
+            resolved = replay_start(override_config(config, {"run.seed": seed}))
+            resolved = resolved.model_dump(mode="json")
             runs.append(
                 RunSpec(
                     run_id=f"{point_id}-r{k:03d}",

@@ -463,7 +463,7 @@ def execute(
         record = ManifestWriter(
             out / "manifest.json",
             manifest(
-                config,
+                model.config,
                 RUNNING,
                 started,
                 None,

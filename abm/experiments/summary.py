@@ -123,9 +123,7 @@ def equity_change_by_population(model: MarketModel) -> dict[str, float]:
     deposits: dict[str, int] = {}
     for agent in model.agents:
         deposits[agent.population] = deposits.get(agent.population, 0) + ex.deposited[agent.account]
-    changes = {
-        p: equity - deposits.get(p, 0) for p, equity in model.equity_by_population().items()
-    }
+    changes = {p: equity - deposits.get(p, 0) for p, equity in model.equity_by_population().items()}
     for name, account in SYSTEM_RECEIVERS.items():
         changes[name] = ex.equity(account) - ex.deposited[account]
     return {p: ex.instrument.usdt(change) for p, change in changes.items()}

@@ -17,7 +17,8 @@ towards it by its value traders; the perp's price comes from its own book. The p
   vol_reaction``, ``beta = vol_persistence - vol_reaction``; jumps do not feed the variance) and
   compound-Bernoulli jumps ``J_t`` (probability ``jumps_per_day * tick_seconds / 86400`` per
   tick, log size Normal(0, ``jump_std``)); or
-* ``csv``: a replay of a ``timestamp,price`` file, carried forward onto the tick grid.
+* ``csv``: a replay of a price file (Binance klines, a ``timestamp,price`` CSV, Parquet or
+  Feather: :mod:`abm.world.prices`), carried forward onto the tick grid.
 
 Scenario shocks are deterministic log drifts added on top of either path.
 
@@ -39,7 +40,6 @@ This module imports only numpy at import time; pandas is imported when a CSV is 
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -282,139 +282,16 @@ def shock_drift(shocks, ticks: int, tick_seconds: float) -> np.ndarray:
     return drift
 
 
-# ---------------------------------------------------------------------- CSV replay
+# ---------------------------------------------------------------------- replay
 
 
-def _csv_error(path: Path, what: str) -> ValueError:
-    return ValueError(f"world.csv_path {str(path)!r}: {what}")
+def load_price_csv(path: str | Path, ticks: int, tick_seconds: float) -> np.ndarray:
+    """Prices at ticks 0..ticks replayed from a price file (any format
+    :func:`abm.world.prices.read_price_file` reads), by last observation carried forward;
+    ValueError naming ``world.csv_path``, the file and the problem."""
+    from abm.world.prices import PriceFileError, read_price_file, replay_prices
 
-
-def _check_row_widths(path: Path) -> None:
-    """ValueError naming the first row whose number of fields differs from the header's (pandas
-    would pad a short row with blanks, or read a long first row's first field as an index)."""
-    with path.open(newline="", encoding="utf-8") as file:
-        reader = csv.reader(file, skipinitialspace=True)
-        header = next(reader, None)
-        if header is None:
-            return
-        for row in reader:
-            if row and len(row) != len(header):
-                raise _csv_error(
-                    path,
-                    f"line {reader.line_num} has {len(row)} fields but the header has "
-                    f"{len(header)} ({','.join(header)}); every row needs one value per column",
-                )
-
-
-def read_price_csv(csv_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a ``timestamp,price`` CSV: (seconds since the epoch, prices), in time order.
-
-    ``timestamp`` is seconds since the epoch (a number) or an ISO-8601 date-time (UTC unless it
-    says otherwise); ``price`` is a positive number in USDT. Other columns are ignored, blank
-    lines skipped; rows must come in time order (a file listed newest first is refused rather
-    than silently sorted, since rows out of order usually mean a file put together wrongly); of
-    equal timestamps the last row in the file wins. Every row has one field per header column.
-    Any problem raises ValueError naming the file, the line and what is allowed.
-    """
-    import pandas as pd
-
-    path = Path(csv_path)
-    if not path.is_file():
-        raise _csv_error(path, "no such file; expected a CSV with header 'timestamp,price'")
     try:
-        _check_row_widths(path)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise _csv_error(
-            path, f"not a readable CSV ({exc}); expected header 'timestamp,price'"
-        ) from exc
-    try:
-        frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, skip_blank_lines=False, skipinitialspace=True
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise _csv_error(
-            path, f"not a readable CSV ({exc}); expected header 'timestamp,price'"
-        ) from exc
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    for column in ("timestamp", "price"):
-        if column not in frame.columns:
-            raise _csv_error(
-                path,
-                f"no {column!r} column (columns: {', '.join(map(repr, frame.columns))}); "
-                "expected header 'timestamp,price'",
-            )
-    ts_text = frame["timestamp"].str.strip()
-    price_text = frame["price"].str.strip()
-    blank = (ts_text == "") & (price_text == "")
-    ts_text, price_text = ts_text[~blank], price_text[~blank]
-    if len(ts_text) == 0:
-        raise _csv_error(path, "no data rows; expected at least one 'timestamp,price' row")
-
-    def line_of(label) -> int:  # header is line 1, the first data row line 2
-        return int(label) + 2
-
-    price = pd.to_numeric(price_text, errors="coerce")
-    bad = price.isna() | ~np.isfinite(price.to_numpy(dtype=np.float64)) | (price <= 0)
-    if bad.any():
-        label = bad.index[bad.to_numpy()][0]
-        raise _csv_error(
-            path,
-            f"line {line_of(label)}, column 'price': {price_text[label]!r} is not allowed; "
-            "prices must be positive finite numbers",
-        )
-
-    seconds = pd.to_numeric(ts_text, errors="coerce").astype(np.float64)
-    iso = seconds.isna()
-    if iso.any():
-        parsed = pd.to_datetime(ts_text[iso], format="ISO8601", utc=True, errors="coerce")
-        epoch = pd.Timestamp(0, tz="UTC")
-        seconds[iso] = (parsed - epoch) / pd.Timedelta(seconds=1)
-    bad = seconds.isna() | ~np.isfinite(seconds.to_numpy(dtype=np.float64))
-    if bad.any():
-        label = bad.index[bad.to_numpy()][0]
-        raise _csv_error(
-            path,
-            f"line {line_of(label)}, column 'timestamp': {ts_text[label]!r} cannot be parsed; "
-            "allowed: seconds since the epoch (a number) or an ISO-8601 date-time such as "
-            "'2024-03-01T00:00:00Z'",
-        )
-
-    times = seconds.to_numpy(dtype=np.float64)
-    prices = price.to_numpy(dtype=np.float64)
-    backwards = np.flatnonzero(np.diff(times) < 0)
-    if backwards.size:
-        i = int(backwards[0])
-        labels = ts_text.index
-        raise _csv_error(
-            path,
-            f"line {line_of(labels[i + 1])}, column 'timestamp': {ts_text.iloc[i + 1]!r} comes "
-            f"before line {line_of(labels[i])}'s {ts_text.iloc[i]!r}; rows must be in time "
-            "order (sort the file by timestamp, oldest first)",
-        )
-    return times, prices
-
-
-def load_price_csv(csv_path: str | Path, ticks: int, tick_seconds: float) -> np.ndarray:
-    """Prices at ticks 0..ticks from a ``timestamp,price`` CSV, by last observation carried
-    forward on the grid ``first timestamp + k * tick_seconds``.
-
-    Raises ValueError if the file does not cover ``ticks * tick_seconds`` seconds from its first
-    timestamp (its last timestamp must be at or after the last tick's time), or if it is bad
-    (see :func:`read_price_csv`).
-    """
-    times, prices = read_price_csv(csv_path)
-    rel = times - times[0]
-    covered = float(rel[-1])
-    requested = ticks * tick_seconds
-    tolerance = 1e-9 * max(1.0, tick_seconds)
-    if covered + tolerance < requested:
-        raise _csv_error(
-            Path(csv_path),
-            f"covers {covered:g} s ({covered / 3600:.4g} h, {int(covered // tick_seconds + 1)} "
-            f"ticks of {tick_seconds:g} s) from its first timestamp, but the run needs "
-            f"{requested:g} s ({requested / 3600:.4g} h, {ticks + 1} ticks); supply a longer "
-            "file or a shorter run",
-        )
-    grid = np.arange(ticks + 1, dtype=np.float64) * tick_seconds
-    idx = np.searchsorted(rel, grid + tolerance, side="right") - 1
-    return prices[idx]
+        return replay_prices(read_price_file(path), ticks, tick_seconds)
+    except PriceFileError as err:
+        raise ValueError(f"world.csv_path: {err}") from None

@@ -29,8 +29,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from abm.config import ModelConfig
 
 TIME_COLUMNS = ("timestamp", "date", "time", "open_time")
 """Timestamp columns a price file may have, looked for in this order (case-insensitive)."""
@@ -313,3 +317,20 @@ def replay_prices(series: PriceSeries, ticks: int, tick_seconds: float) -> np.nd
     grid = np.arange(ticks + 1, dtype=np.float64) * tick_seconds
     idx = np.searchsorted(rel, grid + tolerance, side="right") - 1
     return series.prices[idx]
+
+
+def replay_start(config: ModelConfig) -> ModelConfig:
+    """``config`` with ``run.start_time`` taken from its replayed price file's first row (to the
+    whole second) when it replays one and names no start: a replayed day keeps its own dates.
+    Any other config is returned as it is. ConfigError naming ``world.csv_path`` for a file
+    that cannot be read."""
+    if config.world.process != "csv" or config.run.start_time is not None:
+        return config
+    from abm.config import ConfigError, override_config
+
+    try:
+        series = read_price_file(config.world.csv_path)
+    except PriceFileError as err:
+        raise ConfigError(f"world.csv_path: {err}") from None
+    start = series.start.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return override_config(config, {"run.start_time": start})
