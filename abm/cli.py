@@ -155,6 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
         "figures", help="draw a run folder's figures into RUN_DIR/figures"
     )
     figures.add_argument("run_dir", type=Path, help="a run folder written by abm run")
+    figures.add_argument(
+        "--format",
+        default="png",
+        help="file formats, comma-separated: png, pdf, svg (default png)",
+    )
+    figures.add_argument(
+        "--dpi", type=int, default=150, help="resolution of PNGs in dots per inch (default 150)"
+    )
+    figures.add_argument(
+        "--out", type=Path, default=None, help="folder for the figures (default RUN_DIR/figures)"
+    )
     validate = commands.add_parser(
         "validate",
         help="hold runs (pooled over seeds), or a real price file, against the validation bands",
@@ -499,11 +510,12 @@ def figures_command(args: argparse.Namespace) -> int:
         require_complete(args.run_dir)
         from abm.figures import make_figures
 
-        made, skipped = make_figures(args.run_dir)
-    except RunFolderError as err:
-        return fail("figures", err)
+        formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+        made, skipped = make_figures(args.run_dir, formats, args.dpi, args.out)
     except (pa.ArrowException, OSError) as err:
         return fail("figures", unreadable(args.run_dir, err))
+    except (RunFolderError, ValueError) as err:
+        return fail("figures", err)
     for path in made:
         print(path)
     for name, reason in skipped.items():

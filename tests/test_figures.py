@@ -103,6 +103,33 @@ def test_every_figure_is_a_non_empty_png_at_a_journals_width(run_dir):
             assert image.info["Source"] == run_dir.name
 
 
+def test_abm_figures_writes_every_format_at_the_dpi_asked(run_dir, tmp_path, capsys):
+    out = tmp_path / "figs"
+    argv = ["figures", str(run_dir), "--format", "png,pdf,svg", "--dpi", "300", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out.split()
+    names = [f.__name__ for f in FIGURES]
+    assert printed == [str(out / f"{n}.{f}") for n in names for f in ("png", "pdf", "svg")]
+    for name in names:
+        assert (out / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+        assert b"<svg" in (out / f"{name}.svg").read_bytes()[:2_000]
+        with Image.open(out / f"{name}.png") as image:
+            assert image.width in (round(3.5 * 300), round(7 * 300)), name
+    assert not list(out.glob(".*"))  # no temporary file left
+    assert main(["figures", str(run_dir), "--format", "gif"]) == 2
+    assert "allowed: png, pdf, svg" in capsys.readouterr().err
+    assert main(["figures", str(run_dir), "--dpi", "5"]) == 2
+    assert "50 to 1200" in capsys.readouterr().err
+
+
+def test_the_overview_tells_last_index_and_mark_apart(run_dir):
+    figure = draw_market_overview(run_dir)
+    price, gaps = figure.axes[0], figure.axes[1]
+    styles = {line.get_label(): (line.get_linestyle(), line.get_color()) for line in price.lines}
+    assert len(set(styles.values())) == 3, styles  # last, index and mark each drawn differently
+    assert {line.get_label() for line in gaps.lines} >= {"last - index", "mark - index"}
+
+
 def test_figures_are_a_column_or_a_page_wide_in_7_to_9_pt(drawn):
     for name, figure in drawn.items():
         assert figure.get_figwidth() in (3.5, 7.0), name
@@ -138,7 +165,7 @@ def test_flow_heatmap_is_on_a_log_scale_with_empty_cells_blank(run_dir, drawn):
 
 
 def test_insurance_fund_axis_starts_at_zero(drawn):
-    price, liquidations, fund = drawn["market_overview"].axes
+    price, _gaps, liquidations, fund = drawn["market_overview"].axes
     low, high = fund.get_ylim()
     assert low <= 0 < high
     assert fund.get_ylabel().endswith("(USDT)")

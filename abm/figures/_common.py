@@ -115,10 +115,38 @@ def output_path(run_dir: Path, out: Path | None, name: str) -> Path:
     return path
 
 
-def save(figure: Figure, path: Path, run_dir: Path) -> Path:
-    """Write ``figure`` to ``path`` at its own size (no tight cropping, so the width stays a
-    journal's), with the run folder's name as the PNG's ``Source`` metadata; returns ``path``."""
-    figure.savefig(path, dpi=DPI, facecolor="white", metadata={"Source": Path(run_dir).name})
+FORMATS = ("png", "pdf", "svg")
+"""The file formats a figure is written in (``abm figures --format``)."""
+
+
+def metadata(path: Path, run_dir: Path) -> dict[str, str | None]:
+    """The file's metadata: the run folder's name (in the key each format allows) and no date,
+    so that the same run gives the same bytes."""
+    source = Path(run_dir).name
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        return {"Subject": f"abm run {source}", "CreationDate": None}
+    if suffix == ".svg":
+        return {"Description": f"abm run {source}", "Date": None}
+    return {"Source": source}
+
+
+def save(figure: Figure, path: Path, run_dir: Path, dpi: int = DPI) -> Path:
+    """Write ``figure`` to ``path`` (its format from the suffix: png, pdf or svg) at its own
+    size (no tight cropping, so the width stays a journal's) and ``dpi`` for raster output,
+    with the run folder's name in its metadata; atomically (a temporary file renamed), so that
+    a killed command leaves no truncated figure. Returns ``path``."""
+    from abm.files import write_atomic
+
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".") or "png"
+
+    def write(tmp: Path) -> None:
+        figure.savefig(
+            tmp, format=fmt, dpi=dpi, facecolor="white", metadata=metadata(path, run_dir)
+        )
+
+    write_atomic(path, write)
     return path
 
 

@@ -47,8 +47,10 @@ def market_overview(run_dir: Path, out: Path | None = None) -> Path:
 
 @journal_styled()
 def draw_market_overview(run_dir: Path) -> Figure:
-    """Three stacked panels on one time axis (hours), from ``ticks.parquet``, page width: index,
-    mark and last price; liquidated notional per minute (longs downwards, shorts upwards); the
+    """Four stacked panels on one time axis (hours), from ``ticks.parquet``, page width: index
+    (dashed), mark (dotted) and last price (solid grey); the last's and the mark's gap to the
+    index in bps (the three prices are a few bps apart, so the gaps get a panel of their own);
+    liquidated notional per minute (longs downwards, shorts upwards); the
     insurance fund's balance on an axis from zero (its start, end and change in percent in the
     legend, so that a small move looks small), with the minutes in which auto-deleveraging
     happened marked."""
@@ -64,14 +66,26 @@ def draw_market_overview(run_dir: Path) -> Figure:
     )
     minute_hours = per_minute.index.to_numpy(float) / 60
 
-    figure = new_figure(PAGE_WIDTH, 5.4, layout="constrained")
-    axes = figure.subplots(3, 1, sharex=True, height_ratios=[2.2, 1.6, 1.2])
-    price, liquidations, fund = axes
+    figure = new_figure(PAGE_WIDTH, 6.6, layout="constrained")
+    axes = figure.subplots(4, 1, sharex=True, height_ratios=[2.2, 1.2, 1.6, 1.2])
+    price, gaps, liquidations, fund = axes
 
-    price.plot(hours, ticks["last_usdt"], color="0.65", lw=0.5, label="last", zorder=1)
-    price.plot(hours, ticks["index_usdt"], color="black", lw=0.8, label="index", zorder=2)
-    price.plot(hours, ticks["mark_usdt"], color=MARK_COLOR, lw=0.6, label="mark", zorder=3)
+    # Three lines a few bps apart: told apart by style as well as colour, and their gaps drawn
+    # in a panel of their own (in bps of the index), where they are visible.
+    price.plot(hours, ticks["last_usdt"], color="0.6", lw=0.5, label="last", zorder=1)
+    price.plot(hours, ticks["index_usdt"], color="black", lw=1.0, ls="--", label="index", zorder=2)
+    price.plot(hours, ticks["mark_usdt"], color=MARK_COLOR, lw=0.7, ls=":", label="mark", zorder=3)
     price.set_ylabel("price (USDT)")
+    index = ticks["index_usdt"].to_numpy(float)
+    for column, color, style, label in (
+        ("last_usdt", "0.6", "-", "last - index"),
+        ("mark_usdt", MARK_COLOR, "-", "mark - index"),
+    ):
+        gap_bps = (ticks[column].to_numpy(float) / index - 1) * 1e4
+        gaps.plot(hours, gap_bps, color=color, lw=0.6, ls=style, label=label)
+    gaps.axhline(0, color="black", lw=0.6, ls="--")
+    gaps.set_ylabel("gap to the\nindex (bps)")
+    gaps.legend(loc="upper right", ncols=2, frameon=True)
     price.yaxis.set_major_formatter(lambda v, _p: f"{v:,.0f}")
     price.legend(loc="best", ncols=3, frameon=True)
     low, high = np.nanpercentile(ticks[["index_usdt", "mark_usdt"]].to_numpy(float), [0, 100])
