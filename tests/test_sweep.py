@@ -24,7 +24,9 @@ from abm.cli import main
 from abm.config import ConfigError
 from abm.experiments.compare import (
     find_reference,
+    format_summary,
     interval_narrowing,
+    number_format,
     summarize_sweep,
     welch_interval,
 )
@@ -318,7 +320,7 @@ def synthetic_catalog() -> pd.DataFrame:
 def test_summary_intervals_and_paired_differences_by_hand():
     summary = summarize_sweep(synthetic_catalog(), ["cap"], {"cap": 10})
     a = summary[summary["cap"] == 125].iloc[0]
-    assert a["reference"] == "p001"
+    assert (a["reference"], a["reference_id"], a["point"]) == ("cap=10", "p001", "cap=125")
     assert a["mean"] == pytest.approx(20.0)
     half = 4.3027 * 10.0 / math.sqrt(3)  # t(2) quantile x sd / sqrt(n)
     assert (a["t_low"], a["t_high"]) == pytest.approx((20 - half, 20 + half), abs=1e-3)
@@ -331,6 +333,34 @@ def test_summary_intervals_and_paired_differences_by_hand():
     )
     narrowing = interval_narrowing(summary)
     assert narrowing["unpaired_over_paired_width"].iloc[0] > 10
+
+
+def test_intervals_of_counts_and_shares_stay_within_their_range():
+    """Three runs with 0, 0 and 1 liquidations: the t-interval of the mean would reach below
+    zero ([-1.10, 1.77]); the summary reports the bootstrap interval instead, within [0, 1],
+    and says so. A share keeps within [0, 1] the same way; an unbounded metric keeps its t."""
+    frame = synthetic_catalog()
+    frame["liquidations.count"] = [0.0, 0.0, 1.0, 5.0, 6.0, 7.0]
+    frame["drawdown.crash"] = [0.99, 0.90, 0.999, 0.1, 0.1, 0.1]
+    frame["population_pnl.retail"] = [0.0, 0.0, 1.0, 0.0, 0.0, 1.0]
+    summary = summarize_sweep(frame, ["cap"], {"cap": 125}).set_index(["metric", "cap"])
+    count = summary.loc[("liquidations.count", 125)]
+    assert count["t_low"] < 0 and count["interval"] == "bootstrap"
+    assert 0 <= count["ci_low"] <= count["ci_high"] <= 1
+    share = summary.loc[("drawdown.crash", 125)]
+    assert share["t_high"] > 1 and share["interval"] == "bootstrap" and share["ci_high"] <= 1
+    pnl = summary.loc[("population_pnl.retail", 125)]
+    assert pnl["interval"] == "t" and pnl["ci_low"] < 0
+    printed = format_summary(summary.reset_index(), ["cap"], ["liquidations.count"])
+    assert "(difference to cap=125, paired by seed)" in printed
+    assert "n=3  bootstrap" in printed and "percentile bootstrap" in printed
+
+
+def test_one_number_format_per_column():
+    fmt = number_format([11_540.2, 1_000_000.0, -3.0])
+    assert [fmt(v) for v in (11_540.2, 1_000_000.0, -3.0)] == ["11,540", "1,000,000", "-3"]
+    fmt = number_format([0.05957, 0.0612])
+    assert [fmt(v) for v in (0.05957, 0.0612, math.nan)] == ["0.0596", "0.0612", "-"]
 
 
 def test_an_unknown_reference_is_refused_with_the_values_there():
@@ -368,7 +398,7 @@ def test_abm_sweep_on_the_leverage_cap_study_shortened(tmp_path, capsys):
     assert "liquidations.count--exchange.max_leverage.pdf" in figures
     assert "difference--exchange.max_leverage.png" in figures
     assert main(["sweep", "summarize", str(store), "--reference", "exchange.max_leverage=5"]) == 0
-    assert "difference to p001" in capsys.readouterr().out
+    assert "difference to max_leverage=5" in capsys.readouterr().out
 
 
 def test_abm_sweep_mistakes_print_one_line_and_write_nothing(tmp_path, capsys):
@@ -413,3 +443,22 @@ def test_deficit_paid_by_counts_debt_left_not_a_negative_balance_paid_back():
     values = METRICS["deficit_paid_by"](run)
     assert values["trader_debt"] == 5.0 and values["insurance_payout"] == 3.0
     assert values["total"] == 8.0 and values["adl_haircut"] == 4.0
+
+
+def test_a_sweep_whose_shock_starts_after_its_runs_end_warns_with_the_runs_affected(capsys):
+    """The README's old shortened try (run.hours=1 on the leverage-cap study) ended before the
+    13:00 drop: every crash metric was empty, without a word. Now the sweep says so; timed from
+    the end, the shock falls inside the short runs."""
+    sweep = load_sweep(
+        ROOT / "configs/sweeps/leverage_caps.yaml", ["run.hours=1", "replications=2"]
+    )
+    assert sweep.warnings() == [
+        "14 of 14 runs: world.shocks[0] starts at minute 780, at or after the run's end "
+        "(minute 60, run.hours 1): it never happens; time it from the end "
+        "(minutes_before_end) or lengthen the run"
+    ]
+    shock = "world.shocks=[{minutes_before_end: 40, minutes: 20, move: -0.06}]"
+    fixed = load_sweep(
+        ROOT / "configs/sweeps/leverage_caps.yaml", ["run.hours=1", "replications=2", shock]
+    )
+    assert fixed.warnings() == []

@@ -11,12 +11,13 @@ common random numbers bought.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from abm.analysis.validation import mean_interval, t_quantile_975
+from abm.experiments.metrics import metric_bounds
 from abm.experiments.status import COMPLETE
 
 HEADLINE = (
@@ -132,7 +133,10 @@ def summarize_sweep(
     interval reported (``ci_low``, ``ci_high``, ``interval``: ``t`` or ``bootstrap``), and the
     paired difference to the reference point (``diff_mean``, ``diff_low``, ``diff_high``,
     ``pairs``) with the unpaired Welch interval beside it (``unpaired_low``,
-    ``unpaired_high``). Only complete runs count."""
+    ``unpaired_high``). ``point`` and ``reference`` name the point and the reference by their
+    settings (``max_leverage=125``), ``reference_id`` is the reference's id. The interval of a
+    metric with a range (counts from zero, shares to one: :func:`metric_bounds`) is the
+    bootstrap one wherever the t-interval would leave the range. Only complete runs count."""
     done = catalog[catalog["status"] == COMPLETE]
     if done.empty:
         raise ValueError("no complete runs in the catalogue: nothing to summarize")
@@ -150,6 +154,11 @@ def summarize_sweep(
             if len(finite) >= 2:
                 boot_low, boot_high = bootstrap_interval(finite)
             use_boot = len(finite) >= 10 and abs(skewness(finite)) > SKEW_FOR_BOOTSTRAP
+            bounds = metric_bounds(metric)
+            if bounds is not None and t_low is not None and boot_low is not None:
+                # A t-interval of a small sample of counts can reach below zero; the bootstrap
+                # one lies within the values seen, so within the metric's range.
+                use_boot = use_boot or t_low < bounds[0] or t_high > bounds[1]
             shared = runs.index.intersection(ref.index)
             diff = (runs.loc[shared, metric] - ref.loc[shared, metric]).to_numpy(dtype=float)
             diff = diff[np.isfinite(diff)]
@@ -179,13 +188,34 @@ def summarize_sweep(
                 }
             )
     frame = pd.DataFrame(rows)
+    labels = point_labels(points, keys)
+    frame.insert(1, "point", frame["point_id"].map(labels))
+    frame["reference"] = labels[ref_id]
+    frame["reference_id"] = ref_id
     return points.merge(frame, on="point_id", how="right")
+
+
+def point_labels(points: pd.DataFrame, keys: Sequence[str]) -> dict[str, str]:
+    """Each point's name by its settings: ``max_leverage=125`` (the last part of each dotted
+    key; the whole key where two keys share a last part), or its id for a sweep of one point.
+
+    >>> point_labels(pd.DataFrame({"point_id": ["p000"], "exchange.max_leverage": [125]}),
+    ...              ["exchange.max_leverage"])
+    {'p000': 'max_leverage=125'}
+    """
+    short = [key.rsplit(".", 1)[-1] for key in keys]
+    names = short if len(set(short)) == len(short) else list(keys)
+    return {
+        str(row["point_id"]): ", ".join(f"{n}={row[k]}" for n, k in zip(names, keys, strict=True))
+        or str(row["point_id"])
+        for row in points.to_dict("records")
+    }
 
 
 def interval_narrowing(summary: pd.DataFrame) -> pd.DataFrame:
     """Per metric, the median over non-reference points of the unpaired interval's width over
     the paired one: how many times narrower common random numbers made the comparison."""
-    rows = summary[summary["point_id"] != summary["reference"]].copy()
+    rows = summary[summary["point_id"] != summary["reference_id"]].copy()
     paired = rows["diff_high"].astype(float) - rows["diff_low"].astype(float)
     unpaired = rows["unpaired_high"].astype(float) - rows["unpaired_low"].astype(float)
     rows["ratio"] = unpaired / paired.where(paired > 0)
@@ -197,17 +227,6 @@ def interval_narrowing(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _number(value: object) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    value = float(value)
-    if abs(value) >= 1e5:
-        return f"{value:,.0f}"
-    if value != 0 and abs(value) < 1e-3:
-        return f"{value:.3g}"
-    return f"{value:,.4g}"
-
-
 def format_summary(
     summary: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str] | None = None
 ) -> str:
@@ -217,12 +236,45 @@ def format_summary(
     lines = []
     for metric in chosen:
         rows = summary[summary["metric"] == metric]
+        level = number_format(rows[["mean", "ci_low", "ci_high"]].to_numpy().ravel())
+        change = number_format(rows[["diff_mean", "diff_low", "diff_high"]].to_numpy().ravel())
         lines.append(f"{metric}  (difference to {rows['reference'].iloc[0]}, paired by seed)")
         for row in rows.to_dict("records"):
-            label = ", ".join(f"{k}={row[k]}" for k in keys) or row["point_id"]
+            how = "  bootstrap" if row["interval"] == "bootstrap" else ""
             lines.append(
-                f"  {label:<34} {_number(row['mean']):>10} [{_number(row['ci_low'])}, "
-                f"{_number(row['ci_high'])}]  diff {_number(row['diff_mean']):>10} "
-                f"[{_number(row['diff_low'])}, {_number(row['diff_high'])}]  n={row['n']}"
+                f"  {row['point']:<26} {level(row['mean']):>12} [{level(row['ci_low'])}, "
+                f"{level(row['ci_high'])}]  diff {change(row['diff_mean']):>12} "
+                f"[{change(row['diff_low'])}, {change(row['diff_high'])}]  n={row['n']}{how}"
             )
+    if chosen:
+        lines.append(
+            "intervals: 95% t-intervals of the mean, or percentile bootstrap ones where marked "
+            "(skewed samples of 10 or more, or a t-interval that would leave the metric's range, "
+            "as counts below zero; with few replications these are narrow: add replications)"
+        )
     return "\n".join(lines)
+
+
+def number_format(values) -> Callable[[object], str]:
+    """One format for a column of numbers, chosen from the largest magnitude among them: whole
+    numbers with thousands separators from 1,000 up, else fixed decimals giving it three
+    significant digits; missing values print as ``-``.
+
+    >>> f = number_format([11_540.2, 1_000_000, None]); f(11_540.2), f(1_000_000), f(None)
+    ('11,540', '1,000,000', '-')
+    >>> f = number_format([0.05957, 3.78e-05]); f(0.05957), f(3.78e-05)
+    ('0.0596', '0.0000')
+    """
+    finite = [abs(float(v)) for v in values if v is not None and math.isfinite(float(v))]
+    largest = max(finite, default=0.0)
+    if largest >= 1_000 or largest == 0:
+        decimals = 0
+    else:
+        decimals = min(10, max(0, 2 - math.floor(math.log10(largest))))
+
+    def fmt(value: object) -> str:
+        if value is None or not math.isfinite(float(value)):
+            return "-"
+        return f"{float(value):,.{decimals}f}"
+
+    return fmt

@@ -46,11 +46,22 @@ party that received nothing, a band without traders: 0 unless registered otherwi
 whose mapping is empty has NaN for every key (the metric does not apply: shares of nothing)."""
 
 
-def register_metric(name: str, absent: float = 0.0) -> Callable[[Metric], Metric]:
+Bounds = tuple[float, float]
+BOUNDS: dict[str, Bounds | dict[str, Bounds]] = {}
+"""By metric name: the range its values lie in (counts and amounts from 0, shares 0 to 1), for
+the whole metric or by key; a summary's interval never leaves it (:func:`metric_bounds`)."""
+COUNT_RANGE: Bounds = (0.0, math.inf)
+SHARE_RANGE: Bounds = (0.0, 1.0)
+
+
+def register_metric(
+    name: str, absent: float = 0.0, bounds: Bounds | dict[str, Bounds] | None = None
+) -> Callable[[Metric], Metric]:
     """Register ``fn(run: RunTables) -> float | Mapping[str, float]`` as metric ``name``.
     ``absent`` is what a key the mapping leaves out means, where another run of the same
     sweep has it (0.0: nothing of that kind happened; ``math.nan`` for "not defined"); an empty
-    mapping gives NaN for every key.
+    mapping gives NaN for every key. ``bounds``: the range of the values, for every key or by
+    key (``(0, inf)`` for counts, ``(0, 1)`` for shares; None: unbounded).
 
     ValueError for a name registered twice or one holding a dot (dots join a metric's keys)."""
 
@@ -61,9 +72,22 @@ def register_metric(name: str, absent: float = 0.0) -> Callable[[Metric], Metric
             raise ValueError(f"metric name {name!r}: a non-empty name without dots")
         METRICS[name] = fn
         ABSENT[name] = absent
+        if bounds is not None:
+            BOUNDS[name] = bounds
         return fn
 
     return register
+
+
+def metric_bounds(column: str) -> Bounds | None:
+    """The range of a summary column's values (``liquidations.count`` -> ``(0, inf)``), or None.
+
+    >>> metric_bounds("drawdown.crash"), metric_bounds("population_pnl.retail")
+    ((0.0, 1.0), None)
+    """
+    name, _, key = column.partition(".")
+    bounds = BOUNDS.get(name)
+    return bounds.get(key) if isinstance(bounds, dict) else bounds
 
 
 @dataclass
@@ -155,7 +179,7 @@ def compute_metrics(run: RunTables, names: Iterable[str] | None = None) -> dict[
 # ---------------------------------------------------------------------------- the metrics
 
 
-@register_metric("liquidations")
+@register_metric("liquidations", bounds=COUNT_RANGE)
 def liquidations(run: RunTables) -> dict[str, float]:
     """Liquidations by side: ``count``, ``long``, ``short``, and notional at the mark in USDT
     (``notional_usdt``, ``notional_long_usdt``, ``notional_short_usdt``)."""
@@ -170,7 +194,7 @@ def liquidations(run: RunTables) -> dict[str, float]:
     }
 
 
-@register_metric("liquidated_share_of_oi")
+@register_metric("liquidated_share_of_oi", bounds=COUNT_RANGE)
 def liquidated_share_of_oi(run: RunTables) -> dict[str, float]:
     """Liquidated notional over the mean open interest's notional: over the whole run
     (``total``) and per day (``per_day``), as :func:`abm.analysis.economics.liquidation_facts`."""
@@ -180,7 +204,7 @@ def liquidated_share_of_oi(run: RunTables) -> dict[str, float]:
     return {"total": per_day * days, "per_day": per_day}
 
 
-@register_metric("accounts_out")
+@register_metric("accounts_out", bounds=COUNT_RANGE)
 def accounts_out(run: RunTables) -> dict[str, float]:
     """Retail accounts ``wiped_out`` at least once, those that ``departed`` for good after a
     wipe-out, and those that ``stayed_out`` above the leverage cap (no account)."""
@@ -191,7 +215,9 @@ def accounts_out(run: RunTables) -> dict[str, float]:
     }
 
 
-@register_metric("insurance_fund")
+@register_metric(
+    "insurance_fund", bounds={"start": COUNT_RANGE, "min": COUNT_RANGE, "end": COUNT_RANGE}
+)
 def insurance_fund(run: RunTables) -> dict[str, float]:
     """The insurance fund's path in USDT: ``start``, ``min``, ``end``, and ``change``."""
     path = run.ticks["insurance_fund_usdt"].to_numpy(dtype=float)
@@ -201,7 +227,7 @@ def insurance_fund(run: RunTables) -> dict[str, float]:
     return {"start": start, "min": min(low, start), "end": end, "change": end - start}
 
 
-@register_metric("backstop_actions")
+@register_metric("backstop_actions", bounds=COUNT_RANGE)
 def backstop_actions(run: RunTables) -> dict[str, float]:
     """Backstop actions by kind over the run (every kind of the waterfall, zero when unused)."""
     kinds = (
@@ -357,7 +383,7 @@ def _drawdown(prices: np.ndarray) -> float:
     return float(np.max(1 - prices / peak))
 
 
-@register_metric("drawdown")
+@register_metric("drawdown", bounds=SHARE_RANGE)
 def drawdown(run: RunTables) -> dict[str, float]:
     """The perp's largest fall from a running peak of its mark, as a share: over the run
     (``max``) and within the crash window (``crash``: from the first shock's start to one hour

@@ -45,16 +45,62 @@ def metric_label(metric: str) -> str:
     return f"{words} ({unit})" if unit else words
 
 
+KEY_UNITS = (
+    ("leverage", "x"),
+    ("_usdt", "USDT"),
+    ("_bps", "bps"),
+    ("share", "share"),
+    ("fraction", "share"),
+    ("minutes", "min"),
+    ("hours", "h"),
+    ("seconds", "s"),
+    ("count", "agents"),
+)
+"""Units of sweep keys by a part of their name, first match wins."""
+
+
+def key_label(key: str) -> str:
+    """An axis label for a sweep key: its words and its unit, from the dotted key.
+
+    >>> key_label("exchange.max_leverage"), key_label("retail.stop_loss_share")
+    ('max leverage (x)', 'retail stop loss share (share)')
+    """
+    section, _, name = key.rpartition(".")
+    words = name.replace("_", " ")
+    if section and section not in ("exchange", "run", "world"):
+        words = f"{section.rsplit('.', 1)[-1].replace('_', ' ')} {words}"
+    unit = next((u for part, u in KEY_UNITS if part in name), None)
+    return f"{words} ({unit})" if unit else words
+
+
+def _no_values(ax, rows: pd.DataFrame, column: str) -> bool:
+    """Say so on ``ax`` (and draw no ticks) when ``rows[column]`` holds no number."""
+    if pd.to_numeric(rows[column], errors="coerce").notna().any():
+        return False
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, "no values: the metric is undefined in these runs", ha="center",
+            va="center", transform=ax.transAxes, fontsize=7, color="0.35")  # fmt: skip
+    return True
+
+
 def _numeric(values: pd.Series) -> bool:
     return bool(pd.to_numeric(values, errors="coerce").notna().all())
 
 
 def _save(figure, folder: Path, name: str) -> list[Path]:
+    """The figure as PDF and PNG in ``folder``, each written atomically."""
+    from abm.files import write_atomic
+
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for suffix in ("pdf", "png"):
         path = folder / f"{name}.{suffix}"
-        figure.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
+
+        def write(tmp: Path, suffix: str = suffix) -> None:
+            figure.savefig(tmp, format=suffix, dpi=DPI, bbox_inches="tight", facecolor="white")
+
+        write_atomic(path, write)
         paths.append(path)
     return paths
 
@@ -114,13 +160,15 @@ def response_figure(
         figure = new_figure(COLUMN_WIDTH_IN, 2.6)
         ax = figure.subplots()
         groups = rows.groupby(others, sort=True) if others else [((), rows)]
+        if _no_values(ax, rows, "mean"):
+            groups = []
         for i, (group, part) in enumerate(groups):
             group = group if isinstance(group, tuple) else (group,)
             label = ", ".join(f"{k}={v}" for k, v in zip(others, group, strict=True)) or None
             draw_response(
                 ax, part, key, "mean", "ci_low", "ci_high", PALETTE[i % len(PALETTE)], label
             )
-        ax.set_xlabel(key)
+        ax.set_xlabel(key_label(key))
         ax.set_ylabel(metric_label(metric))
         ax.yaxis.set_major_formatter(compact)
         n = int(rows["n"].min()) if len(rows) else 0
@@ -145,18 +193,18 @@ def difference_figure(
         for ax, metric in zip(axes, metrics, strict=False):
             rows = summary[summary["metric"] == metric]
             groups = rows.groupby(others, sort=True) if others else [((), rows)]
+            ax.set_ylabel(metric_label(metric), fontsize=7)
+            ax.set_xlabel(key_label(key), fontsize=7)
+            if _no_values(ax, rows, "diff_mean"):
+                continue
             for i, (_, part) in enumerate(groups):
                 draw_response(ax, part, key, "diff_mean", "diff_low", "diff_high", PALETTE[i], None)
             ax.axhline(0, color="0.3", lw=0.8)
-            ax.set_ylabel(metric_label(metric), fontsize=7)
-            ax.set_xlabel(key, fontsize=7)
             ax.yaxis.set_major_formatter(compact)
         for ax in axes[len(metrics) :]:
             ax.set_visible(False)
         reference = summary["reference"].iloc[0] if len(summary) else "?"
-        figure.suptitle(
-            f"paired difference to the reference point {reference} (95% interval)", fontsize=9
-        )
+        figure.suptitle(f"paired difference to {reference} (95% interval)", fontsize=9)
         figure.tight_layout()
         return _save(figure, folder, f"difference--{key}")
 
