@@ -128,10 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_graph_flags(run)
     flows = commands.add_parser(
-        "flows", help="where the money goes: (re)write a run folder's flow outputs and print them"
+        "flows",
+        help="where the money goes: print a run folder's flow outputs (written where missing)",
     )
     flows.add_argument("run_dir", type=Path, help="a run folder written by abm run")
     flows.add_argument("--top", type=positive_int, default=10, help="accounts to list (default 10)")
+    flows.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="compute the flow outputs again from the transfer log and write them (abm run "
+        "wrote them already: without this they are only read)",
+    )
     add_graph_flags(flows)
     flows.add_argument(
         "--by",
@@ -491,7 +498,9 @@ def flows_command(args: argparse.Namespace) -> int:
         if args.by is not None:
             text = split_by_trait(run_dir, args.by, args.bins, args.csv)
         else:
-            summary = write_flows(run_dir, graphml=args.graphml, gexf=args.gexf)
+            summary = written_flows(run_dir)
+            if summary is None or args.rewrite or args.graphml or args.gexf:
+                summary = write_flows(run_dir, graphml=args.graphml, gexf=args.gexf)
             text = format_flows(summary, run_dir, args.top)
     except (RunFolderError, UnknownTraitError) as err:
         return fail("flows", err)
@@ -499,6 +508,21 @@ def flows_command(args: argparse.Namespace) -> int:
         return fail("flows", unreadable(run_dir, err))
     print(text)
     return 0
+
+
+def written_flows(run_dir: Path) -> dict | None:
+    """The flow summary ``abm run`` left in ``summary.json`` when every flow output it lists is
+    in the folder (so ``abm flows`` only reads), else None (a sweep's run that kept no tables,
+    or a folder missing a file: the outputs are written)."""
+    from abm.flows.write import FILES
+
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("flows")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or not all((run_dir / f).is_file() for f in FILES):
+        return None
+    return summary
 
 
 def figures_command(args: argparse.Namespace) -> int:

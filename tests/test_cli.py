@@ -340,6 +340,20 @@ def test_readers_refuse_a_truncated_parquet_file(complete_run, tmp_path, capsys,
     assert_user_error(code, err, command, "fills.parquet", "damaged")
 
 
+def test_abm_flows_reads_the_runs_flow_outputs_without_rewriting_them(
+    complete_run, tmp_path, capsys
+):
+    copy = copy_run(complete_run, tmp_path / "copy")
+    files = sorted(p for p in copy.iterdir() if p.is_file())
+    before = {p.name: p.stat().st_mtime_ns for p in files}
+    code, read, _ = run_cli(capsys, "flows", str(copy))
+    assert code == 0
+    assert {p.name: p.stat().st_mtime_ns for p in files} == before
+    code, rewritten, _ = run_cli(capsys, "flows", str(copy), "--rewrite")
+    assert code == 0 and rewritten == read
+    assert (copy / "where_money_goes.csv").stat().st_mtime_ns != before["where_money_goes.csv"]
+
+
 def test_readers_refuse_a_folder_that_is_not_a_run(tmp_path, capsys):
     for command in ("flows", "figures"):
         code, _, err = run_cli(capsys, command, str(tmp_path))
@@ -434,7 +448,10 @@ def test_readers_handle_a_complete_run_with_a_missing_table(complete_run, tmp_pa
     copy = copy_run(complete_run, tmp_path / "copy")
     (copy / "transfers.parquet").unlink()
     (copy / "ticks.parquet").unlink()
-    code, _, err = run_cli(capsys, "flows", str(copy))
+    # abm flows reads the flow outputs the run wrote; recomputing them needs the transfer log.
+    code, printed, _ = run_cli(capsys, "flows", str(copy))
+    assert code == 0 and "where the money goes" in printed
+    code, _, err = run_cli(capsys, "flows", str(copy), "--rewrite")
     assert_user_error(code, err, "flows", "transfers.parquet", "cannot be read")
     code, _, err = run_cli(capsys, "figures", str(copy))
     assert code == 0 and "Traceback" not in err
