@@ -385,6 +385,42 @@ class MarketModel(mesa.Model):
             self._map_tick = minute
         return self._map
 
+    # ------------------------------------------------------------------ readings in USDT
+    # The exchange counts in its own integers (prices in ticks, sizes in lots, money in
+    # micro-USDT: model.exchange.mark is a tick count). Readers (a Mesa reporter, a notebook)
+    # take these instead, in natural units.
+
+    @property
+    def mark_usdt(self) -> float:
+        """The mark price, which triggers liquidations (USDT)."""
+        return self.exchange.instrument.price(self.exchange.mark)
+
+    @property
+    def index_usdt(self) -> float:
+        """The index, the spot venue's price (USDT)."""
+        return self.exchange.instrument.price(self.exchange.index)
+
+    @property
+    def last_usdt(self) -> float:
+        """The last traded price (USDT; NaN before the first trade)."""
+        last = self.exchange.last
+        return self.exchange.instrument.price(last) if last else math.nan
+
+    @property
+    def fundamental_usdt(self) -> float:
+        """The fundamental value the world supplies this tick (USDT)."""
+        return float(self.fundamental.price(self.tick))
+
+    @property
+    def open_interest_btc(self) -> float:
+        """Open interest, one side of it (BTC)."""
+        return self.exchange.instrument.btc(self.exchange.open_interest()[0])
+
+    @property
+    def insurance_fund_usdt(self) -> float:
+        """The insurance fund's balance (USDT)."""
+        return self.exchange.instrument.usdt(self.exchange.balance(SystemAccount.INSURANCE_FUND))
+
     def equity_by_population(self) -> dict[str, int]:
         """Balance plus unrealized PnL summed per population, micro-units (exact integers),
         from the exchange's running group totals: its cost does not grow with the accounts."""

@@ -15,7 +15,6 @@ import math
 from collections.abc import Callable
 from functools import partial
 
-from abm.exchange import SystemAccount
 from abm.exchange.liquidation import LiquidationEvent, liquidated_notional
 from abm.exchange.pricing import PPB
 from abm.model import POPULATIONS, MarketModel
@@ -23,23 +22,22 @@ from abm.model import POPULATIONS, MarketModel
 
 def fundamental_usdt(model: MarketModel) -> float:
     """The fundamental value the world supplies this tick."""
-    return float(model.fundamental.price(model.tick))
+    return model.fundamental_usdt
 
 
 def index_usdt(model: MarketModel) -> float:
     """The index (the spot venue's price)."""
-    return model.exchange.instrument.price(model.exchange.index)
+    return model.index_usdt
 
 
 def mark_usdt(model: MarketModel) -> float:
     """The mark price, which triggers liquidations."""
-    return model.exchange.instrument.price(model.exchange.mark)
+    return model.mark_usdt
 
 
 def last_usdt(model: MarketModel) -> float:
     """The last traded price (NaN before the first trade)."""
-    ex = model.exchange
-    return ex.instrument.price(ex.last) if ex.last else math.nan
+    return model.last_usdt
 
 
 def spread_bps(model: MarketModel) -> float:
@@ -53,8 +51,7 @@ def spread_bps(model: MarketModel) -> float:
 
 def open_interest_btc(model: MarketModel) -> float:
     """Open interest (one side of it: longs equal shorts), in BTC."""
-    ex = model.exchange
-    return ex.instrument.btc(ex.open_interest()[0])
+    return model.open_interest_btc
 
 
 def _liquidated_this_tick(model: MarketModel) -> list[LiquidationEvent]:
@@ -82,8 +79,7 @@ def liquidated_notional_usdt(model: MarketModel) -> float:
 
 def insurance_fund_usdt(model: MarketModel) -> float:
     """The insurance fund's balance."""
-    ex = model.exchange
-    return ex.instrument.usdt(ex.balance(SystemAccount.INSURANCE_FUND))
+    return model.insurance_fund_usdt
 
 
 def funding_rate(model: MarketModel) -> float:

@@ -182,3 +182,20 @@ def test_rng_must_be_a_whole_number_or_none():
         MarketModel(rng=-1, **SMALL)
     assert MarketModel(rng=np.int64(3), **SMALL).config.run.seed == 3
     assert MarketModel(**SMALL).config.run.seed == load_config("baseline").run.seed
+
+
+def test_the_models_readings_are_in_usdt_and_btc_where_the_exchange_counts_integers():
+    """A custom reporter reads ``model.mark_usdt`` and the like; the exchange's own
+    ``exchange.mark`` is an integer count of price ticks."""
+    from abm.exchange import SystemAccount
+
+    model = MarketModel("baseline", **{"retail.count": 50, "run.hours": 0.01})
+    model.step()
+    inst = model.exchange.instrument
+    assert isinstance(model.exchange.mark, int)
+    assert model.mark_usdt == pytest.approx(model.exchange.mark * 0.1, abs=1e-9)
+    assert model.index_usdt == pytest.approx(model.fundamental_usdt, rel=0.01)
+    assert 40_000 < model.mark_usdt < 60_000 and 40_000 < model.last_usdt < 60_000
+    assert model.open_interest_btc == inst.btc(model.exchange.open_interest()[0])
+    fund = model.exchange.balance(SystemAccount.INSURANCE_FUND)
+    assert model.insurance_fund_usdt == fund / 1e6
