@@ -189,13 +189,14 @@ def test_the_models_readings_are_in_usdt_and_btc_where_the_exchange_counts_integ
     ``exchange.mark`` is an integer count of price ticks."""
     from abm.exchange import SystemAccount
 
-    model = MarketModel("baseline", **{"retail.count": 50, "run.hours": 0.01})
-    model.step()
+    model = MarketModel("baseline", **{"retail.count": 300, "run.hours": 0.1})
+    while model.running and not model.exchange.last:
+        model.step()
     inst = model.exchange.instrument
     assert isinstance(model.exchange.mark, int)
     assert model.mark_usdt == pytest.approx(model.exchange.mark * 0.1, abs=1e-9)
     assert model.index_usdt == pytest.approx(model.fundamental_usdt, rel=0.01)
-    assert 40_000 < model.mark_usdt < 60_000 and 40_000 < model.last_usdt < 60_000
+    assert 40_000 < model.mark_usdt < 60_000 and 40_000 < model.last_usdt < 60_000, model.tick
     assert model.open_interest_btc == inst.btc(model.exchange.open_interest()[0])
     fund = model.exchange.balance(SystemAccount.INSURANCE_FUND)
     assert model.insurance_fund_usdt == fund / 1e6
