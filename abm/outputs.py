@@ -16,7 +16,14 @@ Conventions, the same in every file:
   at ``run.tick_seconds`` per tick (``start_time``/``end_time`` beside ``start_tick``/
   ``end_tick``);
 - categories as dictionary columns (pandas reads them as categoricals), nulls where a value
-  does not exist or does not apply (never a sentinel such as ``""`` or ``-1``), lists as lists.
+  does not exist or does not apply (never a sentinel such as ``""`` or ``-1``), lists as lists;
+- nullable types: an integer or boolean column that holds nulls (a retail trait that other
+  populations do not have, such as ``times_wiped_out`` or ``uses_stop`` in
+  ``accounts.parquet``) comes out of a plain ``pd.read_parquet`` as
+  ``float64`` (integers, nulls as NaN) or ``object`` (booleans, nulls as None), because numpy has
+  no missing integer or boolean. ``pd.read_parquet(path, dtype_backend="pyarrow")`` (or
+  ``"numpy_nullable"``) keeps them ``int64[pyarrow]``/``bool[pyarrow]`` with ``<NA>``; the
+  file's own type is the one listed below.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ TIME = pa.timestamp("ms", tz="UTC")
 TEXT_LIST = pa.list_(pa.string())
 
 DEFAULT_START = "2024-01-01T00:00:00Z"
-"""``run.start_time`` of a run whose manifest predates it."""
+"""``run.start_time`` of a run whose manifest predates it or names none (a generated path)."""
 
 
 @dataclass(frozen=True)
