@@ -155,20 +155,26 @@ def serving(*args: str):
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode(errors="replace")
-                    raise AssertionError(f"the dashboard did not start:\n{output}") from None
-                time.sleep(0.5)
+        wait_until_served(url, process)
         yield url
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def wait_until_served(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
+    """Until ``url`` answers; AssertionError (with the command's output, if piped) when
+    ``process`` ends first or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                raise AssertionError(f"the dashboard did not start:\n{output}") from None
+            time.sleep(0.5)
 
 
 def processes_serving(port: int) -> list[int]:
@@ -201,14 +207,7 @@ def test_a_signal_to_abm_dashboard_stops_its_server_too(signum):
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except OSError:
-                assert parent.poll() is None and time.monotonic() < deadline, "no server"
-                time.sleep(0.5)
+        wait_until_served(url, parent)
         assert len(processes_serving(port)) >= 2  # abm dashboard and its server
         os.kill(parent.pid, signum)  # the parent alone, as a scheduler or kill does
         assert parent.wait(timeout=30) == 128 + signum
