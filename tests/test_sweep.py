@@ -320,7 +320,7 @@ def synthetic_catalog() -> pd.DataFrame:
 def test_summary_intervals_and_paired_differences_by_hand():
     summary = summarize_sweep(synthetic_catalog(), ["cap"], {"cap": 10})
     a = summary[summary["cap"] == 125].iloc[0]
-    assert (a["reference"], a["reference_id"], a["point"]) == ("cap=10", "p001", "cap=125")
+    assert (a["reference"], a["reference_id"], a["point_label"]) == ("cap=10", "p001", "cap=125")
     assert a["mean"] == pytest.approx(20.0)
     half = 4.3027 * 10.0 / math.sqrt(3)  # t(2) quantile x sd / sqrt(n)
     assert (a["t_low"], a["t_high"]) == pytest.approx((20 - half, 20 + half), abs=1e-3)

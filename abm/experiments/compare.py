@@ -18,6 +18,7 @@ import pandas as pd
 
 from abm.analysis.validation import mean_interval, t_quantile_975
 from abm.experiments.metrics import metric_bounds
+from abm.experiments.plan import POINT
 from abm.experiments.status import COMPLETE
 
 HEADLINE = (
@@ -133,8 +134,9 @@ def summarize_sweep(
     interval reported (``ci_low``, ``ci_high``, ``interval``: ``t`` or ``bootstrap``), and the
     paired difference to the reference point (``diff_mean``, ``diff_low``, ``diff_high``,
     ``pairs``) with the unpaired Welch interval beside it (``unpaired_low``,
-    ``unpaired_high``). ``point`` and ``reference`` name the point and the reference by their
-    settings (``max_leverage=125``), ``reference_id`` is the reference's id. The interval of a
+    ``unpaired_high``). ``point_label`` and ``reference`` name the point and the reference by their
+    settings (``max_leverage=125``; a named point by its name), ``reference_id`` is the
+    reference's id. The interval of a
     metric with a range (counts from zero, shares to one: :func:`metric_bounds`) is the
     bootstrap one wherever the t-interval would leave the range. Only complete runs count."""
     done = catalog[catalog["status"] == COMPLETE]
@@ -189,7 +191,7 @@ def summarize_sweep(
             )
     frame = pd.DataFrame(rows)
     labels = point_labels(points, keys)
-    frame.insert(1, "point", frame["point_id"].map(labels))
+    frame.insert(1, "point_label", frame["point_id"].map(labels))
     frame["reference"] = labels[ref_id]
     frame["reference_id"] = ref_id
     return points.merge(frame, on="point_id", how="right")
@@ -205,8 +207,14 @@ def point_labels(points: pd.DataFrame, keys: Sequence[str]) -> dict[str, str]:
     """
     short = [key.rsplit(".", 1)[-1] for key in keys]
     names = short if len(set(short)) == len(short) else list(keys)
+
+    def setting(name: str, key: str, value: object) -> str:
+        return str(value) if key == POINT else f"{name}={value}"  # a named point: its name
+
     return {
-        str(row["point_id"]): ", ".join(f"{n}={row[k]}" for n, k in zip(names, keys, strict=True))
+        str(row["point_id"]): ", ".join(
+            setting(n, k, row[k]) for n, k in zip(names, keys, strict=True)
+        )
         or str(row["point_id"])
         for row in points.to_dict("records")
     }
@@ -242,7 +250,7 @@ def format_summary(
         for row in rows.to_dict("records"):
             how = "  bootstrap" if row["interval"] == "bootstrap" else ""
             lines.append(
-                f"  {row['point']:<26} {level(row['mean']):>12} [{level(row['ci_low'])}, "
+                f"  {row['point_label']:<26} {level(row['mean']):>12} [{level(row['ci_low'])}, "
                 f"{level(row['ci_high'])}]  diff {change(row['diff_mean']):>12} "
                 f"[{change(row['diff_low'])}, {change(row['diff_high'])}]  n={row['n']}{how}"
             )
