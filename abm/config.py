@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from importlib import resources
@@ -448,10 +449,62 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+MAX_CONFIG_BYTES = 1_000_000
+"""The largest config file read (the shipped ones are under 20 KB)."""
+MAX_CONFIG_DEPTH = 32
+"""The deepest nesting of mappings and lists a config may have (the schema needs 4)."""
+
+
+class _TooDeep(ValueError):
+    """YAML nested beyond :data:`MAX_CONFIG_DEPTH`."""
+
+
+def _depth_ok(data: Any) -> None:
+    """_TooDeep when ``data`` nests mappings and lists beyond MAX_CONFIG_DEPTH (walked
+    without recursion, so that the check itself cannot overflow the stack)."""
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            raise _TooDeep
+        if isinstance(node, dict):
+            stack += [(v, depth + 1) for v in node.values()]
+        elif isinstance(node, list):
+            stack += [(v, depth + 1) for v in node]
+
+
+def load_yaml_text(text: str) -> Any:
+    """YAML text as Python data, refusing a key given twice (``_DuplicateKey``), nesting beyond
+    MAX_CONFIG_DEPTH (``_TooDeep``) and numbers too long to convert (ValueError)."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise _TooDeep from None
+    _depth_ok(data)
+    return data
+
+
+def _yaml_limit_message(err: Exception) -> str | None:
+    """What a YAML text broke of the reader's limits, or None for another error."""
+    if isinstance(err, _TooDeep):
+        return f"is nested more than {MAX_CONFIG_DEPTH} levels deep; a config needs 4"
+    if isinstance(err, ValueError) and "integer string conversion" in str(err):
+        return (
+            f"holds a number of more than {sys.get_int_max_str_digits():,} digits; numbers "
+            "in a config are at most a few digits long"
+        )
+    return None
+
+
 def _parse_yaml(text: str, where: str) -> Any:
     """Parse YAML text, refusing duplicate keys; ConfigError naming ``where``."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return load_yaml_text(text)
+    except ValueError as err:
+        limit = _yaml_limit_message(err)
+        if limit is None:
+            raise
+        raise ConfigError(f"{where} {limit}") from None
     except _DuplicateKey as err:
         raise ConfigError(
             f"{where}, line {err.mark.line + 1}: key {err.key!r} is given twice in one mapping "
@@ -462,10 +515,23 @@ def _parse_yaml(text: str, where: str) -> Any:
 
 
 def _read_text(path: Path, where: str) -> str:
+    """A config file's text: a regular file of at most MAX_CONFIG_BYTES, UTF-8 (a byte-order
+    mark allowed). A folder, a device or pipe (``/dev/zero`` would be read forever), a huge file
+    or undecodable bytes are one ConfigError naming ``where``."""
     if path.is_dir():
         raise ConfigError(f"{where} is a folder; expected a YAML file")
+    if path.exists() and not path.is_file():
+        raise ConfigError(
+            f"{where} is not a regular file (a device or a pipe); expected a YAML file"
+        )
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{where} is {size:,} bytes; a config file is at most {MAX_CONFIG_BYTES:,} bytes"
+            )
+        with path.open("rb") as file:
+            return file.read(MAX_CONFIG_BYTES + 1).decode("utf-8-sig")
     except FileNotFoundError as err:
         raise ConfigError(f"{where} does not exist") from err
     except UnicodeDecodeError as err:
@@ -1243,7 +1309,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {text!r}: the key must be dotted names, e.g. retail.count")
     try:
-        value = yaml.load(raw, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        value = load_yaml_text(raw)
+    except ValueError as err:
+        limit = _yaml_limit_message(err)
+        if limit is None:
+            raise
+        raise ConfigError(f"--set {key}=...: the value {limit}") from None
     except yaml.YAMLError as err:
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(

@@ -34,12 +34,16 @@ from abm.experiments.executors import sweep_executor
 from abm.experiments.metrics import METRICS, RunTables, compute_metrics, register_metric
 from abm.experiments.plan import load_sweep, replication_seeds
 from abm.experiments.run import METRICS_FILE
+from abm.experiments.status import STALE_AFTER, host_name
 from abm.experiments.sweep import (
     CATALOG_FILE,
+    LOCK_FILE,
+    RUNS_FOLDER,
     SweepStoreError,
     catalog,
     run_folder,
     run_sweep,
+    store_lock,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +168,39 @@ def test_a_second_run_skips_what_is_complete_and_redoes_what_is_not(reference_st
         run_sweep(sweep, store, executor, progress=lambda state: seen.append(state.skipped))
     assert seen[-1] == len(sweep.runs) - 2
     pd.testing.assert_frame_equal(results(store), results(reference_store))
+
+
+def test_two_writers_on_one_store_the_second_is_refused_and_a_dead_ones_lock_taken_over(
+    tmp_path,
+):
+    """Two sweeps writing one store at once could delete each other's runs as partial: the
+    second is refused, naming the first's pid and host; a lock left by a process that is gone
+    is taken over."""
+    sweep = load_sweep(write_sweep(tmp_path, replications=1, grid={"exchange.max_leverage": [125]}))
+    store = tmp_path / "store"
+    with sweep_executor(1) as executor:
+        with store_lock(store):
+            lock = json.loads((store / LOCK_FILE).read_text())
+            assert lock["pid"] == os.getpid()
+            with pytest.raises(SweepStoreError, match=f"another sweep \\(pid {os.getpid()} on "):
+                run_sweep(sweep, store, executor)
+            assert not (store / RUNS_FOLDER).exists()  # nothing written by the refused one
+        assert not (store / LOCK_FILE).exists()
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        holder = {"pid": int(dead.stdout), "host": host_name(), "started": "2026-01-01T00:00:00Z"}
+        (store / LOCK_FILE).write_text(json.dumps(holder))
+        frame = run_sweep(sweep, store, executor)
+    assert (frame["status"] == "complete").all() and not (store / LOCK_FILE).exists()
+    # Another host's lock counts while its heartbeat is fresh, and is stale after.
+    holder = {"pid": 1, "host": "node-elsewhere", "started": "2026-01-01T00:00:00Z"}
+    (store / LOCK_FILE).write_text(json.dumps(holder))
+    with pytest.raises(SweepStoreError, match="pid 1 on node-elsewhere"), store_lock(store):
+        pass
+    old = time.time() - 2 * STALE_AFTER
+    os.utime(store / LOCK_FILE, (old, old))
+    with store_lock(store):
+        assert json.loads((store / LOCK_FILE).read_text())["pid"] == os.getpid()
 
 
 def test_a_store_of_another_sweep_is_refused_unless_reused(reference_store, tmp_path):

@@ -367,8 +367,17 @@ def write_metrics(
 def check_output(out: Path, overwrite: bool = False) -> None:
     """RunFolderError unless ``out`` can take a new run: a folder to be made in a writable
     place, an empty writable folder, or (with ``overwrite``) a run folder whose run is not
-    running. A non-empty folder without ``manifest.json`` is never written into. Changes
-    nothing."""
+    running. A non-empty folder without ``manifest.json`` is never written into, and a path
+    that is not UTF-8 text is refused (the tables' writer would fail on it after the whole
+    run). Changes nothing."""
+    try:
+        str(out).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(out).encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        raise RunFolderError(
+            f"output folder {shown}: the name is not valid UTF-8; give a folder whose name is "
+            "UTF-8 text"
+        ) from None
     if out.exists() or out.is_symlink():
         if not out.is_dir():
             raise RunFolderError(f"output folder {out} is a file (or a broken link); give a folder")

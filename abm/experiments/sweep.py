@@ -7,6 +7,8 @@ The store is one folder::
                         (and every table with ``outputs: full``)
     catalog.parquet     one row per run: point, grid values, replication, seed, status,
                         timing, host and every metric
+    .lock               while a sweep writes the store: its pid, host and start (a second
+                        writer is refused; a dead writer's lock is taken over)
 
 Re-running the same sweep into the same store skips the runs that are complete (manifest
 ``complete``, ``metrics.json`` present, the same config hash) and redoes the others (failed,
@@ -17,9 +19,11 @@ whatever the executor and the number of workers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import multiprocessing
+import os
 import shutil
 import signal
 import threading
@@ -37,7 +41,15 @@ from abm.config import ModelConfig
 from abm.experiments.metrics import absent_value
 from abm.experiments.plan import RunSpec, Sweep
 from abm.experiments.run import METRICS_FILE, RunInterrupted, execute
-from abm.experiments.status import COMPLETE, FAILED, RunFolderError, read_manifest
+from abm.experiments.status import (
+    COMPLETE,
+    FAILED,
+    STALE_AFTER,
+    RunFolderError,
+    host_name,
+    process_alive,
+    read_manifest,
+)
 from abm.files import write_atomic
 
 SWEEP_FILE = "sweep.yaml"
@@ -93,7 +105,7 @@ def open_store(sweep: Sweep, store: Path, reuse: bool = False) -> None:
                 f"hash {str(old.get('sweep_hash'))[:12]}; this one {sweep.sweep_hash[:12]}); "
                 "give another --out, or --reuse to keep its complete runs that match"
             )
-    elif store.is_dir() and any(store.iterdir()):
+    elif store.is_dir() and any(p.name != LOCK_FILE for p in store.iterdir()):
         raise SweepStoreError(
             f"sweep store {store} is not empty and holds no {SWEEP_FILE}; give an empty or new "
             "folder"
@@ -101,6 +113,76 @@ def open_store(sweep: Sweep, store: Path, reuse: bool = False) -> None:
     (store / RUNS_FOLDER).mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(sweep.resolved(), sort_keys=False)
     write_atomic(marker, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+LOCK_FILE = ".lock"
+"""The store's lock: who is writing it (pid, host, start, heartbeat)."""
+LOCK_REFRESH = 30.0
+"""Seconds between refreshes of a held lock's heartbeat."""
+
+
+@contextmanager
+def store_lock(store: Path) -> Iterator[None]:
+    """Hold ``store``'s lock while the block runs: one sweep writes a store at a time. A lock
+    held by a live process is SweepStoreError naming its pid, host and start; a stale one (its
+    process gone on this host, or no heartbeat for STALE_AFTER seconds from another host) is
+    taken over. The lock is removed when the block ends."""
+    lock = store / LOCK_FILE
+    store.mkdir(parents=True, exist_ok=True)
+    mine = {"pid": os.getpid(), "host": host_name(), "started": _now_text()}
+    text = json.dumps(mine)
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None:
+                raise SweepStoreError(
+                    f"sweep store {store} is being written by another sweep (pid "
+                    f"{holder.get('pid')} on {holder.get('host')}, since "
+                    f"{holder.get('started')}); wait for it to end or give another --out"
+                ) from None
+            lock.unlink(missing_ok=True)  # stale: its writer is gone
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        break
+    else:
+        raise SweepStoreError(f"sweep store {store}: could not take its lock {lock}")
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(LOCK_REFRESH):
+            with contextlib.suppress(OSError):
+                os.utime(lock)
+
+    threading.Thread(target=beat, daemon=True).start()
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            if json.loads(lock.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                lock.unlink()
+
+
+def _lock_holder(lock: Path) -> dict | None:
+    """Who holds ``lock`` if the holder is alive, else None (stale or unreadable)."""
+    try:
+        holder = json.loads(lock.read_text(encoding="utf-8"))
+        age = time.time() - lock.stat().st_mtime
+    except (OSError, ValueError):
+        return None
+    if not isinstance(holder, dict):
+        return None
+    if holder.get("host") == host_name():
+        pid = holder.get("pid")
+        return holder if isinstance(pid, int) and process_alive(pid) else None
+    return holder if age <= STALE_AFTER else None
+
+
+def _now_text() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def is_complete(folder: Path, spec: RunSpec) -> bool:
@@ -222,7 +304,27 @@ def run_sweep(
     sweep goes on. SIGINT or SIGTERM cancel what has not started, stop the executor's workers
     where it owns local processes, write the catalogue and raise SweepInterrupted."""
     store = Path(store)
-    open_store(sweep, store, reuse)
+    if store.exists() and not store.is_dir():
+        raise SweepStoreError(f"sweep store {store} is a file; give a folder")
+    try:
+        str(store).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SweepStoreError(
+            "the sweep store's folder name is not valid UTF-8; give a folder whose name is "
+            "UTF-8 text"
+        ) from None
+    with store_lock(store):
+        open_store(sweep, store, reuse)
+        return _run_planned(sweep, store, executor, progress)
+
+
+def _run_planned(
+    sweep: Sweep,
+    store: Path,
+    executor: Executor,
+    progress: Callable[[Progress], None] | None,
+) -> pd.DataFrame:
+    """:func:`run_sweep`'s work, with the store open and locked."""
     state = Progress(total=len(sweep.runs))
     todo = []
     for spec in sweep.runs:
