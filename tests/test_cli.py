@@ -456,3 +456,16 @@ def test_readers_handle_a_complete_run_with_a_missing_table(complete_run, tmp_pa
     code, _, err = run_cli(capsys, "figures", str(copy))
     assert code == 0 and "Traceback" not in err
     assert "skipped market_overview" in err and "ticks.parquet" in err
+
+
+def test_an_out_folder_whose_name_is_not_utf8_is_refused_before_the_run(tmp_path):
+    """Such a name once ran the whole simulation and then failed in pyarrow with a traceback."""
+    out = os.fsencode(tmp_path) + b"/run\xff"
+    done = subprocess.run(
+        [sys.executable, "-m", "abm.cli", "run", *sets(SHORT), "--out", out],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "the name is not valid UTF-8" in done.stderr and "Traceback" not in done.stderr
+    assert os.listdir(tmp_path) == []

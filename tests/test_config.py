@@ -624,3 +624,35 @@ def test_scenario_hash_leaves_out_the_seed_and_config_hash_keeps_it():
     assert hashed(config_hash, "run.seed=1") != hashed(config_hash, "run.seed=2")
     for how in (scenario_hash, config_hash):
         assert hashed(how, "run.seed=1") != hashed(how, "run.seed=1", "exchange.max_leverage=20")
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("retail: " + "{a: " * 5_000 + "1" + "}" * 5_000 + "\n", "nested more than 32 levels"),
+        ("retail:\n  count: " + "9" * 5_001 + "\n", "more than 4,300 digits"),
+    ],
+    ids=["5000-levels", "5001-digits"],
+)
+def test_a_config_too_deep_or_with_a_huge_number_is_one_message(tmp_path, content, fragment):
+    path = tmp_path / "hostile.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=fragment) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_a_set_value_with_a_huge_number_is_one_message():
+    with pytest.raises(ConfigError, match="--set retail.count=...: the value holds a number"):
+        load_config("baseline", ["retail.count=" + "9" * 5_001])
+
+
+def test_extends_of_a_device_or_a_huge_file_is_refused_before_reading_it(tmp_path):
+    device = tmp_path / "zero.yaml"
+    device.write_text("extends: /dev/zero\n")
+    with pytest.raises(ConfigError, match="/dev/zero .*is not a regular file"):
+        load_config(device)
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("# " + "x" * 1_000_001 + "\n")
+    with pytest.raises(ConfigError, match="1,000,00[0-9] bytes; a config file is at most"):
+        load_config(huge)

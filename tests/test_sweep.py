@@ -125,10 +125,11 @@ def test_replication_k_has_the_same_seed_under_every_point(tmp_path):
 
 
 def test_command_line_overrides_change_the_sweep_or_every_run(tmp_path):
-    sweep = load_sweep(
-        write_sweep(tmp_path),
-        ["replications=3", "grid.exchange.max_leverage=[20]", "run.hours=0.1"],
-    )
+    overrides = ["replications=3", "grid.exchange.max_leverage=[20]", "run.hours=0.1"]
+    # The reference (125x) is no longer a point: refused now, not after every run.
+    with pytest.raises(ConfigError, match="reference exchange.max_leverage=125 is not among"):
+        load_sweep(write_sweep(tmp_path), overrides)
+    sweep = load_sweep(write_sweep(tmp_path), [*overrides, "reference={exchange.max_leverage: 20}"])
     assert len(sweep.runs) == 3
     assert all(r.config["exchange"]["max_leverage"] == 20 for r in sweep.runs)
     assert all(r.config["run"]["hours"] == 0.1 for r in sweep.runs)
@@ -480,6 +481,17 @@ def test_deficit_paid_by_counts_debt_left_not_a_negative_balance_paid_back():
     values = METRICS["deficit_paid_by"](run)
     assert values["trader_debt"] == 5.0 and values["insurance_payout"] == 3.0
     assert values["total"] == 8.0 and values["adl_haircut"] == 4.0
+
+
+def test_a_grid_too_large_is_refused_with_its_count_before_planning(tmp_path):
+    values = list(range(1, 301))
+    path = write_sweep(
+        tmp_path, grid={"retail.count": values, "fundamental_traders.count": values}, reference=None
+    )
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="300 x 300 points x 2 replications are 180,000 runs"):
+        load_sweep(path)
+    assert time.monotonic() - started < 5
 
 
 def test_a_sweep_whose_shock_starts_after_its_runs_end_warns_with_the_runs_affected(capsys):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,6 +232,45 @@ def sweep_path(sweep: str | Path) -> Path:
     )
 
 
+MAX_RUNS = 100_000
+"""The most runs one sweep plans (a grid is planned whole, each run's config validated)."""
+
+
+def check_size(data: SweepFile, path: Path) -> None:
+    """ConfigError when the sweep would plan more than MAX_RUNS runs, counted before any is
+    planned (a 300 x 300 grid once planned for minutes and then ran out of memory)."""
+    factors = [len(data.points or [None]), *(len(v) for v in data.grid.values())]
+    points = math.prod(factors)
+    runs = points * data.replications
+    if runs > MAX_RUNS:
+        sizes = " x ".join(f"{n:,}" for n in factors if n != 1) or "1"
+        raise ConfigError(
+            f"sweep file {path}: {sizes} points x {data.replications:,} replications are "
+            f"{runs:,} runs; at most {MAX_RUNS:,} in one sweep: take fewer values or split it"
+        )
+
+
+def check_reference(data: SweepFile, path: Path) -> None:
+    """ConfigError, before anything runs, when ``reference`` does not name a point of the
+    sweep: a key that is not swept, or a value that is not among the key's values."""
+    if not data.reference:
+        return
+    values: dict[str, list] = {key: list(v) for key, v in data.grid.items()}
+    if data.points:
+        values[POINT] = [p.name for p in data.points]
+    for key, value in data.reference.items():
+        if key not in values:
+            raise ConfigError(
+                f"sweep file {path}: reference key {key!r} is not swept; swept keys: "
+                f"{', '.join(values) or 'none'}"
+            )
+        if str(value) not in {str(v) for v in values[key]}:
+            raise ConfigError(
+                f"sweep file {path}: reference {key}={value!r} is not among the sweep's values "
+                f"of {key}: {', '.join(map(str, values[key]))}"
+            )
+
+
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     """Read, validate and plan a sweep file with ``overrides`` (``key=value``, as ``--set``:
     see :func:`apply_sweep_overrides`). ConfigError naming the key for any problem, before
@@ -241,6 +281,8 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
         data = SweepFile.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(describe_errors(err, f"sweep file {path}")) from err
+    check_size(data, path)
+    check_reference(data, path)
     base_path = base_config_path(data.base, path)
     base = override_config(load_config(base_path), data.set, source=base_path)
     seeds = replication_seeds(data.seed, data.replications)
@@ -255,9 +297,11 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
         config = override_config(config, grid, source=base_path) if grid else config
         point_id = f"p{number:03d}"
         warnings = tuple(config.warnings())
+        # The seed is the one key a point's runs differ in, and a valid one: it is set in the
+        # dumped config rather than by validating the whole config again for every run.
+        dumped = replay_start(config).model_dump(mode="json")
         for k, seed in enumerate(seeds):
-            resolved = replay_start(override_config(config, {"run.seed": seed}))
-            resolved = resolved.model_dump(mode="json")
+            resolved = {**dumped, "run": {**dumped["run"], "seed": int(seed)}}
             runs.append(
                 RunSpec(
                     run_id=f"{point_id}-r{k:03d}",
