@@ -20,6 +20,8 @@ from pathlib import Path
 from abm.config import ConfigError
 
 LOOPBACK = "127.0.0.1"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+"""Hosts that serve this machine only; any other gets a warning."""
 
 
 def add_dashboard_parser(commands: argparse._SubParsersAction, config_help: str) -> None:
@@ -100,6 +102,14 @@ def dashboard_command(args: argparse.Namespace) -> int:
         "--production",
         "--no-open",
     ]
+    if args.host not in LOOPBACK_HOSTS:
+        print(
+            f"abm dashboard: warning: --host {args.host} serves the page beyond this machine: "
+            "anyone who reaches the port can run models with its controls; the default, "
+            f"{LOOPBACK}, keeps it to this machine",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"abm dashboard: http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     return serve(command, env)
 

@@ -13,6 +13,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from abm.cli import main
@@ -469,3 +471,54 @@ def test_an_out_folder_whose_name_is_not_utf8_is_refused_before_the_run(tmp_path
     assert done.returncode == 2, done.stderr
     assert "the name is not valid UTF-8" in done.stderr and "Traceback" not in done.stderr
     assert os.listdir(tmp_path) == []
+
+
+def _wrong_schema(copy: Path) -> None:
+    pq.write_table(pa.table({"x": [1, 2]}), copy / "ticks.parquet")
+
+
+def _no_rows(copy: Path) -> None:
+    table = pq.read_table(copy / "ticks.parquet")
+    pq.write_table(table.slice(0, 0), copy / "ticks.parquet")
+
+
+def _wrong_type(copy: Path) -> None:
+    table = pq.read_table(copy / "ticks.parquet")
+    at = table.schema.get_field_index("mark_usdt")
+    column = pa.array([str(v) for v in table["mark_usdt"].to_pylist()])
+    pq.write_table(table.set_column(at, "mark_usdt", column), copy / "ticks.parquet")
+
+
+def _no_config(copy: Path) -> None:
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest["config"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _bad_config(copy: Path) -> None:
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["config"]["exchange"]["tick_size"] = "ten"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        (_wrong_schema, "ticks.parquet has no column 'tick'"),
+        (_no_rows, "ticks.parquet has no rows"),
+        (_wrong_type, "column 'mark_usdt' is string, expected double"),
+        (_no_config, "manifest.json has no config"),
+        (_bad_config, "config exchange.tick_size is 'ten'"),
+    ],
+    ids=["wrong-schema", "no-rows", "wrong-type", "no-config", "bad-config"],
+)
+@pytest.mark.parametrize("command", ["flows", "figures", "dashboard"])
+def test_readers_refuse_a_run_folder_with_the_wrong_tables_in_one_message(
+    complete_run, tmp_path, capsys, damage, fragment, command
+):
+    copy = copy_run(complete_run, tmp_path / "copy")
+    damage(copy)
+    argv = ["dashboard", "--replay", str(copy)] if command == "dashboard" else [command, str(copy)]
+    code, _, err = run_cli(capsys, *argv)
+    assert_user_error(code, err, command, fragment)
+    assert not (copy / "figures").exists()

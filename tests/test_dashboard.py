@@ -320,3 +320,15 @@ def test_the_replay_page_plays_back_a_run_folder(finished, tmp_path):
         page.get_by_text("at 0.10 h of 0.10 h").first.wait_for(timeout=30_000)
         page.screenshot(path=str(screenshot_folder(tmp_path) / "dashboard_replay.png"))
     assert errors == []
+
+
+@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_serving_beyond_loopback_is_warned_about(monkeypatch, capsys, host, warned):
+    import abm.cli_dashboard as cli_dashboard
+
+    served = []
+    monkeypatch.setattr(cli_dashboard, "serve", lambda command, env: served.append(command) or 0)
+    assert main(["dashboard", *sum((["--set", o] for o in TINY), []), "--host", host]) == 0
+    assert served and host in served[0]
+    err = capsys.readouterr().err
+    assert ("warning: --host 0.0.0.0 serves the page beyond this machine" in err) == warned

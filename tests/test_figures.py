@@ -116,6 +116,12 @@ def test_abm_figures_writes_every_format_at_the_dpi_asked(run_dir, tmp_path, cap
         with Image.open(out / f"{name}.png") as image:
             assert image.width in (round(3.5 * 300), round(7 * 300)), name
     assert not list(out.glob(".*"))  # no temporary file left
+    # A file a killed earlier call left half-written is removed by the next call.
+    leftover = out / ".market_overview.png.0123456789ab.tmp"
+    leftover.write_bytes(b"\x89PNG half")
+    assert main(["figures", str(run_dir), "--out", str(out)]) == 0
+    assert not leftover.exists()
+    capsys.readouterr()
     assert main(["figures", str(run_dir), "--format", "gif"]) == 2
     assert "allowed: png, pdf, svg" in capsys.readouterr().err
     assert main(["figures", str(run_dir), "--dpi", "5"]) == 2

@@ -161,19 +161,64 @@ def require_complete(run_dir: str | Path) -> dict:
             f"--out {path} --overwrite)"
         )
     check_parquet_files(path)
-    return read_manifest(path)
+    manifest = read_manifest(path)
+    check_manifest_config(path, manifest)
+    return manifest
 
 
 def check_parquet_files(run_dir: Path) -> None:
     """RunFolderError naming the first Parquet file in the folder whose footer cannot be read
-    (a truncated or overwritten file); reading footers only, this is cheap."""
+    (a truncated or overwritten file), whose columns are not the ones :mod:`abm.outputs`
+    declares for it (a column missing or of another type: a file written by something else),
+    or, for ``ticks.parquet``, that has no rows. Reading footers only, this is cheap."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from abm.outputs import OUTPUTS
+
     for file in sorted(Path(run_dir).glob("*.parquet")):
         try:
-            pq.read_metadata(file)
+            metadata = pq.read_metadata(file)
+            schema = metadata.schema.to_arrow_schema()
         except (pa.ArrowException, OSError) as err:
             raise RunFolderError(
                 f"{file} is damaged (truncated or not Parquet: {err}); run it again"
             ) from err
+        declared = OUTPUTS.get(file.name)
+        if declared is None:
+            continue
+        for column in declared.columns:
+            if column.name not in schema.names:
+                raise RunFolderError(
+                    f"{file} has no column {column.name!r} ({column.description}); it was not "
+                    "written by this version of abm run, or was changed: run it again"
+                )
+            found = schema.field(column.name).type
+            if found != column.type:
+                raise RunFolderError(
+                    f"{file}: column {column.name!r} is {found}, expected {column.type}; it was "
+                    "not written by this version of abm run, or was changed: run it again"
+                )
+        if file.name == "ticks.parquet" and metadata.num_rows == 0:
+            raise RunFolderError(f"{file} has no rows; a run records at least its first tick")
+
+
+def check_manifest_config(run_dir: Path, manifest: dict) -> None:
+    """RunFolderError unless the manifest's ``config`` holds what readers of the folder use:
+    the instrument (``exchange.tick_size``, ``exchange.lot_size``) and the clock
+    (``run.tick_seconds``), as positive numbers."""
+    config = manifest.get("config")
+    where = f"{Path(run_dir) / 'manifest.json'}"
+    if not isinstance(config, dict):
+        raise RunFolderError(f"{where} has no config (the resolved run config); run it again")
+    for section, key in (
+        ("exchange", "tick_size"),
+        ("exchange", "lot_size"),
+        ("run", "tick_seconds"),
+    ):
+        value = config.get(section, {}).get(key) if isinstance(config.get(section), dict) else None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise RunFolderError(
+                f"{where}: config {section}.{key} is {value!r}, expected a positive number; "
+                "the manifest was changed: run it again"
+            )

@@ -50,7 +50,7 @@ from abm.experiments.status import (
     process_alive,
     read_manifest,
 )
-from abm.files import write_atomic
+from abm.files import remove_temporary_files, write_atomic
 
 SWEEP_FILE = "sweep.yaml"
 CATALOG_FILE = "catalog.parquet"
@@ -315,6 +315,7 @@ def run_sweep(
         ) from None
     with store_lock(store):
         open_store(sweep, store, reuse)
+        remove_temporary_files(store)  # a catalogue half-written by a killed sweep
         return _run_planned(sweep, store, executor, progress)
 
 

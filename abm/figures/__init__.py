@@ -19,6 +19,7 @@ from abm.figures.flows import (
 )
 from abm.figures.liquidation_map import draw_liquidation_map_heatmap, liquidation_map_heatmap
 from abm.figures.market import draw_market_overview, market_overview
+from abm.files import remove_temporary_files
 
 FIGURES = (
     market_overview,
@@ -44,7 +45,8 @@ def make_figures(
 ) -> tuple[list[Path], dict[str, str]]:
     """Every figure the run folder's files allow, each drawn once and written in each of
     ``formats`` (png, pdf, svg) at ``dpi`` (raster output) into ``out`` (default
-    ``run_dir/figures``): the files made, and why the other figures were not. ValueError
+    ``run_dir/figures``): the files made, and why the other figures were not. Temporary files
+    a killed earlier call left in the folder are removed first. ValueError
     naming an unknown format or a dpi out of 50-1200."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -54,6 +56,8 @@ def make_figures(
     if not 50 <= dpi <= 1200:
         raise ValueError(f"--dpi {dpi}: allowed: 50 to 1200")
     folder = Path(out) if out is not None else Path(run_dir) / "figures"
+    if folder.is_dir():
+        remove_temporary_files(folder)  # what a killed earlier call left half-written
     made, skipped = [], {}
     for name, draw in DRAWINGS.items():
         try:

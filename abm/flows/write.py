@@ -9,7 +9,7 @@ from pathlib import Path
 import networkx as nx
 
 from abm import outputs
-from abm.files import write_atomic
+from abm.files import remove_temporary_files, write_atomic
 from abm.flows.attribution import attribute_liquidations
 from abm.flows.graph import (
     build_graph,
@@ -93,6 +93,7 @@ def write_flows(
     184446.398692
     """
     out = Path(run_dir)
+    remove_temporary_files(out)  # what a killed earlier write left half-written
     run = read_run(run_dir) if run is None else run
     k = run.value_per_tick_lot if value_per_tick_lot is None else value_per_tick_lot
     clock = run.clock
