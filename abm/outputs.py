@@ -621,6 +621,16 @@ PARQUET = (
     LIQUIDATION_EDGES,
 )
 CSV = (WHERE_MONEY_GOES, FLOWS_BY_POPULATION)
+OPTIONAL_COLUMNS = {("liquidations.parquet", "adl_reason")}
+"""Columns that runs written before them lack and readers do without (``time`` columns too:
+they are derived from their tick and the run's clock)."""
+
+
+def required(output: Output, column: Column) -> bool:
+    """Whether a run folder's ``output`` must hold ``column`` to be read."""
+    return column.from_tick is None and (output.file, column.name) not in OPTIONAL_COLUMNS
+
+
 OUTPUTS = {o.file: o for o in (*PARQUET, *CSV)}
 
 SUMMARY_KEYS = (

@@ -298,3 +298,35 @@ def test_the_backstop_vault_cannot_trade_past_its_margin():
     assert funded.submit(maker, SELL, 100, P0)
     assert funded.submit(VAULT, BUY, 100, P0).filled == 100
     funded.check_invariants()
+
+
+def test_funding_that_pushes_a_position_past_its_threshold_liquidates_it_in_the_same_tick():
+    """Funding used to land after the tick's liquidation rounds, so a position it pushed past
+    its threshold ended the tick unliquidated (probe_money2, seed 700156: -872.6 USDT of equity)
+    and waited a tick. The rounds now run again after funding: at every tick's end no account
+    is past its threshold (Exchange.check_tick_end, also a property-test invariant)."""
+    ex = exchange(
+        funding={
+            "interest_rate": 0.01,
+            "premium_clamp": 0.01,
+            "rate_cap": 0.05,
+            "interval_ticks": 1,
+        },
+        insurance_fund_seed=10_000,
+    )
+    long, short = pair(ex, 10, 200 * U, 1_000 * U)
+    maker = ex.open_account(100_000 * U, leverage=2)
+    assert ex.submit(maker, BUY, 100, P0 - 10).resting == 100
+    liquidated_at = None
+    for tick in range(1, 30):
+        ex.begin_tick(tick, P0)
+        ex.end_tick()
+        ex.check_tick_end()
+        ex.check_invariants()
+        events = [e for e in ex.liquidations if e.account == long]
+        if events:
+            liquidated_at = events[0].tick
+            break
+    assert liquidated_at is not None, "funding never brought the long to its threshold"
+    (payment,) = [p for p in ex.funding_payments if p[0] == liquidated_at]
+    assert payment[1] > 0  # this tick's funding is what pushed it over

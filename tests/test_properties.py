@@ -50,6 +50,7 @@ def apply(ex: Exchange, op: tuple) -> None:
         tick, index = args
         ex.begin_tick(tick, index)
         ex.end_tick()
+        ex.check_tick_end()  # no account ends a tick past its threshold (but at the round limit)
     elif name == "submit":
         account, side, qty, price, kind, reduce_only = args
         ex.submit(account, side, qty, price, kind=kind, reduce_only=reduce_only)

@@ -245,3 +245,16 @@ def test_own_close_beyond_isolated_margin_is_paid_from_free_balance():
     assert ex.balance(long) == 456_416_000
     assert ex.balance(FUND) == 1_000 * U
     assert ex.liquidations == []
+
+
+def test_a_backstop_actions_counterparty_is_a_plain_int_under_either_core():
+    """A system account was a SystemAccount enum in the interpreted core and a plain int in the
+    compiled one, so the two cores' event reprs differed; both give the int now."""
+    scenario = crash(
+        bids=[], backstops=("backstop_vault", "exchange_absorbs"), backstop_vault_seed=10_000
+    )
+    (event,) = scenario.ex.liquidations
+    (action,) = event.actions
+    assert type(action.counterparty) is int
+    assert action.counterparty == int(SystemAccount.BACKSTOP_VAULT)
+    assert repr(action).startswith("BackstopAction(step='backstop_vault', counterparty=2,")

@@ -39,6 +39,9 @@ def _action(
 ):
     from abm.exchange.liquidation import BackstopAction
 
+    # A plain int (a system account is an IntEnum here and a plain int in the compiled core),
+    # so that an event reads the same under both cores.
+    counterparty = None if counterparty is None else int(counterparty)
     record.actions.append(BackstopAction(step, counterparty, qty, amount, price, haircut, reason))
 
 

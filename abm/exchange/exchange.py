@@ -92,6 +92,9 @@ class Exchange:
         self.long_thresholds: list[tuple[int, int, int]] = []
         self.short_thresholds: list[tuple[int, int, int]] = []
         self.pending_deficits: set[int] = set()
+        self.round_limit_hit = False
+        """Whether the last liquidation rounds stopped at the rulebook's max_rounds_per_tick
+        with accounts still past their threshold (they wait for the next tick)."""
         self.stale_thresholds: set[int] = set()
         self.map_bin_ticks = 0
         """Width of a liquidation-map bin: 1 bps of the first index (set at the first tick)."""
@@ -767,12 +770,16 @@ class Exchange:
             self.map_bin_ticks = max(1, ticks // 10_000)
 
     def end_tick(self) -> None:
-        """Steps 3 to 6 of a tick: mark and premium, stops, liquidation rounds, funding."""
+        """Steps 3 to 6 of a tick: mark and premium, stops, liquidation rounds, funding; after
+        funding, liquidation rounds again, so that no account ends a tick past its threshold
+        once the tick's last money has moved (unless the round limit stopped the rounds:
+        :meth:`check_tick_end`)."""
         self.prices.update(self.book, tick=self.tick, sample=True)
         self.trigger_stops()
         liquidation.run_rounds(self)
         if self.prices.funding_due(self.tick):
             self.settle_funding()
+            liquidation.run_rounds(self)
 
     def settle_funding(self) -> int:
         """Pay the interval's funding along every link: longs pay shorts when the rate is
@@ -876,3 +883,10 @@ class Exchange:
         from abm.exchange.invariants import check_invariants
 
         check_invariants(self)
+
+    def check_tick_end(self) -> None:
+        """Raise AssertionError naming an account past its liquidation threshold at the end of
+        a tick whose rounds did not stop at the round limit (call after :meth:`end_tick`)."""
+        from abm.exchange.invariants import check_tick_end
+
+        check_tick_end(self)

@@ -150,3 +150,23 @@ def check_liquidation_map(ex: Exchange) -> None:
             entry[1] += abs(account.position) * threshold
     if expected != ex.map_bins:
         raise AssertionError("liquidation map disagrees with the open positions' thresholds")
+
+
+def check_tick_end(ex: Exchange) -> None:
+    """Raise AssertionError naming an account that ends a tick past its liquidation threshold
+    at the mark: after the tick's last money movement (funding included) the liquidation rounds
+    leave none, unless they stopped at the rulebook's ``max_rounds_per_tick`` (then the rest
+    waits for the next tick, as venues liquidate on their next mark update). Exact, over the
+    open accounts (a test's check, not the tick loop's)."""
+    from abm.exchange.liquidation import is_liquidatable
+
+    if ex.round_limit_hit:
+        return
+    for account_id in sorted(ex.open_accounts):
+        account = ex.accounts[account_id]
+        if is_liquidatable(ex, account):
+            raise AssertionError(
+                f"account {account_id} ends tick {ex.tick} past its liquidation threshold: "
+                f"position {account.position} lots, equity {ex.equity(account_id)} micro-USDT "
+                f"at mark {ex.prices.mark}, and the rounds did not stop at the round limit"
+            )

@@ -278,6 +278,7 @@ def run_rounds(ex: Exchange) -> int:
     if ex.pending_deficits:
         resolve_deficits(ex)
     count = 0
+    ex.round_limit_hit = False
     for round_no in range(ex.rules.liquidation.max_rounds_per_tick):
         candidates = detect(ex)
         if not candidates:
@@ -288,4 +289,6 @@ def run_rounds(ex: Exchange) -> int:
         if ex.pending_deficits:
             resolve_deficits(ex)
         ex.prices.update(ex.book, ex.tick, sample=False)
+    else:
+        ex.round_limit_hit = True
     return count

@@ -174,7 +174,7 @@ def check_parquet_files(run_dir: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from abm.outputs import OUTPUTS
+    from abm.outputs import OUTPUTS, required
 
     for file in sorted(Path(run_dir).glob("*.parquet")):
         try:
@@ -188,6 +188,8 @@ def check_parquet_files(run_dir: Path) -> None:
         if declared is None:
             continue
         for column in declared.columns:
+            if column.name not in schema.names and not required(declared, column):
+                continue
             if column.name not in schema.names:
                 raise RunFolderError(
                     f"{file} has no column {column.name!r} ({column.description}); it was not "
