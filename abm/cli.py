@@ -344,7 +344,9 @@ def replay_line(config: ModelConfig, sources: dict[str, str]) -> str:
         what = f"{plural(len(shocks), 'scripted shock')} on top"
     else:
         what = "no scripted shocks"
-    return f"replay of {config.world.csv_path} from {config.run.start_time}; {what}"
+    from abm.world.prices import read_price_file
+
+    return f"replay of {read_price_file(config.world.csv_path).describe()}; from {config.run.start_time}; {what}"
 
 
 def configs_command() -> int:

@@ -594,7 +594,16 @@ def describe_errors(err: ValidationError, where: str) -> str:
             message = e["msg"].removeprefix("Value error, ")
             given = e.get("input")
             shown = "" if isinstance(given, dict | list | tuple) else f" (got {given!r})"
-            lines.append(f"  {key}: {message}{shown}")
+            first = re.match(r"([a-z_]+)[ .:]", message)
+            if (
+                e["type"] == "value_error"
+                and first
+                and first.group(1) in _section_keys(err.title, (*loc, ""))
+            ):
+                # A section's check naming one of its keys: the dotted key, not "retail: key".
+                lines.append(f"  {key}.{message}")
+            else:
+                lines.append(f"  {key}: {message}{shown}")
     return "\n".join(lines)
 
 

@@ -656,3 +656,11 @@ def test_extends_of_a_device_or_a_huge_file_is_refused_before_reading_it(tmp_pat
     huge.write_text("# " + "x" * 1_000_001 + "\n")
     with pytest.raises(ConfigError, match="1,000,00[0-9] bytes; a config file is at most"):
         load_config(huge)
+
+
+def test_a_sections_check_names_the_dotted_key():
+    """A section's own check once printed 'retail: leverage.values ...'."""
+    with pytest.raises(ConfigError) as info:
+        load_config("baseline", ["retail.leverage.values=[0, 1, 1, 1, 1, 1, 1, 1, 1, 1]"])
+    assert "  retail.leverage.values [0, 1," in str(info.value)
+    assert "retail: leverage" not in str(info.value)

@@ -122,7 +122,8 @@ def test_abm_run_prices_replays_a_zipped_kline_file_at_its_own_dates(tmp_path, c
     code, manifest, ticks = run_replay(tmp_path, prices)
     assert code == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
-    assert f"replay of {prices} from 2025-02-01T00:00:00Z" in printed
+    assert f"replay of {prices}: 30 rows, Binance klines without a header" in printed
+    assert "; from 2025-02-01T00:00:00Z;" in printed
     assert "scripted shocks are off" in printed
     config = manifest["config"]
     assert config["world"]["shocks"] == [] and config["run"]["start_time"] == "2025-02-01T00:00:00Z"
@@ -174,3 +175,16 @@ def test_a_file_shorter_than_the_run_says_how_long_a_run_it_covers(tmp_path, cap
     err = capsys.readouterr().err
     assert code == 2 and "run.hours at most 0.483333" in err and str(prices) in err
     assert not (tmp_path / "x").exists()
+
+
+def test_repeated_timestamps_are_said_not_silent(tmp_path, capsys):
+    path = tmp_path / "repeats.csv"
+    path.write_text("timestamp,price\n0,100\n1,101\n1,102\n2,103\n2,104\n3,105\n")
+    series = read_price_file(path)
+    assert series.repeated_times == 2
+    assert "2 rows repeat the timestamp before them (the last counts)" in series.describe()
+    minutes = tmp_path / "minutes.csv"
+    rows = [f"{60 * m},{100 + m}" for m in range(10)]
+    minutes.write_text("timestamp,price\n" + "\n".join([*rows[:5], rows[4], *rows[5:]]) + "\n")
+    assert main(["validate", "--prices", str(minutes)]) == 0
+    assert "1 row repeats the timestamp before it" in capsys.readouterr().out

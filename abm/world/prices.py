@@ -84,6 +84,11 @@ class PriceSeries:
     """``klines`` (Binance's header-less kline CSV) or ``table`` (named columns)."""
 
     @property
+    def repeated_times(self) -> int:
+        """Rows whose timestamp equals the row before's (of those, the last row counts)."""
+        return int(np.count_nonzero(np.diff(self.seconds) == 0))
+
+    @property
     def start(self) -> datetime:
         """The first row's time, UTC."""
         return datetime.fromtimestamp(float(self.seconds[0]), tz=UTC)
@@ -95,9 +100,16 @@ class PriceSeries:
 
     def describe(self) -> str:
         layout = "Binance klines without a header, " if self.layout == "klines" else ""
+        repeats = self.repeated_times
+        repeated = ""
+        if repeats == 1:
+            repeated = "; 1 row repeats the timestamp before it (the later row counts)"
+        elif repeats:
+            repeated = f"; {repeats:,} rows repeat the timestamp before them (the last counts)"
         return (
             f"{self.path}: {len(self.prices):,} rows, {layout}time from column "
-            f"{self.time_column!r} ({self.time_unit}), price from column {self.price_column!r}"
+            f"{self.time_column!r} ({self.time_unit}), price from column "
+            f"{self.price_column!r}{repeated}"
         )
 
 
