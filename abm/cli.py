@@ -607,6 +607,7 @@ def validate_command(args: argparse.Namespace) -> int:
 
     from abm.analysis.validation import (
         BandsError,
+        format_series_table,
         format_table,
         load_bands,
         pool,
@@ -661,6 +662,13 @@ def validate_command(args: argparse.Namespace) -> int:
     except OSError as err:
         return fail("validate", f"cannot write {out} ({err})")
     print(format_table(rows, len(runs)))
+    side_by_side = format_series_table(rows)
+    if side_by_side:
+        print(
+            "\nreturn facts of the information process and the prices the market made from it "
+            "(pooled values; bands judge the prices):"
+        )
+        print(side_by_side)
     if reasons:
         print("ADL actions by reason: " + ", ".join(f"{k} {v:,}" for k, v in reasons.items()))
     print(f"report: {out}")

@@ -57,6 +57,15 @@ def test_validate_a_run_prints_the_table_and_writes_every_metric(run_dir, tmp_pa
     assert "reported (no band):" in printed
     assert "one run, so no interval" in printed
     assert f"report: {out}" in printed
+    # The information process, the index, the mark and the last side by side, and what the
+    # market added: the last's fact minus the information's.
+    header = next(line for line in lines if line.startswith("return fact "))
+    assert header.split() == ["return", "fact", "information", "index", "mark", "last", "last",
+                              "-", "information"]  # fmt: skip
+    row = next(line for line in lines if line.startswith("acf_r_lag1 ")).split()
+    report_values = {m["metric"]: m["value"] for m in json.loads(out.read_text())["metrics"]}
+    info, last = report_values["fundamental.acf_r_lag1"], report_values["last.acf_r_lag1"]
+    assert float(row[-1]) == pytest.approx(last - info, rel=1e-3, abs=1e-4)
     report = json.loads(out.read_text())  # strict JSON: NaN written as null
     bands = load_bands()
     assert report["bands_version"] == bands.version

@@ -439,6 +439,41 @@ def format_table(rows: list[Row], runs: int, what: str = "run") -> str:
     return "\n".join(out)
 
 
+SIDE_BY_SIDE = (("fundamental", "information"), ("index", "index"), ("mark", "mark"),
+                ("last", "last"))  # fmt: skip
+"""The series of the side-by-side table, in the order information flows, with their headers."""
+
+
+def format_series_table(rows: list[Row]) -> str:
+    """Each return fact of the information process, the index, the mark and the last price side
+    by side (pooled values), and the last's minus the information's: what the agents' trading
+    added to (or took from) the input. Empty when the runs recorded no information series.
+
+    >>> row = lambda m, v: Row(m, [v], v, None, None, 1, None, None, "no band")
+    >>> print(format_series_table([row("fundamental.acf_r_lag1", 0.0), row("last.acf_r_lag1", 0.1)]))
+    return fact  information  index  mark  last  last - information
+    acf_r_lag1             0    n/a   n/a   0.1                 0.1
+    """
+    values = {r.metric: r.value for r in rows}
+    if not any(m.startswith("fundamental.") for m in values):
+        return ""
+    facts = [m.split(".", 1)[1] for m in values if m.startswith("fundamental.")]
+    header = ("return fact", *(title for _, title in SIDE_BY_SIDE), "last - information")
+    table = [header]
+    for fact in facts:
+        cells = [values.get(f"{series}.{fact}") for series, _ in SIDE_BY_SIDE]
+        info, last = cells[0], cells[-1]
+        moved = None if info is None or last is None else last - info
+        table.append((fact, *(_number(c) for c in cells), _number(moved)))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)
+        ).rstrip()
+        for row in table
+    )
+
+
 def _clean(value):
     """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
     if isinstance(value, dict):
