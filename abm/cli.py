@@ -262,6 +262,15 @@ def format_summary(summary: dict, out: Path, seconds: float) -> str:
         )
     else:
         lines.append("biggest cascade: none")
+    shares = summary.get("proportions", {})
+    if shares.get("depth_1pct_per_oi") is not None:
+        lines.append(
+            "proportions (real, DESIGN section 6): depth within 1% a side "
+            f"{shares['depth_1pct_per_oi']:.2%} of open interest (about 1%), daily volume "
+            f"{shares['volume_per_oi_day']:,.2f}x open interest (about 1.4), insurance fund "
+            f"{shares['insurance_fund_per_oi']:.2%} of it, liquidated "
+            f"{shares['liquidated_per_oi_day']:.3%} of it a day"
+        )
     changes = summary["equity_change_by_population"]
     lines.append("equity change by population and system account (USDT; they add up to zero):")
     for population, change in changes.items():

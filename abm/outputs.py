@@ -222,6 +222,18 @@ TICKS = Output(
         _c("spread_usdt", FLOAT, USDT, "best ask minus best bid (null with a side empty)"),
         _c("depth_bid_50bps_btc", FLOAT, BTC, "bids within 50 bps below the mark"),
         _c("depth_ask_50bps_btc", FLOAT, BTC, "asks within 50 bps above the mark"),
+        _c(
+            "depth_bid_1pct_btc",
+            FLOAT,
+            BTC,
+            "bids within 1% below the mark (every run.equity_every_ticks ticks, null in between)",
+        ),
+        _c(
+            "depth_ask_1pct_btc",
+            FLOAT,
+            BTC,
+            "asks within 1% above the mark (every run.equity_every_ticks ticks, null in between)",
+        ),
         _c("open_interest_long_btc", FLOAT, BTC, "open long positions"),
         _c("open_interest_short_btc", FLOAT, BTC, "open short positions (equal to the long)"),
         _c(
@@ -621,7 +633,11 @@ PARQUET = (
     LIQUIDATION_EDGES,
 )
 CSV = (WHERE_MONEY_GOES, FLOWS_BY_POPULATION)
-OPTIONAL_COLUMNS = {("liquidations.parquet", "adl_reason")}
+OPTIONAL_COLUMNS = {
+    ("liquidations.parquet", "adl_reason"),
+    ("ticks.parquet", "depth_bid_1pct_btc"),
+    ("ticks.parquet", "depth_ask_1pct_btc"),
+}
 """Columns that runs written before them lack and readers do without (``time`` columns too:
 they are derived from their tick and the run's clock)."""
 
@@ -650,6 +666,9 @@ SUMMARY_KEYS = (
     ("equity_change_by_population", USDT, "equity at the end less net deposits, per trader "
      "population and system account (exchange, insurance_fund, backstop_vault): they add up to "
      "zero"),
+    ("proportions", "share, per day", "depth within 1% a side over open interest, daily "
+     "volume over open interest, the insurance fund and liquidated notional a day over open "
+     "interest's notional (DESIGN section 6)"),
     ("warnings", "text", "what in the config is valid but likely not meant (a shock after the "
      "run's end, shocks on top of a replayed file)"),
     ("arbitrageur_spot_leg_pnl", USDT, "the arbitrageurs' spot leg, marked at the spot price"),

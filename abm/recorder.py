@@ -106,9 +106,15 @@ class Recorder:
             equity = model.equity_by_population()
             for population, value in equity.items():
                 c[f"equity_{population}_usdt"].append(inst.usdt(value))
+            # Depth within 1% (the proportion real venues report against open interest): a
+            # longer walk of the book, so on the equity cadence only.
+            c["depth_bid_1pct_btc"].append(inst.btc(ex.book.depth_between(BUY, mid * 99 // 100)))
+            c["depth_ask_1pct_btc"].append(inst.btc(ex.book.depth_between(SELL, mid * 101 // 100)))
         else:
             for population in ("retail", "whale", "market_maker", "arbitrageur", "fundamental"):
                 c[f"equity_{population}_usdt"].append(None)
+            c["depth_bid_1pct_btc"].append(None)
+            c["depth_ask_1pct_btc"].append(None)
         if model.tick % self.map_every == 0 or model.tick == model.ticks:
             self.record_liquidation_map(model)
 

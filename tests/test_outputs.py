@@ -389,3 +389,28 @@ def test_a_shock_after_the_runs_end_is_warned_about_in_the_summary(tmp_path, cap
     summary = json.loads((tmp_path / "end" / "summary.json").read_text())
     assert summary["warnings"] == []
     assert summary["price"]["mark_min"] < 0.98 * summary["price"]["index_start"]
+
+
+def test_the_summary_states_the_proportions_recomputed_from_the_tables(run_folder):
+    """Depth within 1% a side, daily volume, the insurance fund and liquidations against open
+    interest, as the summary states them, equal the same ratios computed from the tables."""
+    out, result = run_folder
+    shares = result.summary["proportions"]
+    ticks = pd.read_parquet(out / "ticks.parquet")
+    fills = pd.read_parquet(out / "fills.parquet")
+    oi = ticks["open_interest_long_btc"]
+    sampled = ticks.dropna(subset=["depth_bid_1pct_btc"])
+    assert len(sampled) == len(ticks) // 60 + 1  # every run.equity_every_ticks, and the end
+    sampled = sampled[sampled["open_interest_long_btc"] > 0]
+    depth = (sampled["depth_bid_1pct_btc"] + sampled["depth_ask_1pct_btc"]) / 2
+    assert shares["depth_1pct_per_oi"] == pytest.approx(
+        (depth / sampled["open_interest_long_btc"]).median()
+    )
+    days = (len(ticks) - 1) / 86_400
+    assert shares["volume_per_oi_day"] == pytest.approx(fills["qty_btc"].sum() / days / oi.mean())
+    notional = oi.mean() * ticks["mark_usdt"].mean()
+    liquidated = ticks[["liquidated_notional_long_usdt", "liquidated_notional_short_usdt"]]
+    assert shares["liquidated_per_oi_day"] == pytest.approx(
+        liquidated.to_numpy().sum() / days / notional
+    )
+    assert shares["insurance_fund_per_oi"] == pytest.approx(1_000_000 / notional)

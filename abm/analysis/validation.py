@@ -166,7 +166,8 @@ def run_measures(run_dir: str | Path) -> RunMeasures:
     Keys: ``<series>.<return fact>`` for last, mark, index (and fundamental when recorded),
     ``book.*`` (spread, depth, one-sided book), ``gap.*`` (mark vs index, last vs mark),
     ``funding.*``, ``pnl.<population>``, ``mm.*`` (market makers' spread capture and adverse
-    selection), ``liq.*`` (liquidations against open interest and volume) and ``adl.*``.
+    selection), ``liq.*`` (liquidations against open interest and volume), ``prop.*`` (the
+    run summary's proportions: depth within 1% and volume against open interest) and ``adl.*``.
     """
     import pandas as pd
 
@@ -214,6 +215,9 @@ def run_measures(run_dir: str | Path) -> RunMeasures:
             fills, ticks, accounts_of(accounts, "market_maker"), tick_seconds=tick_seconds
         ),
         "liq": liquidation_facts(ticks, fills),
+        "prop": {
+            k: (math.nan if v is None else v) for k, v in summary.get("proportions", {}).items()
+        },
     }
     adl = adl_facts(liquidations)
     prefixed["adl"] = {k: v for k, v in adl.items() if k != "reasons"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from abm.exchange import SystemAccount
 from abm.exchange.liquidation import liquidated_notional
 
@@ -86,6 +88,7 @@ def summarize(model: MarketModel) -> dict:
         "cascades": len(found),
         "biggest_cascade": biggest,
         "equity_change_by_population": equity_change_by_population(model),
+        "proportions": proportions(model),
         "warnings": model.config.warnings(),
         "arbitrageur_spot_leg_pnl": sum(
             agent.spot_pnl_usdt() for agent in model.agents if agent.population == "arbitrageur"
@@ -102,6 +105,39 @@ def summarize(model: MarketModel) -> dict:
         "fills": len(ex.fills["qty"]),
         "transfers": len(ex.ledger),
     }
+
+
+def proportions(model: MarketModel) -> dict[str, float | None]:
+    """The ratios that drive cascades, as real venues would state them (DESIGN section 6; real
+    values in ``abm/analysis/bands.yaml``): depth within 1% a side over open interest (median of
+    the samples, each the mean of the two sides), daily volume over open interest, the insurance
+    fund at the start over open interest's notional, and liquidated notional a day over it. Open
+    interest is one side's, averaged over the run; None where open interest was never positive.
+    """
+    c = model.recorder.columns
+    oi = np.asarray(c["open_interest_long_btc"], dtype=float)
+    marks = np.asarray(c["mark_usdt"], dtype=float)
+    mean_oi = float(oi.mean()) if len(oi) else 0.0
+    out: dict[str, float | None] = dict.fromkeys(
+        ("depth_1pct_per_oi", "volume_per_oi_day", "insurance_fund_per_oi", "liquidated_per_oi_day")
+    )
+    if mean_oi <= 0:
+        return out
+    days = max(model.ticks * model.tick_seconds, model.tick_seconds) / 86_400
+    ex = model.exchange
+    samples = [
+        (b + a) / 2 / o
+        for b, a, o in zip(c["depth_bid_1pct_btc"], c["depth_ask_1pct_btc"], oi, strict=True)
+        if b is not None and a is not None and o > 0
+    ]
+    volume_btc = ex.instrument.btc(sum(ex.fills["qty"]))
+    notional = mean_oi * float(marks.mean())
+    liquidated = sum(c["liquidated_notional_long_usdt"]) + sum(c["liquidated_notional_short_usdt"])
+    out["depth_1pct_per_oi"] = float(np.median(samples)) if samples else None
+    out["volume_per_oi_day"] = volume_btc / days / mean_oi
+    out["insurance_fund_per_oi"] = ex.rules.insurance_fund_seed / notional
+    out["liquidated_per_oi_day"] = liquidated / days / notional
+    return out
 
 
 SYSTEM_RECEIVERS = {
