@@ -61,7 +61,7 @@ demo: setup
 bench: compile
 	$(UV) run --locked python benchmarks/run.py
 
-# Validation: configs/validation.yaml (72 h, no shock) for each seed, at most VALIDATE_JOBS runs at
+# Validation: configs/validation.yaml (7 days, no shock) for each seed, at most VALIDATE_JOBS runs at
 # a time, into results/validation/seed-N (logs beside them), then the pooled table against
 # abm/analysis/bands.yaml. A quick look: make validate VALIDATE_HOURS=6 VALIDATE_SEEDS="1 2".
 VALIDATE_SEEDS ?= 1 2 3 4 5

@@ -354,7 +354,7 @@ def test_the_bands_file_is_versioned_and_complete():
     bands = load_bands()
     assert bands.version is not None
     metrics = [b.metric for b in bands.bands]
-    assert len(metrics) == len(set(metrics)) == 20
+    assert len(metrics) == len(set(metrics)) == 23
     for band in bands.bands:
         assert band.low is not None or band.high is not None, band.metric
         assert band.source and band.reference and band.label, band.metric

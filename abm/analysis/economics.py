@@ -26,12 +26,18 @@ bankruptcy price."""
 
 def population_pnl(summary: dict) -> dict[str, float]:
     """Each population's equity change over the run, in USDT (``pnl.<population>``), from a
-    run's ``summary.json``.
+    run's ``summary.json``, and the arbitrageurs' with their spot leg (off the exchange) added
+    (``arbitrageur_with_spot_leg``).
 
     >>> population_pnl({"equity_change_by_population": {"retail": -5.0, "market_maker": 3.5}})
     {'retail': -5.0, 'market_maker': 3.5}
     """
-    return {p: float(v) for p, v in summary.get("equity_change_by_population", {}).items()}
+    pnl = {p: float(v) for p, v in summary.get("equity_change_by_population", {}).items()}
+    if "arbitrageur" in pnl and "arbitrageur_spot_leg_pnl" in summary:
+        pnl["arbitrageur_with_spot_leg"] = pnl["arbitrageur"] + float(
+            summary["arbitrageur_spot_leg_pnl"]
+        )
+    return pnl
 
 
 def accounts_of(accounts, population: str) -> np.ndarray:

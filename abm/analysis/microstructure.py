@@ -116,8 +116,8 @@ def price_gaps(ticks) -> dict[str, float]:
 
     Input: a ticks table with ``index_usdt``, ``mark_usdt`` and ``last_usdt`` (NaN before the
     first trade).
-    Output, for ``mark_index`` and ``last_mark``: the median, 99th percentile and mean of the
-    absolute gap (``..._bps_median``, ``..._bps_p99``, ``..._bps_mean``).
+    Output, for ``mark_index`` and ``last_mark``: the median, 99th and 99.9th percentile and mean
+    of the absolute gap (``..._bps_median``, ``..._bps_p99``, ``..._bps_p999``, ``..._bps_mean``).
 
     >>> gaps = price_gaps({"index_usdt": [100.0, 100.0], "mark_usdt": [100.01, 99.98],
     ...                    "last_usdt": [100.01, 99.98]})
@@ -134,6 +134,7 @@ def price_gaps(ticks) -> dict[str, float]:
         gap = gap[np.isfinite(gap)]
         out[f"{name}_bps_median"] = _quantile(gap, 0.5)
         out[f"{name}_bps_p99"] = _quantile(gap, 0.99)
+        out[f"{name}_bps_p999"] = _quantile(gap, 0.999)
         out[f"{name}_bps_mean"] = float(gap.mean()) if len(gap) else math.nan
     return out
 
