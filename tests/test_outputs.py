@@ -414,3 +414,10 @@ def test_the_summary_states_the_proportions_recomputed_from_the_tables(run_folde
         liquidated.to_numpy().sum() / days / notional
     )
     assert shares["insurance_fund_per_oi"] == pytest.approx(1_000_000 / notional)
+    value = result.model.config.fundamental_traders
+    assert shares["value_capacity_per_oi"] == pytest.approx(
+        value.count * value.max_position_btc / oi.mean()
+    )
+    assert shares["value_flow_per_minute_per_oi"] == pytest.approx(
+        value.count * value.clip_btc * value.activity_per_hour / 60 / oi.mean()
+    )

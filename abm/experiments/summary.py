@@ -111,18 +111,39 @@ def proportions(model: MarketModel) -> dict[str, float | None]:
     """The ratios that drive cascades, as real venues would state them (DESIGN section 6; real
     values in ``abm/analysis/bands.yaml``): depth within 1% a side over open interest (median of
     the samples, each the mean of the two sides), daily volume over open interest, the insurance
-    fund at the start over open interest's notional, and liquidated notional a day over it. Open
-    interest is one side's, averaged over the run; None where open interest was never positive.
+    fund at the start over open interest's notional, liquidated notional a day over it, and the
+    value traders' and arbitrageurs' capacity (positions at their limit) and flow a minute (a
+    clip per action) over it. Open interest is one side's, averaged over the run; None where
+    open interest was never positive.
     """
     c = model.recorder.columns
     oi = np.asarray(c["open_interest_long_btc"], dtype=float)
     marks = np.asarray(c["mark_usdt"], dtype=float)
     mean_oi = float(oi.mean()) if len(oi) else 0.0
     out: dict[str, float | None] = dict.fromkeys(
-        ("depth_1pct_per_oi", "volume_per_oi_day", "insurance_fund_per_oi", "liquidated_per_oi_day")
+        (
+            "depth_1pct_per_oi",
+            "volume_per_oi_day",
+            "insurance_fund_per_oi",
+            "liquidated_per_oi_day",
+            "value_capacity_per_oi",
+            "value_flow_per_minute_per_oi",
+            "arbitrage_capacity_per_oi",
+            "arbitrage_flow_per_minute_per_oi",
+        )
     )
     if mean_oi <= 0:
         return out
+    config = model.config
+    for name, section in (
+        ("value", config.fundamental_traders),
+        ("arbitrage", config.arbitrageurs),
+    ):
+        # What the population could hold (positions at their limit) and trade a minute (one
+        # clip per action at its activity), against open interest.
+        out[f"{name}_capacity_per_oi"] = section.count * section.max_position_btc / mean_oi
+        per_minute = section.count * section.clip_btc * section.activity_per_hour / 60
+        out[f"{name}_flow_per_minute_per_oi"] = per_minute / mean_oi
     days = max(model.ticks * model.tick_seconds, model.tick_seconds) / 86_400
     ex = model.exchange
     samples = [
