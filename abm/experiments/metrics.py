@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from abm.analysis.economics import liquidation_facts
+from abm.analysis.economics import population_pnl as economics_pnl
 from abm.analysis.validation import series_facts
 from abm.flows import attribute_liquidations, read_run, run_data, value_per_tick_lot
 from abm.flows.money import where_money_goes
@@ -244,8 +245,10 @@ def backstop_actions(run: RunTables) -> dict[str, float]:
 
 @register_metric("population_pnl")
 def population_pnl(run: RunTables) -> dict[str, float]:
-    """Equity change over net deposits by population, USDT."""
-    return dict(run.summary["equity_change_by_population"])
+    """Equity change over net deposits by population and system account, USDT, and the
+    arbitrageurs' with their spot leg (off the exchange) added (``arbitrageur_with_spot_leg``:
+    :func:`abm.analysis.economics.population_pnl`)."""
+    return economics_pnl(run.summary)
 
 
 def _trait_pnl(run: RunTables, trait: str) -> dict[str, float]:
