@@ -234,7 +234,7 @@ def test_the_wheel_runs_the_baseline_from_an_empty_folder(tmp_path):
     assert str(venv) in listing.splitlines()[0]
     for name in RUN_CONFIGS:
         assert f"  {name} " in listing
-    assert "hours: 72.0" in abm("config", "show", "validation")
+    assert "hours: 168.0" in abm("config", "show", "validation")
     assert "bybit" in abm(
         "config", "show", "scenarios/long_squeeze", "--set", "exchange=exchanges/bybit.yaml"
     )
