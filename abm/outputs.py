@@ -669,7 +669,7 @@ SUMMARY_KEYS = (
     ("proportions", "share, per day", "depth within 1% a side over open interest, daily "
      "volume over open interest, the insurance fund and liquidated notional a day over open "
      "interest's notional, value traders' and arbitrageurs' capacity and flow a minute over "
-     "open interest (DESIGN section 6)"),
+     "open interest, retail's share on isolated margin and median leverage (DESIGN section 6)"),
     ("warnings", "text", "what in the config is valid but likely not meant (a shock after the "
      "run's end, shocks on top of a replayed file)"),
     ("arbitrageur_spot_leg_pnl", USDT, "the arbitrageurs' spot leg, marked at the spot price"),

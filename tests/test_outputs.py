@@ -414,6 +414,12 @@ def test_the_summary_states_the_proportions_recomputed_from_the_tables(run_folde
         liquidated.to_numpy().sum() / days / notional
     )
     assert shares["insurance_fund_per_oi"] == pytest.approx(1_000_000 / notional)
+    accounts = pd.read_parquet(out / "accounts.parquet")
+    retail = accounts[accounts["population"] == "retail"]
+    assert shares["retail_isolated_share"] == pytest.approx(
+        (retail["margin_mode"] == "isolated").mean()
+    )
+    assert shares["retail_leverage_median"] == retail["effective_leverage"].median()
     value = result.model.config.fundamental_traders
     assert shares["value_capacity_per_oi"] == pytest.approx(
         value.count * value.max_position_btc / oi.mean()

@@ -113,7 +113,8 @@ def proportions(model: MarketModel) -> dict[str, float | None]:
     the samples, each the mean of the two sides), daily volume over open interest, the insurance
     fund at the start over open interest's notional, liquidated notional a day over it, and the
     value traders' and arbitrageurs' capacity (positions at their limit) and flow a minute (a
-    clip per action) over it. Open interest is one side's, averaged over the run; None where
+    clip per action) over it; and the share of retail on isolated margin and its median
+    leverage (who is exposed the way cascades need). Open interest is one side's, averaged over the run; None where
     open interest was never positive.
     """
     c = model.recorder.columns
@@ -130,8 +131,14 @@ def proportions(model: MarketModel) -> dict[str, float | None]:
             "value_flow_per_minute_per_oi",
             "arbitrage_capacity_per_oi",
             "arbitrage_flow_per_minute_per_oi",
+            "retail_isolated_share",
+            "retail_leverage_median",
         )
     )
+    if retail := _retail_accounts(model):
+        # Who is exposed the way cascades need: retail on isolated margin, and its leverage.
+        out["retail_isolated_share"] = sum(not a.cross for a in retail) / len(retail)
+        out["retail_leverage_median"] = float(np.median([a.leverage for a in retail]))
     if mean_oi <= 0:
         return out
     config = model.config
@@ -159,6 +166,12 @@ def proportions(model: MarketModel) -> dict[str, float | None]:
     out["insurance_fund_per_oi"] = ex.rules.insurance_fund_seed / notional
     out["liquidated_per_oi_day"] = liquidated / days / notional
     return out
+
+
+def _retail_accounts(model: MarketModel) -> list:
+    """The exchange accounts of the retail traders (those who joined)."""
+    accounts = model.exchange.accounts
+    return [accounts[agent.account] for agent in model.agents if agent.population == "retail"]
 
 
 SYSTEM_RECEIVERS = {
