@@ -9,6 +9,7 @@ complete runs, prints one line and exits with 130 or 143.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from pathlib import Path
 
@@ -144,6 +145,17 @@ def summarize_store(store: Path, reference: dict | None, metrics: list[str] | No
     keys = _keys(store)
     catalog = pd.read_parquet(store / "catalog.parquet")
     summary = summarize_sweep(catalog, keys, reference)
+    unknown = [m for m in metrics or () if m not in set(summary["metric"])]
+    if unknown:
+        known = sorted(set(summary["metric"]))
+        hints = [difflib.get_close_matches(m, known, n=1) for m in unknown]
+        said = ", ".join(
+            f"{m!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
+            for m, h in zip(unknown, hints, strict=True)
+        )
+        raise ValueError(
+            f"--metrics: {said} not among this store's metrics; they are: {', '.join(known)}"
+        )
     write_atomic(store / SUMMARY_FILE, lambda tmp: summary.to_parquet(tmp, index=False))
     write_atomic(store / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
     narrowing = interval_narrowing(summary)

@@ -65,8 +65,10 @@ def test_binance_klines_in_every_form_read_alike(tmp_path, header, unit, zipped,
     path = write_klines(tmp_path, "BTCUSDT-1m-2025-02", header, unit, zipped)
     series = read_price_file(path)
     assert series.prices.tolist() == CLOSES.tolist()
-    assert series.time_unit == time_unit and series.price_column == "close"
-    assert series.start.isoformat() == "2025-02-01T00:00:00+00:00"
+    # A close is known at the end of its candle: timed by close_time (the next minute).
+    assert series.time_unit == f"{time_unit}, the end of each candle"
+    assert (series.time_column, series.price_column) == ("close_time", "close")
+    assert series.start.isoformat() == "2025-02-01T00:01:00+00:00"
     assert series.covered_seconds == 60 * (MINUTES - 1)
     assert series.layout == ("table" if header else "klines")
 
@@ -123,13 +125,13 @@ def test_abm_run_prices_replays_a_zipped_kline_file_at_its_own_dates(tmp_path, c
     assert code == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     assert f"replay of {prices}: 30 rows, Binance klines without a header" in printed
-    assert "; from 2025-02-01T00:00:00Z;" in printed
+    assert "; from 2025-02-01T00:01:00Z;" in printed
     assert "scripted shocks are off" in printed
     config = manifest["config"]
-    assert config["world"]["shocks"] == [] and config["run"]["start_time"] == "2025-02-01T00:00:00Z"
+    assert config["world"]["shocks"] == [] and config["run"]["start_time"] == "2025-02-01T00:01:00Z"
     assert manifest["value_sources"]["world.shocks"] == REPLAY_SHOCKS_OFF
     assert manifest["value_sources"]["world.process"] == f"--prices {prices}"
-    assert ticks["time"].iloc[0] == pd.Timestamp("2025-02-01", tz="UTC")
+    assert ticks["time"].iloc[0] == pd.Timestamp("2025-02-01 00:01", tz="UTC")
     # No shock: the information is the file, minute by minute.
     minute = (ticks["elapsed_s"].to_numpy() // 60).astype(int)
     assert ticks["fundamental_usdt"].tolist() == CLOSES[minute].astype(float).tolist()

@@ -437,6 +437,10 @@ def test_abm_sweep_on_the_leverage_cap_study_shortened(tmp_path, capsys):
     assert "difference--exchange.max_leverage.png" in figures
     assert main(["sweep", "summarize", str(store), "--reference", "exchange.max_leverage=5"]) == 0
     assert "difference to max_leverage=5" in capsys.readouterr().out
+    before = (store / "summary.csv").stat().st_mtime_ns
+    assert main(["sweep", "summarize", str(store), "--metrics", "liquidations.cuont"]) == 2
+    assert "did you mean 'liquidations.count'?" in capsys.readouterr().err
+    assert (store / "summary.csv").stat().st_mtime_ns == before  # nothing rewritten
 
 
 def test_abm_sweep_mistakes_print_one_line_and_write_nothing(tmp_path, capsys):

@@ -244,8 +244,8 @@ def format_summary(
     lines = []
     for metric in chosen:
         rows = summary[summary["metric"] == metric]
-        level = number_format(rows[["mean", "ci_low", "ci_high"]].to_numpy().ravel())
-        change = number_format(rows[["diff_mean", "diff_low", "diff_high"]].to_numpy().ravel())
+        level = number_format(rows["mean"].to_numpy())
+        change = number_format(rows["diff_mean"].to_numpy())
         lines.append(f"{metric}  (difference to {rows['reference'].iloc[0]}, paired by seed)")
         for row in rows.to_dict("records"):
             how = "  bootstrap" if row["interval"] == "bootstrap" else ""
@@ -264,9 +264,10 @@ def format_summary(
 
 
 def number_format(values) -> Callable[[object], str]:
-    """One format for a column of numbers, chosen from the largest magnitude among them: whole
-    numbers with thousands separators from 1,000 up, else fixed decimals giving it three
-    significant digits; missing values print as ``-``.
+    """One format for a column of numbers, chosen from the largest magnitude among ``values``
+    (the table passes the point estimates; their intervals print alike): whole numbers with
+    thousands separators from 1,000 up, else fixed decimals giving it three significant digits;
+    missing values print as ``-``.
 
     >>> f = number_format([11_540.2, 1_000_000, None]); f(11_540.2), f(1_000_000), f(None)
     ('11,540', '1,000,000', '-')

@@ -158,6 +158,7 @@ def draw_market_overview(run_dir: Path) -> Figure:
     fund.legend(loc="lower right", frameon=True)
     fund.set_xlabel("time (hours)")
     fund.set_xlim(hours[0], hours[-1])
-    price.set_title(f"Market overview ({hours[-1]:.3g} simulated hours)", loc="left")
+    span = f"{hours[-1]:.3g} simulated hour{'' if f'{hours[-1]:.3g}' == '1' else 's'}"
+    price.set_title(f"Market overview ({span})", loc="left")
     figure.align_ylabels(axes)
     return figure

@@ -6,7 +6,8 @@ accepts the other accepts too. Formats:
 
 * Binance klines as published on data.binance.vision: a CSV, or the ``.zip`` holding one, with
   or without the header row (``open_time, open, high, low, close, volume, close_time, ...``);
-  ``open_time`` in milliseconds (to 2024) or microseconds (from 2025); the price is ``close``;
+  ``open_time`` in milliseconds (to 2024) or microseconds (from 2025); the price is ``close``,
+  timed by ``close_time`` (the end of the candle, when the close is known) when the file has it;
 * a CSV with a header naming a timestamp and a price column (``timestamp,price``, or the other
   names in :data:`TIME_COLUMNS` and :data:`PRICE_COLUMNS`), other columns ignored;
 * a Parquet or Feather table with such columns.
@@ -232,6 +233,16 @@ def _series(
 
     time_column = _pick(list(columns), TIME_COLUMNS, "timestamp", path)
     price_column = _pick(list(columns), PRICE_COLUMNS, "price", path)
+    lower = {c.strip().lower(): c for c in columns}
+    candle_end = (
+        time_column.strip().lower() == "open_time"
+        and price_column.strip().lower() == "close"
+        and "close_time" in lower
+    )
+    if candle_end:
+        # A kline's close is the price at the end of its candle: time it by close_time, not
+        # by open_time (a minute early).
+        time_column = lower["close_time"]
     times = pd.Series(columns[time_column])
     prices_in = pd.Series(columns[price_column])
     blank = _blank(times) & _blank(prices_in)
@@ -249,6 +260,9 @@ def _series(
             f"{prices_in.iloc[i]!r} is not allowed; prices must be positive finite numbers"
         )
     seconds, unit = _epoch_seconds(times, path, time_column, lambda i: where(int(rows[i])))
+    if candle_end:
+        seconds = np.ceil(seconds - 1e-7)  # Binance's close_time is the candle's last ms/µs
+        unit = f"{unit}, the end of each candle"
     backwards = np.flatnonzero(np.diff(seconds) < 0)
     if backwards.size:
         i = int(backwards[0])
