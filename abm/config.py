@@ -1382,7 +1382,7 @@ def _replaces_section(path: list[str], value: Any, data: dict[str, Any]) -> bool
 def section_files_first(
     data: dict[str, Any], overrides: list[tuple[list[str], Any, str]]
 ) -> list[tuple[list[str], Any, str]]:
-    """Overrides ``(path, value, label)`` in the order they apply: every section file first
+    """Overrides ``(path, value, text)`` in the order they apply: every section file first
     (``exchange=exchanges/bybit.yaml``, in the order given), then every key (in the order given),
     so that a key set explicitly always wins over a section file, wherever it stands on the
     command line: ``--set exchange.max_leverage=20 --set exchange=exchanges/bybit.yaml`` runs
@@ -1410,11 +1410,11 @@ def apply_overrides(
     earlier ones); :func:`value_sources` turns it into the source of each changed value."""
     result = _merge(data, {})
     base = None if config_path is None else Path(config_path)
-    parsed = [(*parse_override(text), f"--set {text}") for text in overrides]
+    parsed = [(*parse_override(text), text) for text in overrides]
     touched: dict[str, str] = {}
-    for path, value, label in section_files_first(result, parsed):
-        _set_override(result, f"--set {label.removeprefix('--set ')!r}", path, value, base)
-        touched[".".join(path[:-1] if path[-1] == "extends" else path)] = label
+    for path, value, text in section_files_first(result, parsed):
+        _set_override(result, f"--set {text!r}", path, value, base)
+        touched[".".join(path[:-1] if path[-1] == "extends" else path)] = f"--set {text}"
     replay_without_shocks(data, result, touched)
     if sources is not None:
         sources.update(touched)
@@ -1441,17 +1441,6 @@ def replay_without_shocks(base: dict[str, Any], data: dict[str, Any], touched: d
         touched["world.shocks"] = REPLAY_SHOCKS_OFF
 
 
-def _leaves(data: Any, prefix: str = "") -> dict[str, Any]:
-    """The dotted leaf keys of nested mappings with their values."""
-    if not isinstance(data, dict):
-        return {prefix: data}
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        out.update(_leaves(value, name) if isinstance(value, dict) else {name: value})
-    return out
-
-
 def value_sources(base: ModelConfig, final: ModelConfig, sources: dict[str, str]) -> dict[str, str]:
     """For each dotted key whose value in ``final`` differs from ``base`` (the config file
     alone), where the value came from: the override that set the key or the section file that
@@ -1462,8 +1451,8 @@ def value_sources(base: ModelConfig, final: ModelConfig, sources: dict[str, str]
     >>> value_sources(load_config("baseline"), final, sources)
     {'exchange.max_leverage': '--set exchange.max_leverage=20'}
     """
-    before = _leaves(base.model_dump(mode="json"))
-    after = _leaves(final.model_dump(mode="json"))
+    before = dict(_dotted(base.model_dump(mode="json")))
+    after = dict(_dotted(final.model_dump(mode="json")))
     out = {}
     for key in sorted(set(before) | set(after)):
         if before.get(key) == after.get(key):

@@ -31,6 +31,7 @@ import pandas as pd
 from abm.analysis.economics import liquidation_facts
 from abm.analysis.economics import population_pnl as economics_pnl
 from abm.analysis.validation import series_facts
+from abm.config import Shock
 from abm.flows import attribute_liquidations, read_run, run_data, value_per_tick_lot
 from abm.flows.money import where_money_goes
 from abm.flows.traits import trait_labels
@@ -369,16 +370,6 @@ def deficit_paid_by(run: RunTables) -> dict[str, float]:
     return out
 
 
-def shock_start_minute(shock: dict, config: dict) -> float:
-    """The minute a shock of a run's config (as its manifest records it) starts: its
-    ``start_minute``, or ``minutes_before_end`` before the run's end."""
-    if shock.get("start_minute") is not None:
-        return float(shock["start_minute"])
-    run = config.get("run", {})
-    ticks = round(float(run["hours"]) * 3_600 / float(run["tick_seconds"]))
-    return ticks * float(run["tick_seconds"]) / 60 - float(shock["minutes_before_end"])
-
-
 def _drawdown(prices: np.ndarray) -> float:
     if not len(prices):
         return math.nan
@@ -397,10 +388,10 @@ def drawdown(run: RunTables) -> dict[str, float]:
     shocks = run.config.get("world", {}).get("shocks") or []
     crash = math.nan
     if shocks:
-        shock = shocks[0]
-        start = shock_start_minute(shock, run.config) * 60
-        end = start + (shock["minutes"] + 60) * 60
+        shock = Shock.model_validate(shocks[0])
         seconds = ticks["elapsed_s"].to_numpy(dtype=float)
+        start = shock.start(seconds[-1] / 60) * 60
+        end = start + (shock.minutes + 60) * 60
         window = mark[(seconds >= start) & (seconds <= end)]
         crash = _drawdown(window)
     return {"max": _drawdown(mark), "crash": crash}

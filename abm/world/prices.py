@@ -24,6 +24,7 @@ This module imports only numpy at import time; pandas is imported when a file is
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import zipfile
 from collections.abc import Callable, Sequence
@@ -125,6 +126,19 @@ def read_price_file(path: str | Path) -> PriceSeries:
     ([100.0, 101.0], 1.0, '2024-03-01T00:00:00+00:00')
     """
     path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return _read_price_file(path, None)
+    # A run reads its file up to three times (its start time, the path, the line it prints),
+    # and a sweep once per point: the same file unchanged is parsed once.
+    return _read_price_file(path, (path.resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_price_file(path: Path, _version: tuple | None) -> PriceSeries:
+    """:func:`read_price_file`'s work; ``_version`` (the file's real path, mtime and size)
+    keys the cache, so a changed file is read again."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise PriceFileError(
@@ -271,6 +285,8 @@ def _series(
             f"{times.iloc[i + 1]!r} comes before {where(int(rows[i]))}'s {times.iloc[i]!r}; "
             "rows must be in time order (sort the file by timestamp, oldest first)"
         )
+    seconds.setflags(write=False)  # shared by the readers of a cached file
+    prices.setflags(write=False)
     return PriceSeries(path, seconds, prices, time_column, unit, price_column, layout)
 
 
