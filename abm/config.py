@@ -689,23 +689,23 @@ class Shock(StrictModel):
 
 class SpotConfig(StrictModel):
     """The spot venue whose price is the index: finite liquidity, moved by net spot order flow
-    (arbitrageurs' spot legs) through a permanent and a decaying (transient) impact, Kyle /
-    propagator style, and pulled towards the fundamental value by spot value traders."""
+    alone (arbitrageurs' spot legs, spot value traders) through a permanent and a decaying
+    (transient) impact, propagator style. Nothing pulls it towards the information."""
 
-    permanent_impact_bps_per_btc: float = Field(
-        default=0.05, ge=0, le=100, description="lasting move of the spot per BTC of net flow"
+    depth_1pct_btc: float = Field(
+        default=20.0,
+        gt=0,
+        le=BTC_SUPPLY,
+        description="BTC that, traded at once, move the spot 1% (its depth within 1% a side)",
     )
-    transient_impact_bps_per_btc: float = Field(
-        default=0.2, ge=0, le=100, description="extra move per BTC that decays away"
+    permanent_share: float = Field(
+        default=0.5, ge=0, le=1, description="share of an impact that lasts (the rest decays)"
     )
     transient_decay_seconds: float = Field(
         default=60.0, gt=0, le=86_400, description="time constant (s) of the transient decay"
     )
-    value_pull_half_life_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        le=86_400,
-        description="spot value traders close half the gap to the fundamental value in this time",
+    taker_fee_bps: float = Field(
+        default=1.0, ge=0, le=1_000, description="fee a spot trade pays (bps of its notional)"
     )
 
 
@@ -885,7 +885,18 @@ class RetailConfig(StrictModel):
     herding_weight: float = Field(
         default=0.3, ge=0, le=1, description="pull of recent retail flow on the side chosen"
     )
-    long_bias: float = Field(default=0.15, ge=-1, le=1, description="retail's lean to long")
+    long_bias: float = Field(
+        default=0.15, ge=-1, le=1, description="retail's lean to long, on average over time"
+    )
+    sentiment_std: float = Field(
+        default=0.0,
+        ge=0,
+        le=5,
+        description="std of the shared mood that moves the lean to long over time",
+    )
+    sentiment_half_life_hours: float = Field(
+        default=6.0, gt=0, le=8_760, description="half-life of the shared mood (hours)"
+    )
     noise: float = Field(default=0.6, ge=0, le=5, description="std of the idiosyncratic signal")
     lookback_minutes: float = Field(
         default=10.0, gt=0, le=1_440, description="minutes of trend that styles read"
@@ -990,6 +1001,13 @@ class MarketMakerConfig(StrictModel):
     level_spacing_bps: float = Field(
         default=1.0, gt=0, description="gap between levels (bps of fair value)"
     )
+    level_spacing_power: float = Field(
+        default=1.0,
+        ge=1,
+        le=3,
+        description="level i sits spacing x i^power beyond the first (1: evenly spaced; 2: "
+        "dense at the top, sparse further out, as real books are)",
+    )
     half_spread_bps: float = Field(
         default=0.2, gt=0, description="distance of the first level from fair value, calm (bps)"
     )
@@ -999,11 +1017,27 @@ class MarketMakerConfig(StrictModel):
     requote_ticks: int = Field(
         default=5, ge=1, description="quotes are replaced at least this often (ticks)"
     )
+    requote_move_bps: float = Field(
+        default=0.5,
+        gt=0,
+        le=10_000,
+        description="quotes are replaced when the index or the fair value moves this far (bps)",
+    )
+    loss_memory_minutes: float = Field(
+        default=10.0, gt=0, le=10_080, description="memory of the maker's own profit and loss"
+    )
+    loss_tolerance_per_hour: float = Field(
+        default=0.002,
+        gt=0,
+        le=1,
+        description="loss rate (share of capital an hour) at which spreads double and sizes "
+        "halve; more losses widen and thin more, up to the stress multipliers",
+    )
     basis_half_life_seconds: float = Field(
         default=600.0, gt=0, description="memory of the basis (book mid minus index) in fair value"
     )
     index_weight: float = Field(
-        default=0.2, ge=0, le=1, description="pull of fair value from the mid to index plus basis"
+        default=0.3, ge=0, le=1, description="pull of fair value from the mid to index plus basis"
     )
     flow_bps_per_btc: float = Field(
         default=0.05, ge=0, description="fair value moved per BTC of recent net taker flow"
@@ -1037,9 +1071,19 @@ class MarketMakerConfig(StrictModel):
     )
 
 
+def _check_delay(section: str, delay: Uniform) -> None:
+    """ValueError unless a delay range lies at or above zero (information cannot arrive early)."""
+    if delay.low < 0:
+        raise ValueError(
+            f"{section}.delay_seconds: low {delay.low:g} is below 0; allowed: delays of 0 "
+            "seconds or more (information reaches a trader late, never early)"
+        )
+
+
 class FundamentalTraderConfig(StrictModel):
-    """Value traders: each holds a noisy estimate of the fundamental value and leans against the
-    perp's deviation from it, beyond a threshold of its own."""
+    """Value traders on the perp: each believes a value of its own (the information, late by its
+    delay and off by an error that wanders) and leans against the perp's deviation from it
+    beyond a threshold, with a position its capital and leverage bound."""
 
     count: int = Field(default=20, ge=0, le=100_000, description="value traders")
     activity_per_hour: float = Field(
@@ -1052,8 +1096,15 @@ class FundamentalTraderConfig(StrictModel):
     leverage: int = Field(
         default=3, ge=1, le=125, description="x (capped by exchange.max_leverage)"
     )
+    delay_seconds: Uniform = Field(
+        default=Uniform(low=10.0, high=600.0),
+        description="how late the information reaches a trader (s), uniform, drawn once",
+    )
     estimate_error_bps: float = Field(
-        default=20.0, ge=0, le=5_000, description="std of a trader's lasting valuation error"
+        default=20.0, ge=0, le=5_000, description="std of a trader's valuation error (bps)"
+    )
+    error_half_life_minutes: float = Field(
+        default=240.0, gt=0, le=525_600, description="half-life of the valuation error (min)"
     )
     threshold_bps: Uniform = Field(
         default=Uniform(low=10.0, high=60.0),
@@ -1065,10 +1116,55 @@ class FundamentalTraderConfig(StrictModel):
         le=BTC_SUPPLY,
         description="target position per bp of mispricing beyond threshold",
     )
-    max_position_btc: float = Field(
-        default=10.0, gt=0, le=BTC_SUPPLY, description="largest position (BTC)"
+    capital_use: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="largest position: this share of capital x leverage at the start price",
     )
     clip_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY, description="largest order (BTC)")
+
+    @model_validator(mode="after")
+    def _delay(self) -> FundamentalTraderConfig:
+        _check_delay("fundamental_traders", self.delay_seconds)
+        return self
+
+
+class SpotValueTraderConfig(StrictModel):
+    """Spot value traders (the rest of the spot market): each believes a value of its own and
+    leans against the spot price's gap from it, with an inventory its capital bounds."""
+
+    count: int = Field(default=20, ge=0, le=100_000, description="spot value traders")
+    activity_per_hour: float = Field(
+        default=360.0, gt=0, le=3_600, description="expected actions per trader per hour"
+    )
+    capital: LogNormal = Field(
+        default=LogNormal(median=2_000_000.0, sigma=0.5),
+        description="USDT per trader (its inventory's limit either way), log-normal",
+    )
+    delay_seconds: Uniform = Field(
+        default=Uniform(low=1.0, high=60.0),
+        description="how late the information reaches a trader (s), uniform, drawn once",
+    )
+    error_bps: float = Field(
+        default=10.0, ge=0, le=5_000, description="std of a trader's valuation error (bps)"
+    )
+    error_half_life_minutes: float = Field(
+        default=60.0, gt=0, le=525_600, description="half-life of the valuation error (min)"
+    )
+    threshold_bps: Uniform = Field(
+        default=Uniform(low=0.0, high=10.0),
+        description="mispricing a trader ignores (bps), uniform, drawn once per trader",
+    )
+    btc_per_bps: float = Field(
+        default=1.0, gt=0, le=BTC_SUPPLY, description="target inventory per bp beyond threshold"
+    )
+    clip_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY, description="largest trade (BTC)")
+
+    @model_validator(mode="after")
+    def _delay(self) -> SpotValueTraderConfig:
+        _check_delay("spot_value_traders", self.delay_seconds)
+        return self
 
 
 class ArbitrageurConfig(StrictModel):
@@ -1086,8 +1182,17 @@ class ArbitrageurConfig(StrictModel):
     leverage: int = Field(
         default=3, ge=1, le=125, description="x (capped by exchange.max_leverage)"
     )
-    basis_threshold_bps: float = Field(
-        default=8.0, gt=0, description="basis (perp against index, bps) beyond which it trades"
+    edge_bps: float = Field(
+        default=2.0,
+        ge=0,
+        le=10_000,
+        description="basis a desk wants beyond the round trip's fees on both legs (bps)",
+    )
+    exit_bps: float = Field(
+        default=1.0,
+        ge=-10_000,
+        le=10_000,
+        description="a leg is unwound when the basis in its favour falls below this (bps)",
     )
     funding_threshold: float = Field(
         default=0.0003,
@@ -1097,8 +1202,11 @@ class ArbitrageurConfig(StrictModel):
     clip_btc: float = Field(
         default=2.0, gt=0, le=BTC_SUPPLY, description="size of one perp order (BTC)"
     )
-    max_position_btc: float = Field(
-        default=40.0, gt=0, le=BTC_SUPPLY, description="largest perp position (BTC)"
+    capital_use: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="largest perp leg: this share of capital x leverage at the start price",
     )
     catch_distances: tuple[float, ...] = Field(
         default=(0.008, 0.015, 0.025),
@@ -1201,6 +1309,7 @@ class ModelConfig(StrictModel):
     market_makers: MarketMakerConfig = MarketMakerConfig()
     arbitrageurs: ArbitrageurConfig = ArbitrageurConfig()
     fundamental_traders: FundamentalTraderConfig = FundamentalTraderConfig()
+    spot_value_traders: SpotValueTraderConfig = SpotValueTraderConfig()
     trading: TradingConfig = TradingConfig()
 
     @property
@@ -1277,6 +1386,7 @@ class ModelConfig(StrictModel):
             "market_makers",
             "arbitrageurs",
             "fundamental_traders",
+            "spot_value_traders",
         ):
             section = getattr(self, name)
             capital = section.capital

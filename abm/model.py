@@ -2,10 +2,10 @@
 
 ``MarketModel(config)`` builds the exchange from the config's rulebook, the fundamental value and
 the spot venue from its world section, and the populations; ``model.run_for(n)`` runs ``n``
-ticks. Each tick follows DESIGN section 7: the world moves the fundamental value and the spot
-venue (pulled towards it, pushed by the arbitrageurs' spot flow) sets the index; the agents
-sampled as active act in a random order;
-the exchange updates mark and funding premium, triggers stops, runs liquidation rounds and settles
+ticks. Each tick follows DESIGN section 7: the world moves the fundamental value (information,
+which no rule turns into a price) and the spot venue applies the last tick's spot order flow
+(arbitrageurs' spot legs, spot value traders) to set the index; the agents sampled as active
+act in a random order; the exchange updates mark and funding premium, triggers stops, runs liquidation rounds and settles
 funding; the recorder takes the tick's series.
 
 The model follows Mesa's conventions, so that ``mesa.batch_run`` can drive it:
@@ -25,7 +25,15 @@ from typing import Any
 import mesa
 import numpy as np
 
-from abm.agents import Arbitrageur, FundamentalTrader, MarketMaker, RetailTrader, Whale
+from abm.agents import (
+    Arbitrageur,
+    FundamentalTrader,
+    MarketMaker,
+    RetailTrader,
+    SpotValueTrader,
+    Trader,
+    Whale,
+)
 from abm.agents.retail import draw_traits
 from abm.config import LogNormal, ModelConfig, config_path, load_config, override_config
 from abm.exchange import Exchange, LiquidationMap, SystemAccount
@@ -34,12 +42,18 @@ from abm.world import FundamentalProcess, SpotVenue
 from abm.world.prices import replay_start
 
 POPULATIONS = ("retail", "whale", "market_maker", "arbitrageur", "fundamental")
+"""The populations with accounts on the exchange (the spot value traders trade spot only)."""
 SYSTEM_POPULATIONS = {
     SystemAccount.EXCHANGE: "exchange",
     SystemAccount.INSURANCE_FUND: "insurance_fund",
     SystemAccount.BACKSTOP_VAULT: "backstop_vault",
     SystemAccount.EXTERNAL: "external",
 }
+
+
+DRAW_EACH_ABOVE = 0.02
+"""Activity per tick from which a population's actors are drawn one by one (see
+:meth:`MarketModel.sample_active`)."""
 
 
 class MarketView:
@@ -177,6 +191,11 @@ class MarketModel(mesa.Model):
             self.ticks, self.tick_seconds, config.market_makers.vol_window_ticks
         )
         self.minimum_balance = self.exchange.instrument.micro(config.retail.minimum_balance)
+        self.minute_ticks = self.minutes(1)
+        self.sentiment_std = config.retail.sentiment_std
+        self.sentiment_keep = 0.5 ** (1 / (config.retail.sentiment_half_life_hours * 60))
+        self.sentiment = 0.0
+        """Retail's shared mood, added to its lean to long (:meth:`update_sentiment`)."""
         self.market_protection = config.trading.market_protection
         self.population_of: dict[int, str] = {int(a): p for a, p in SYSTEM_POPULATIONS.items()}
         self._map_tick = -1
@@ -189,13 +208,16 @@ class MarketModel(mesa.Model):
         self.exchange.begin_tick(0, self.exchange.instrument.ticks(self.spot.price))
         with collector_paused():
             self.create_populations()
-        self.agent_by_account = {agent.account: agent for agent in self.agents}
+        self.traders: list[Trader] = [a for a in self.agents if isinstance(a, Trader)]
+        """The agents with an exchange account (all but the spot value traders)."""
+        self.agent_by_account = {agent.account: agent for agent in self.traders}
         self.active = {
             RetailTrader: list(self.agents_by_type.get(RetailTrader, [])),
             Whale: list(self.agents_by_type.get(Whale, [])),
             Arbitrageur: list(self.agents_by_type.get(Arbitrageur, [])),
             FundamentalTrader: list(self.agents_by_type.get(FundamentalTrader, [])),
             MarketMaker: list(self.agents_by_type.get(MarketMaker, [])),
+            SpotValueTrader: list(self.agents_by_type.get(SpotValueTrader, [])),
         }
         self.activity = {
             RetailTrader: self.per_tick(config.retail.activity_per_hour),
@@ -203,6 +225,7 @@ class MarketModel(mesa.Model):
             Arbitrageur: self.per_tick(config.arbitrageurs.activity_per_hour),
             FundamentalTrader: self.per_tick(config.fundamental_traders.activity_per_hour),
             MarketMaker: 1.0,
+            SpotValueTrader: self.per_tick(config.spot_value_traders.activity_per_hour),
         }
         self.agent_actions = 0
         for agent in self.active[MarketMaker] + self.active[Arbitrageur]:
@@ -266,6 +289,7 @@ class MarketModel(mesa.Model):
             (Arbitrageur, config.arbitrageurs),
             (FundamentalTrader, config.fundamental_traders),
             (Whale, config.whales),
+            (SpotValueTrader, config.spot_value_traders),
         ):
             capitals = self.draw_lognormals(section.capital, section.count).tolist()
             kind.create_agents(self, section.count, section, capitals)
@@ -299,7 +323,9 @@ class MarketModel(mesa.Model):
 
     def sample_active(self) -> list:
         """This tick's acting agents: per population a binomial count of random picks (no call
-        per inactive agent), all shuffled together with the model's generator."""
+        per inactive agent; a draw per agent for populations that act at least
+        :data:`DRAW_EACH_ABOVE` of the ticks), all shuffled together with the model's
+        generator."""
         rng = self.rng
         chosen = []
         for kind, agents in self.active.items():
@@ -308,6 +334,12 @@ class MarketModel(mesa.Model):
                 continue
             if p >= 1.0:
                 chosen.extend(agents)
+                continue
+            if p >= DRAW_EACH_ABOVE:
+                # Frequent actors (spot value traders, arbitrageurs): one draw each, so that
+                # each acts at its exact rate (the picks below repeat, which at high rates
+                # would make fewer act than the rate says).
+                chosen.extend(a for a, hit in zip(agents, rng.random(len(agents)) < p) if hit)
                 continue
             count = rng.binomial(len(agents), p)
             if count:
@@ -324,7 +356,8 @@ class MarketModel(mesa.Model):
             return
         self.tick += 1
         ex = self.exchange
-        index = self.spot.step(self.fundamental.price(self.tick))
+        self.update_sentiment()
+        index = self.spot.step()
         ex.begin_tick(self.tick, ex.instrument.ticks(index))
         acting = self.sample_active()
         for agent in acting:
@@ -338,6 +371,15 @@ class MarketModel(mesa.Model):
         self.running = self.tick < self.ticks
         if self.datacollector is not None:
             self.datacollector.collect(self)
+
+    def update_sentiment(self) -> None:
+        """Once a simulated minute, move retail's shared mood (an Ornstein-Uhlenbeck process of
+        standard deviation ``retail.sentiment_std``), which shifts its lean to long."""
+        if self.tick % self.minute_ticks or not self.sentiment_std:
+            return
+        keep = self.sentiment_keep
+        shock = self.sentiment_std * math.sqrt(1 - keep * keep) * float(self.rng.normal())
+        self.sentiment = keep * self.sentiment + shock
 
     def note_taker_flow(self) -> None:
         """Feed this tick's fills (aggressor side times size) into the market's taker flow."""

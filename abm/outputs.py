@@ -669,10 +669,14 @@ SUMMARY_KEYS = (
     ("proportions", "share, per day", "depth within 1% a side over open interest, daily "
      "volume over open interest, the insurance fund and liquidated notional a day over open "
      "interest's notional, value traders' and arbitrageurs' capacity and flow a minute over "
-     "open interest, retail's share on isolated margin and median leverage (DESIGN section 6)"),
+     "open interest, the spot value traders' capacity over it, retail's share on isolated margin and median leverage (DESIGN section 6)"),
     ("warnings", "text", "what in the config is valid but likely not meant (a shock after the "
      "run's end, shocks on top of a replayed file)"),
-    ("arbitrageur_spot_leg_pnl", USDT, "the arbitrageurs' spot leg, marked at the spot price"),
+    ("arbitrageur_spot_leg_pnl", USDT, "the arbitrageurs' spot leg, marked at the spot price, "
+     "spot fees paid"),
+    ("spot_value_traders", "count, BTC, share, USDT", "the spot value traders at the end: count, "
+     "net inventory, the largest share of its capacity one uses, profit marked at the spot "
+     "price"),
     ("price", USDT, "index at the start, mark at the end, lowest and highest mark"),
     ("funding_settlements", "tick, fraction per interval", "each settlement's tick and rate"),
     ("fills", COUNT, "rows of fills.parquet"),

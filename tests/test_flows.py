@@ -67,7 +67,7 @@ def frames(ex: Exchange) -> dict[str, pd.DataFrame]:
     model = SimpleNamespace(
         exchange=ex,
         population_of=populations,
-        agents=[
+        traders=[
             SimpleNamespace(account=a, initial_deposit=ex.deposited[a], wiped_out=0)
             for a in traders
         ],

@@ -8,7 +8,7 @@ import inspect
 import numpy as np
 import pytest
 
-from abm.agents import MarketMaker, RetailTrader
+from abm.agents import MarketMaker, RetailTrader, SpotValueTrader
 from abm.agents.retail import draw_traits
 from abm.config import load_config
 from abm.exchange import LiquidationMap
@@ -39,8 +39,10 @@ def test_agents_follow_mesa_conventions():
     model = MarketModel(small_config())
     assert len(model.agents_by_type[RetailTrader]) == 600
     assert len(model.agents_by_type[MarketMaker]) == 3
-    accounts = [agent.account for agent in model.agents]
+    assert len(model.agents_by_type[SpotValueTrader]) == model.config.spot_value_traders.count
+    accounts = [agent.account for agent in model.traders]
     assert len(set(accounts)) == len(accounts)
+    assert set(model.agents) == set(model.traders) | set(model.agents_by_type[SpotValueTrader])
 
 
 def test_retail_traits_drawn_for_the_whole_population_follow_the_config():
@@ -78,7 +80,14 @@ def test_only_sampled_agents_act():
     fixed = 3 * 600
     arbs_expected = 2 * 600 * config.arbitrageurs.activity_per_hour / 3600
     whales_expected = 2 * 600 * config.whales.activity_per_hour / 3600
-    expected = retail_expected + fixed + arbs_expected + whales_expected
+    value_expected = (
+        600 * config.fundamental_traders.count * config.fundamental_traders.activity_per_hour / 3600
+    )
+    spot = config.spot_value_traders
+    spot_expected = 600 * spot.count * spot.activity_per_hour / 3600
+    expected = (
+        retail_expected + fixed + arbs_expected + whales_expected + value_expected + spot_expected
+    )
     assert abs(model.agent_actions - expected) < 0.1 * expected
 
 
@@ -87,7 +96,7 @@ def test_the_leverage_lever_works_all_the_way_down(cap):
     """``exchange.max_leverage=2`` crashed at build: market makers, arbitrageurs and whales
     asked for more than the cap. Every population now uses the cap, and the run trades."""
     model = MarketModel(small_config(f"exchange.max_leverage={cap}", hours=0.1))
-    assert max(agent.leverage for agent in model.agents) == cap
+    assert max(agent.leverage for agent in model.traders) == cap
     assert all(a.leverage <= cap for a in model.exchange.accounts)
     model.run_for(model.ticks)
     assert len(model.exchange.fills["qty"]) > 0

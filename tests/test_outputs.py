@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from abm.agents import SpotValueTrader
 from abm import outputs
 from abm.cli import main
 from abm.config import ConfigError, load_config
@@ -421,9 +422,16 @@ def test_the_summary_states_the_proportions_recomputed_from_the_tables(run_folde
     )
     assert shares["retail_leverage_median"] == retail["effective_leverage"].median()
     value = result.model.config.fundamental_traders
-    assert shares["value_capacity_per_oi"] == pytest.approx(
-        value.count * value.max_position_btc / oi.mean()
+    start = result.model.config.world.start_price
+    capacity_btc = sum(
+        max(0.001, round(capital * value.leverage * value.capital_use / start, 3))
+        for capital in accounts[accounts["population"] == "fundamental"]["capital_draw_usdt"]
     )
+    assert shares["value_capacity_per_oi"] == pytest.approx(capacity_btc / oi.mean(), rel=1e-3)
     assert shares["value_flow_per_minute_per_oi"] == pytest.approx(
         value.count * value.clip_btc * value.activity_per_hour / 60 / oi.mean()
+    )
+    spot = result.model.agents_by_type[SpotValueTrader]
+    assert shares["spot_value_capacity_per_oi"] == pytest.approx(
+        sum(a.capital for a in spot) / start / oi.mean()
     )

@@ -1,7 +1,9 @@
-"""Arbitrageurs: hold a perp leg and a spot leg. When the basis (perp against the index, the spot
-price) beats their costs, or funding pays enough, they sell the rich market and buy the cheap one,
-so perp flow reaches the spot venue, and with it the index and the mark; they unwind as the basis
-closes. They also keep deep resting orders around the index that catch liquidation orders."""
+"""Arbitrageurs: hold a perp leg and a spot leg with finite capital. When the basis (perp against
+the index, the spot price) beats the cost of a round trip on both venues at their own fee tier,
+or funding pays enough, they sell the rich market and buy the cheap one, so perp flow reaches
+the spot venue, and with it the index and the mark; they unwind as the basis closes, unless
+funding pays them to carry. They also keep deep resting orders around the index that catch
+liquidation orders. Their profit includes the spot leg (:meth:`Arbitrageur.spot_pnl_usdt`)."""
 
 from __future__ import annotations
 
@@ -17,18 +19,27 @@ if TYPE_CHECKING:
 
 class Arbitrageur(Trader):
     population = "arbitrageur"
+    fee_tier = "market_maker"
+    """Arbitrage desks trade at a venue's top tier: its market-maker (liquidity provider)
+    programme, whose taker fee is the VIP 9 rate."""
 
     def __init__(self, model: MarketModel, config: ArbitrageurConfig, capital: float) -> None:
         super().__init__(model, capital, config.leverage)
         self.config = config
         self.clip = self.lots(config.clip_btc)
-        self.max_position = self.lots(config.max_position_btc)
+        start_price = model.exchange.instrument.price(model.exchange.index)
+        self.max_position = self.lots(capital * self.leverage * config.capital_use / start_price)
         self.catch_anchor = 0
         self.catch_orders: list[int] = []
         self.spot_btc = 0.0
         """The spot leg: BTC held (negative: borrowed and sold)."""
         self.spot_cash_usdt = 0.0
-        """USDT paid (negative) or received for the spot leg, off the perp exchange's books."""
+        """USDT paid (negative) or received for the spot leg, spot fees included, off the perp
+        exchange's books."""
+        taker_ppm = model.exchange.fee_tiers[self.fee_tier][1]
+        self.entry_bps = 2 * (taker_ppm / 100 + model.spot.fee * 10_000) + config.edge_bps
+        """The basis that pays for a round trip on both legs (enter and unwind, taker on each
+        venue) plus the desk's required edge."""
 
     def act(self) -> None:
         self.trade_basis()
@@ -36,7 +47,7 @@ class Arbitrageur(Trader):
 
     def trade_basis(self) -> None:
         """Sell a rich perp and buy spot, buy a cheap perp and sell spot, lean into funding;
-        unwind both legs as the basis closes."""
+        unwind both legs as the basis closes, unless funding pays for carrying them."""
         ex = self.exchange
         config = self.config
         bid, ask = ex.book.best_bid(), ex.book.best_ask()
@@ -45,17 +56,20 @@ class Arbitrageur(Trader):
         index = ex.index
         rich = (bid - index) * 10_000 / index
         cheap = (index - ask) * 10_000 / index
+        basis = ((bid + ask) / 2 - index) * 10_000 / index
         funding = ex.prices.funding_rate() / 1e9
         position = self.position
-        if (rich > config.basis_threshold_bps or funding > config.funding_threshold) and (
+        if (rich > self.entry_bps or funding > config.funding_threshold) and (
             position > -self.max_position
         ):
             self.hedge(ex.submit(self.account, SELL, self.clip, bid, kind="ioc").filled, SELL)
-        elif (cheap > config.basis_threshold_bps or funding < -config.funding_threshold) and (
+        elif (cheap > self.entry_bps or funding < -config.funding_threshold) and (
             position < self.max_position
         ):
             self.hedge(ex.submit(self.account, BUY, self.clip, ask, kind="ioc").filled, BUY)
-        elif position and max(rich, cheap) < config.basis_threshold_bps / 3:
+        elif (position < 0 and basis < config.exit_bps and funding < config.funding_threshold / 2) or (
+            position > 0 and -basis < config.exit_bps and funding > -config.funding_threshold / 2
+        ):
             side = SELL if position > 0 else BUY
             price = bid if side == SELL else ask
             lots = min(self.clip, abs(position))
@@ -64,12 +78,13 @@ class Arbitrageur(Trader):
 
     def hedge(self, lots: int, perp_side: int) -> None:
         """The spot leg of ``lots`` traded on the perp: the opposite trade on the spot venue, at
-        the spot price before its impact."""
+        the spot price before its impact, paying the spot fee."""
         if not lots:
             return
         btc = self.exchange.instrument.btc(lots) * -perp_side
         spot = self.model.spot
-        self.spot_cash_usdt -= btc * spot.price
+        price = spot.price
+        self.spot_cash_usdt -= btc * price + abs(btc) * price * spot.fee
         self.spot_btc += btc
         spot.trade(btc)
 

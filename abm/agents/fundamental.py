@@ -1,12 +1,15 @@
-"""Fundamental (value) traders: each holds a noisy, lasting estimate of the fundamental value and
-leans against the perp's deviation from it beyond a threshold of its own, with a position that
-grows with the deviation. They are what keeps the perp's price from running away."""
+"""Value traders on the perp: each believes a value of its own (the information, late by its
+delay and off by an error that wanders: :class:`~abm.agents.belief.Belief`) and leans against
+the perp's deviation from it beyond a threshold, with a position that grows with the deviation
+up to what its capital and leverage carry. They slow a run of the price; they cannot stop one
+bigger than their capital, and they can be liquidated like anyone else."""
 
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING
 
+from abm.agents.belief import Belief
 from abm.agents.trader import Trader
 from abm.exchange import BUY, SELL
 
@@ -22,14 +25,23 @@ class FundamentalTrader(Trader):
         super().__init__(model, capital, config.leverage)
         rng = model.rng
         self.config = config
-        self.error = rng.normal(0.0, config.estimate_error_bps / 10_000)
+        delay = rng.uniform(config.delay_seconds.low, config.delay_seconds.high)
+        self.belief = Belief(
+            model,
+            delay_ticks=round(delay / model.tick_seconds),
+            error_std=config.estimate_error_bps / 10_000,
+            error_half_life_ticks=config.error_half_life_minutes * 60 / model.tick_seconds,
+        )
         self.threshold_bps = rng.uniform(config.threshold_bps.low, config.threshold_bps.high)
-        self.max_position = self.lots(config.max_position_btc)
+        start_price = model.exchange.instrument.price(model.exchange.index)
+        self.max_position = self.lots(
+            capital * self.leverage * config.capital_use / start_price
+        )
         self.clip = self.lots(config.clip_btc)
 
     def value_estimate(self) -> float:
-        """This trader's estimate of the value (USDT): the fundamental, off by its own error."""
-        return self.model.fundamental.price(self.model.tick) * math.exp(self.error)
+        """This trader's belief about the value (USDT)."""
+        return self.belief.value()
 
     def act(self) -> None:
         """Trade towards the target position: against the mispricing beyond the threshold."""

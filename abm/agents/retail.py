@@ -69,13 +69,15 @@ class RetailTrader(Trader):
 
     def choose_side(self) -> int:
         """Trend following (or, for contrarians, fading the trend), herding on recent retail
-        flow, a long bias and idiosyncratic noise."""
+        flow, a long bias that moves with the crowd's mood (``model.sentiment``) and
+        idiosyncratic noise."""
         config = self.config
         market = self.model.market
         score = (
             self.style * math.tanh(market.trend(config.lookback_minutes) * 200)
             + config.herding_weight * math.tanh(market.retail_flow * 2)
             + config.long_bias
+            + self.model.sentiment
             + config.noise * self.model.rng.normal()
         )
         return BUY if score >= 0 else SELL

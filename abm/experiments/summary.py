@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from abm.agents import SpotValueTrader
 from abm.exchange import SystemAccount
 from abm.exchange.liquidation import liquidated_notional
 
@@ -78,8 +79,8 @@ def summarize(model: MarketModel) -> dict:
             "notional_short": usdt(notional["short"]),
             "deficit_resolutions": len(ex.liquidations) - len(events),
         },
-        "wiped_out_accounts": sum(1 for a in model.agents if getattr(a, "wiped_out", 0) > 0),
-        "departed_accounts": sum(1 for a in model.agents if getattr(a, "departed", False)),
+        "wiped_out_accounts": sum(1 for a in model.traders if getattr(a, "wiped_out", 0) > 0),
+        "departed_accounts": sum(1 for a in model.traders if getattr(a, "departed", False)),
         "insurance_fund": {
             "start": ex.rules.insurance_fund_seed,
             "end": usdt(ex.balance(SystemAccount.INSURANCE_FUND)),
@@ -91,8 +92,9 @@ def summarize(model: MarketModel) -> dict:
         "proportions": proportions(model),
         "warnings": model.config.warnings(),
         "arbitrageur_spot_leg_pnl": sum(
-            agent.spot_pnl_usdt() for agent in model.agents if agent.population == "arbitrageur"
+            agent.spot_pnl_usdt() for agent in model.traders if agent.population == "arbitrageur"
         ),
+        "spot_value_traders": spot_value_summary(model),
         "price": {
             "index_start": ex.instrument.price(int(model.market.marks[0])),
             "mark_end": ex.instrument.price(ex.mark),
@@ -131,6 +133,7 @@ def proportions(model: MarketModel) -> dict[str, float | None]:
             "value_flow_per_minute_per_oi",
             "arbitrage_capacity_per_oi",
             "arbitrage_flow_per_minute_per_oi",
+            "spot_value_capacity_per_oi",
             "retail_isolated_share",
             "retail_leverage_median",
         )
@@ -141,16 +144,19 @@ def proportions(model: MarketModel) -> dict[str, float | None]:
         out["retail_leverage_median"] = float(np.median([a.leverage for a in retail]))
     if mean_oi <= 0:
         return out
-    config = model.config
-    for name, section in (
-        ("value", config.fundamental_traders),
-        ("arbitrage", config.arbitrageurs),
+    btc = model.exchange.instrument.btc
+    for name, kind, activity in (
+        ("value", "fundamental", model.config.fundamental_traders.activity_per_hour),
+        ("arbitrage", "arbitrageur", model.config.arbitrageurs.activity_per_hour),
     ):
-        # What the population could hold (positions at their limit) and trade a minute (one
-        # clip per action at its activity), against open interest.
-        out[f"{name}_capacity_per_oi"] = section.count * section.max_position_btc / mean_oi
-        per_minute = section.count * section.clip_btc * section.activity_per_hour / 60
+        # What the population could hold (positions at the limit its capital sets) and trade
+        # a minute (one clip per action at its activity), against open interest.
+        agents = [a for a in model.traders if a.population == kind]
+        out[f"{name}_capacity_per_oi"] = btc(sum(a.max_position for a in agents)) / mean_oi
+        per_minute = btc(sum(a.clip for a in agents)) * activity / 60
         out[f"{name}_flow_per_minute_per_oi"] = per_minute / mean_oi
+    spot_value = model.agents_by_type.get(SpotValueTrader, [])
+    out["spot_value_capacity_per_oi"] = sum(a.capacity_btc for a in spot_value) / mean_oi
     days = max(model.ticks * model.tick_seconds, model.tick_seconds) / 86_400
     ex = model.exchange
     samples = [
@@ -168,10 +174,24 @@ def proportions(model: MarketModel) -> dict[str, float | None]:
     return out
 
 
+def spot_value_summary(model: MarketModel) -> dict[str, float]:
+    """The spot value traders at the end: their count, inventory (BTC, net and the largest
+    share of capacity any one uses) and profit (USDT, inventory marked at the spot price)."""
+    agents = model.agents_by_type.get(SpotValueTrader, [])
+    return {
+        "count": len(agents),
+        "inventory_btc": float(sum(a.btc for a in agents)),
+        "largest_capacity_share": max(
+            (abs(a.btc) / a.capacity_btc for a in agents), default=0.0
+        ),
+        "pnl_usdt": float(sum(a.pnl_usdt() for a in agents)),
+    }
+
+
 def _retail_accounts(model: MarketModel) -> list:
     """The exchange accounts of the retail traders (those who joined)."""
     accounts = model.exchange.accounts
-    return [accounts[agent.account] for agent in model.agents if agent.population == "retail"]
+    return [accounts[agent.account] for agent in model.traders if agent.population == "retail"]
 
 
 SYSTEM_RECEIVERS = {
@@ -191,7 +211,7 @@ def equity_change_by_population(model: MarketModel) -> dict[str, float]:
     exchange (``arbitrageur_spot_leg_pnl``)."""
     ex = model.exchange
     deposits: dict[str, int] = {}
-    for agent in model.agents:
+    for agent in model.traders:
         deposits[agent.population] = deposits.get(agent.population, 0) + ex.deposited[agent.account]
     changes = {p: equity - deposits.get(p, 0) for p, equity in model.equity_by_population().items()}
     for name, account in SYSTEM_RECEIVERS.items():
@@ -201,6 +221,6 @@ def equity_change_by_population(model: MarketModel) -> dict[str, float]:
 
 def _by_population(model: MarketModel) -> dict[str, list]:
     groups: dict[str, list] = {}
-    for agent in model.agents:
+    for agent in model.traders:
         groups.setdefault(agent.population, []).append(agent)
     return groups

@@ -174,7 +174,7 @@ def accounts_table(model: MarketModel) -> pa.Table:
     traits: dict[str, list] = {name: [None] * n for name in TRAITS}
     margin_mode: list[str | None] = [None] * n
     leverage: list[int | None] = [None] * n
-    for agent in model.agents:
+    for agent in model.traders:
         a = agent.account
         initial[a] = agent.initial_deposit
         leverage[a] = ex.accounts[a].leverage

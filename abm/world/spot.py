@@ -1,10 +1,11 @@
 """The spot venue whose price is the perp's index (DESIGN section 6).
 
-A compact market with finite liquidity. Net spot order flow ``q`` (BTC, buys positive: the
-arbitrageurs' spot legs) moves the log price through a permanent impact and a transient one that
-decays (Kyle / propagator style); spot value traders close a share of the gap between the lasting
-level and the fundamental value every second. So a perp liquidation cascade that arbitrageurs
-carry into spot moves the index, and with it the mark, until value traders pull it back.
+A venue with finite liquidity and memory, moved by nothing but spot order flow. Net flow ``q``
+(BTC, buys positive: the arbitrageurs' spot legs and the spot value traders' orders) moves the
+log price through a permanent impact and a transient one that decays (a propagator, Kyle /
+Bouchaud style). The sizes come from the venue's depth: selling ``depth_1pct_btc`` at once
+moves the price 1%, of which ``permanent_share`` lasts. No rule moves the price towards the
+information process: value traders do that by trading, with the capital they have.
 """
 
 from __future__ import annotations
@@ -20,33 +21,36 @@ class SpotVenue:
     """The spot price, stepped once per tick.
 
     >>> from abm.config import SpotConfig
-    >>> spot = SpotVenue(SpotConfig(), 50_000.0, tick_seconds=1.0)
-    >>> spot.trade(10.0)  # an arbitrageur buys 10 BTC
-    >>> round(spot.step(50_000.0), 1)  # 10 x (0.05 + 0.2) bps up, minus the pull
-    50012.4
+    >>> spot = SpotVenue(SpotConfig(depth_1pct_btc=100.0), 50_000.0, tick_seconds=1.0)
+    >>> spot.trade(10.0)  # someone buys a tenth of the 1% depth
+    >>> round(spot.step(), 1)  # 10 bps up at once (half of it lasting)
+    50050.0
+    >>> round(spot.step(), 1)  # the transient half decays, the permanent half stays
+    50049.6
     """
 
-    __slots__ = ("level", "transient", "pending", "permanent", "temporary", "decay", "pull")
+    __slots__ = ("level", "transient", "pending", "permanent", "temporary", "decay", "fee")
 
     def __init__(self, config: SpotConfig, start_price: float, tick_seconds: float) -> None:
         self.level = math.log(start_price)
         """Log price without the transient impact."""
         self.transient = 0.0
         self.pending = 0.0
-        self.permanent = config.permanent_impact_bps_per_btc / 10_000
-        self.temporary = config.transient_impact_bps_per_btc / 10_000
+        impact_per_btc = 0.01 / config.depth_1pct_btc
+        self.permanent = impact_per_btc * config.permanent_share
+        self.temporary = impact_per_btc * (1 - config.permanent_share)
         self.decay = math.exp(-tick_seconds / config.transient_decay_seconds)
-        self.pull = 1.0 - 0.5 ** (tick_seconds / config.value_pull_half_life_seconds)
+        self.fee = config.taker_fee_bps / 10_000
+        """Fee rate a spot trade pays (a share of its notional)."""
 
     def trade(self, btc: float) -> None:
         """Record a spot trade of ``btc`` (positive: bought) to move the price at the next step."""
         self.pending += btc
 
-    def step(self, fundamental: float) -> float:
-        """Apply the flow since the last step and the value traders' pull; the new price (USDT)."""
+    def step(self) -> float:
+        """Apply the net flow since the last step; the new price (USDT)."""
         flow, self.pending = self.pending, 0.0
         self.level += self.permanent * flow
-        self.level += self.pull * (math.log(fundamental) - self.level)
         self.transient = self.transient * self.decay + self.temporary * flow
         return math.exp(self.level + self.transient)
 

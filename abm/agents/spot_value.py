@@ -1,0 +1,64 @@
+"""Spot value traders: the rest of the spot market, as seen by the index. Each holds a spot
+inventory (long or short, up to a capacity its capital allows), believes a value of its own
+(late and off: :class:`~abm.agents.belief.Belief`) and leans against the spot price's gap from
+it beyond a threshold, a clip at a time. They are the only force that brings the spot, and
+through it the index, towards the information, and they can run out of room."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import mesa
+
+from abm.agents.belief import Belief
+
+if TYPE_CHECKING:
+    from abm.config import SpotValueTraderConfig
+    from abm.model import MarketModel
+
+
+class SpotValueTrader(mesa.Agent):
+    """One spot value trader; it has no account on the perp exchange."""
+
+    population = "spot_value"
+
+    def __init__(self, model: MarketModel, config: SpotValueTraderConfig, capital: float) -> None:
+        super().__init__(model)
+        rng = model.rng
+        self.config = config
+        self.capital = capital
+        """USDT the trader can put at risk; its capacity is that at the start price."""
+        self.capacity_btc = capital / model.spot.price
+        delay = rng.uniform(config.delay_seconds.low, config.delay_seconds.high)
+        self.belief = Belief(
+            model,
+            delay_ticks=round(delay / model.tick_seconds),
+            error_std=config.error_bps / 10_000,
+            error_half_life_ticks=config.error_half_life_minutes * 60 / model.tick_seconds,
+        )
+        self.threshold_bps = rng.uniform(config.threshold_bps.low, config.threshold_bps.high)
+        self.btc = 0.0
+        """Spot inventory (BTC; negative: sold short)."""
+        self.cash_usdt = 0.0
+        """USDT received (positive) or paid for the inventory, fees included."""
+
+    def act(self) -> None:
+        """Trade a clip towards the position the mispricing beyond the threshold calls for."""
+        spot = self.model.spot
+        price = spot.price
+        gap_bps = (price / self.belief.value() - 1) * 10_000
+        beyond = max(0.0, abs(gap_bps) - self.threshold_bps)
+        target = -math.copysign(1.0, gap_bps) * self.config.btc_per_bps * beyond
+        target = max(-self.capacity_btc, min(self.capacity_btc, target))
+        delta = target - self.btc
+        btc = math.copysign(min(abs(delta), self.config.clip_btc), delta)
+        if abs(btc) < 1e-9:
+            return
+        spot.trade(btc)
+        self.btc += btc
+        self.cash_usdt -= btc * price + abs(btc) * price * spot.fee
+
+    def pnl_usdt(self) -> float:
+        """The inventory marked at the spot price, plus the cash it cost."""
+        return self.cash_usdt + self.btc * self.model.spot.price
