@@ -1224,6 +1224,56 @@ class ArbitrageurConfig(StrictModel):
         return v
 
 
+class MarketConfig(StrictModel):
+    """The share of the real BTC perpetual market the model stands for (DESIGN section 6).
+
+    The populations' capital and sizes, the spot venue's depth and the exchange's fund seeds are
+    written for ``reference_scale``; a run at ``scale`` multiplies all of them by
+    ``scale / reference_scale`` (:meth:`ModelConfig.scaled`), so the ratios that drive cascades
+    (depth, volume, value and arbitrage capacity, the fund, each over open interest) stay
+    those the config was calibrated to while the market grows or shrinks. Counts do not change
+    (the speed budget), and neither do the rulebook's margin tiers, which are the venue's.
+    """
+
+    scale: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="share of the real market modelled (default: reference_scale)",
+    )
+    reference_scale: float = Field(
+        default=0.002,
+        gt=0,
+        le=1,
+        description="the share the config's capital and sizes are written for",
+    )
+    real_open_interest_btc: float = Field(
+        default=500_000.0,
+        gt=0,
+        le=BTC_SUPPLY,
+        description="open interest of the real market the share is of (BTC, one side)",
+    )
+
+    @property
+    def factor(self) -> float:
+        """What capital and sizes are multiplied by: ``scale / reference_scale``."""
+        return 1.0 if self.scale is None else self.scale / self.reference_scale
+
+
+SCALED_FIELDS = {
+    "retail": ("capital.median", "minimum_balance"),
+    "whales": ("capital.median", "clip_btc", "hunt_min_cluster_btc"),
+    "market_makers": ("capital.median", "size_btc", "inventory_limit_btc"),
+    "arbitrageurs": ("capital.median", "clip_btc", "catch_size_btc"),
+    "fundamental_traders": ("capital.median", "btc_per_bps", "clip_btc"),
+    "spot_value_traders": ("capital.median", "btc_per_bps", "clip_btc"),
+    "world": ("spot.depth_1pct_btc",),
+    "exchange": ("insurance_fund_seed", "backstop_vault_seed"),
+}
+"""The keys ``market.scale`` multiplies (dotted within each section); the makers' response to
+taker flow (``market_makers.flow_bps_per_btc``) is divided by the same factor."""
+
+
 class TradingConfig(StrictModel):
     """Conventions all agents share."""
 
@@ -1311,10 +1361,35 @@ class ModelConfig(StrictModel):
     fundamental_traders: FundamentalTraderConfig = FundamentalTraderConfig()
     spot_value_traders: SpotValueTraderConfig = SpotValueTraderConfig()
     trading: TradingConfig = TradingConfig()
+    market: MarketConfig = MarketConfig()
 
     @property
     def ticks(self) -> int:
         return round(self.run.hours * 3_600 / self.run.tick_seconds)
+
+    def scaled(self) -> ModelConfig:
+        """This config with :data:`SCALED_FIELDS` multiplied by ``market.factor`` (itself when
+        the factor is 1): the same market at another share of the real one. The copy is written
+        for its own scale (its factor is 1), so scaling it again changes nothing.
+
+        >>> config = load_config("configs/baseline.yaml", ["market.scale=0.004"])
+        >>> config.scaled().market_makers.size_btc == 2 * config.market_makers.size_btc
+        True
+        """
+        factor = self.market.factor
+        if factor == 1.0:
+            return self
+        data = self.model_dump()
+        for section, keys in SCALED_FIELDS.items():
+            for key in keys:
+                *path, last = [section, *key.split(".")]
+                holder = data
+                for part in path:
+                    holder = holder[part]
+                holder[last] = holder[last] * factor
+        data["market_makers"]["flow_bps_per_btc"] /= factor
+        data["market"]["reference_scale"] = self.market.scale
+        return type(self).model_validate(data)
 
     @property
     def minutes(self) -> float:

@@ -128,7 +128,7 @@ def resolve_config(
     if rng is not None:
         overrides = {**overrides, "run.seed": int(rng)}
     config = override_config(config, overrides, source) if overrides else config
-    return replay_start(config)
+    return replay_start(config).scaled()
 
 
 @contextmanager
@@ -339,7 +339,9 @@ class MarketModel(mesa.Model):
                 # Frequent actors (spot value traders, arbitrageurs): one draw each, so that
                 # each acts at its exact rate (the picks below repeat, which at high rates
                 # would make fewer act than the rate says).
-                chosen.extend(a for a, hit in zip(agents, rng.random(len(agents)) < p) if hit)
+                chosen.extend(
+                    a for a, hit in zip(agents, rng.random(len(agents)) < p, strict=True) if hit
+                )
                 continue
             count = rng.binomial(len(agents), p)
             if count:

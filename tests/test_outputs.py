@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from abm.agents import SpotValueTrader
 from abm import outputs
+from abm.agents import SpotValueTrader
 from abm.cli import main
 from abm.config import ConfigError, load_config
 from abm.exchange.liquidation import LiquidationEvent

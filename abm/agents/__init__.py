@@ -8,4 +8,12 @@ from abm.agents.spot_value import SpotValueTrader
 from abm.agents.trader import Trader
 from abm.agents.whale import Whale
 
-__all__ = ["Arbitrageur", "FundamentalTrader", "MarketMaker", "RetailTrader", "SpotValueTrader", "Trader", "Whale"]
+__all__ = [
+    "Arbitrageur",
+    "FundamentalTrader",
+    "MarketMaker",
+    "RetailTrader",
+    "SpotValueTrader",
+    "Trader",
+    "Whale",
+]

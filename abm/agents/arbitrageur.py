@@ -67,7 +67,9 @@ class Arbitrageur(Trader):
             position < self.max_position
         ):
             self.hedge(ex.submit(self.account, BUY, self.clip, ask, kind="ioc").filled, BUY)
-        elif (position < 0 and basis < config.exit_bps and funding < config.funding_threshold / 2) or (
+        elif (
+            position < 0 and basis < config.exit_bps and funding < config.funding_threshold / 2
+        ) or (
             position > 0 and -basis < config.exit_bps and funding > -config.funding_threshold / 2
         ):
             side = SELL if position > 0 else BUY

@@ -34,9 +34,7 @@ class FundamentalTrader(Trader):
         )
         self.threshold_bps = rng.uniform(config.threshold_bps.low, config.threshold_bps.high)
         start_price = model.exchange.instrument.price(model.exchange.index)
-        self.max_position = self.lots(
-            capital * self.leverage * config.capital_use / start_price
-        )
+        self.max_position = self.lots(capital * self.leverage * config.capital_use / start_price)
         self.clip = self.lots(config.clip_btc)
 
     def value_estimate(self) -> float:

@@ -57,9 +57,10 @@ class MarketMaker(Trader):
         index = self.exchange.index
         move = config.requote_move_bps / 10_000
         stale = self.model.tick - self.quoted_at >= config.requote_ticks
-        moved = abs(fair - self.quoted_fair) >= fair * move or abs(
-            index - self.quoted_index
-        ) >= index * move
+        moved = (
+            abs(fair - self.quoted_fair) >= fair * move
+            or abs(index - self.quoted_index) >= index * move
+        )
         if stale or moved:
             self.quote(fair, stressed)
 

@@ -2,8 +2,8 @@
 the move is still there an hour later (issue 22 section 4; DESIGN section 6).
 
 With the information process held flat, a seller outside every population sells ``share_of_oi``
-of open interest at market, spread evenly over ``minutes``; the mark is read before, when the
-selling ends, and ``after_minutes`` later. The standing bid depth within 1% before the sale says
+of open interest at market, spread evenly over ``minutes``; the mark is read when the selling
+ends and ``after_minutes`` later, and compared with the same run without the sale. The standing bid depth within 1% before the sale says
 what the sale ate. On a market whose prices come from order flow, the immediate move is of the
 order of the depth eaten and part of it lasts; on one held to a script, it fades in seconds.
 """
@@ -38,11 +38,49 @@ def impulse_response(
 ) -> dict[str, float]:
     """Run ``config`` (with flat information and ``overrides``) for ``warmup_minutes``, sell
     ``share_of_oi`` of the open interest at market over ``minutes``, then wait
-    ``after_minutes`` (``sell_btc``, when given, is the size instead). Returns (bps of the mark before the sale, negative for a fall):
+    ``after_minutes`` (``sell_btc``, when given, is the size instead). The same run without the
+    sale (same seed: common random numbers) is the counterfactual, so the market's own moves
+    cancel. Returns, in bps of the counterfactual mark (negative: the sale lowered it):
     ``immediate_bps`` (when the selling ends), ``after_bps`` (``after_minutes`` later),
-    ``lasting_share`` (after over immediate), ``sold_btc``, ``open_interest_btc``,
-    ``bid_depth_1pct_btc`` (standing before the sale), ``sold_share_of_depth``.
+    ``lasting_share`` (after over immediate); and ``sold_btc``, ``open_interest_btc``,
+    ``bid_depth_1pct_btc`` (standing before the sale), ``sold_share_of_depth``,
+    ``raw_immediate_bps`` and ``raw_after_bps`` (the mark against its own level before the
+    sale, the market's moves included).
     """
+    with_sale = _run(
+        config, share_of_oi, minutes, warmup_minutes, after_minutes, sell_btc, overrides, sell=True
+    )
+    without = _run(
+        config, share_of_oi, minutes, warmup_minutes, after_minutes, sell_btc, overrides, sell=False
+    )
+    immediate = (with_sale["at_end"] / without["at_end"] - 1) * 10_000
+    after = (with_sale["later"] / without["later"] - 1) * 10_000
+    return {
+        "immediate_bps": immediate,
+        "after_bps": after,
+        "lasting_share": after / immediate if immediate else math.nan,
+        "sold_btc": with_sale["sold_btc"],
+        "open_interest_btc": with_sale["open_interest_btc"],
+        "bid_depth_1pct_btc": with_sale["bid_depth_1pct_btc"],
+        "sold_share_of_depth": with_sale["sold_share_of_depth"],
+        "raw_immediate_bps": (with_sale["at_end"] / with_sale["before"] - 1) * 10_000,
+        "raw_after_bps": (with_sale["later"] / with_sale["before"] - 1) * 10_000,
+    }
+
+
+def _run(
+    config: ModelConfig,
+    share_of_oi: float,
+    minutes: float,
+    warmup_minutes: float,
+    after_minutes: float,
+    sell_btc: float | None,
+    overrides: Mapping[str, object] | None,
+    *,
+    sell: bool,
+) -> dict[str, float]:
+    """One run of :func:`impulse_response`, with or without the sale; the marks (ticks) before,
+    at the sale's end and later, and what the sale was against."""
     from abm.model import MarketModel
 
     hours = (warmup_minutes + minutes + after_minutes) / 60 + 1 / 60
@@ -65,18 +103,17 @@ def impulse_response(
     for step in range(ticks):
         model.step()
         due = sell_lots * (step + 1) // ticks - sold
-        if due:
+        if sell and due:
             sold += ex.submit(seller, SELL, due, kind="market").filled
+        elif due:
+            sold += due
     at_end = ex.mark
     for _ in range(round(after_minutes * 60 / tick_seconds)):
         model.step()
-    later = ex.mark
-    immediate = (at_end / before - 1) * 10_000
-    after = (later / before - 1) * 10_000
     return {
-        "immediate_bps": immediate,
-        "after_bps": after,
-        "lasting_share": after / immediate if immediate else math.nan,
+        "before": before,
+        "at_end": at_end,
+        "later": ex.mark,
         "sold_btc": inst.btc(sold),
         "open_interest_btc": inst.btc(oi_lots),
         "bid_depth_1pct_btc": inst.btc(depth),

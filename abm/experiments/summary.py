@@ -114,10 +114,12 @@ def proportions(model: MarketModel) -> dict[str, float | None]:
     values in ``abm/analysis/bands.yaml``): depth within 1% a side over open interest (median of
     the samples, each the mean of the two sides), daily volume over open interest, the insurance
     fund at the start over open interest's notional, liquidated notional a day over it, and the
-    value traders' and arbitrageurs' capacity (positions at their limit) and flow a minute (a
-    clip per action) over it; and the share of retail on isolated margin and its median
-    leverage (who is exposed the way cascades need). Open interest is one side's, averaged over the run; None where
-    open interest was never positive.
+    value traders' and arbitrageurs' capacity (positions at the limit their capital sets) and
+    flow a minute (a clip per action) over it, the spot value traders' capacity over it, the
+    model's open interest as a share of the real market's (``market.real_open_interest_btc``);
+    and the share of retail on isolated margin and its median leverage (who is exposed the way
+    cascades need). Open interest is one side's, averaged over the run; None where open
+    interest was never positive.
     """
     c = model.recorder.columns
     oi = np.asarray(c["open_interest_long_btc"], dtype=float)
@@ -134,6 +136,7 @@ def proportions(model: MarketModel) -> dict[str, float | None]:
             "arbitrage_capacity_per_oi",
             "arbitrage_flow_per_minute_per_oi",
             "spot_value_capacity_per_oi",
+            "share_of_real_open_interest",
             "retail_isolated_share",
             "retail_leverage_median",
         )
@@ -155,6 +158,7 @@ def proportions(model: MarketModel) -> dict[str, float | None]:
         out[f"{name}_capacity_per_oi"] = btc(sum(a.max_position for a in agents)) / mean_oi
         per_minute = btc(sum(a.clip for a in agents)) * activity / 60
         out[f"{name}_flow_per_minute_per_oi"] = per_minute / mean_oi
+    out["share_of_real_open_interest"] = mean_oi / model.config.market.real_open_interest_btc
     spot_value = model.agents_by_type.get(SpotValueTrader, [])
     out["spot_value_capacity_per_oi"] = sum(a.capacity_btc for a in spot_value) / mean_oi
     days = max(model.ticks * model.tick_seconds, model.tick_seconds) / 86_400
@@ -181,9 +185,7 @@ def spot_value_summary(model: MarketModel) -> dict[str, float]:
     return {
         "count": len(agents),
         "inventory_btc": float(sum(a.btc for a in agents)),
-        "largest_capacity_share": max(
-            (abs(a.btc) / a.capacity_btc for a in agents), default=0.0
-        ),
+        "largest_capacity_share": max((abs(a.btc) / a.capacity_btc for a in agents), default=0.0),
         "pnl_usdt": float(sum(a.pnl_usdt() for a in agents)),
     }
 
