@@ -1123,6 +1123,13 @@ class FundamentalTraderConfig(StrictModel):
         description="largest position: this share of capital x leverage at the start price",
     )
     clip_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY, description="largest order (BTC)")
+    rebalance_btc: float = Field(
+        default=0.0,
+        ge=0,
+        le=BTC_SUPPLY,
+        description="a trader leaves its position alone while it is within this of the target "
+        "(BTC): funds do not trade every basis point",
+    )
 
     @model_validator(mode="after")
     def _delay(self) -> FundamentalTraderConfig:
@@ -1157,9 +1164,12 @@ class SpotValueTraderConfig(StrictModel):
         description="mispricing a trader ignores (bps), uniform, drawn once per trader",
     )
     btc_per_bps: float = Field(
-        default=1.0, gt=0, le=BTC_SUPPLY, description="target inventory per bp beyond threshold"
+        default=0.02,
+        gt=0,
+        le=BTC_SUPPLY,
+        description="BTC traded an action per bp of mispricing beyond the threshold",
     )
-    clip_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY, description="largest trade (BTC)")
+    clip_btc: float = Field(default=0.2, gt=0, le=BTC_SUPPLY, description="largest trade (BTC)")
 
     @model_validator(mode="after")
     def _delay(self) -> SpotValueTraderConfig:
@@ -1265,7 +1275,7 @@ SCALED_FIELDS = {
     "whales": ("capital.median", "clip_btc", "hunt_min_cluster_btc"),
     "market_makers": ("capital.median", "size_btc", "inventory_limit_btc"),
     "arbitrageurs": ("capital.median", "clip_btc", "catch_size_btc"),
-    "fundamental_traders": ("capital.median", "btc_per_bps", "clip_btc"),
+    "fundamental_traders": ("capital.median", "btc_per_bps", "clip_btc", "rebalance_btc"),
     "spot_value_traders": ("capital.median", "btc_per_bps", "clip_btc"),
     "world": ("spot.depth_1pct_btc",),
     "exchange": ("insurance_fund_seed", "backstop_vault_seed"),

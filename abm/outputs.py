@@ -431,6 +431,25 @@ ACCOUNTS = Output(
             FLAG,
             "stop-limit rather than stop-market (retail; null otherwise)",
         ),
+        _c(
+            "belief_delay_seconds",
+            FLOAT,
+            "s",
+            "how late the information reaches the trader (value traders; null otherwise)",
+        ),
+        _c(
+            "belief_threshold_bps",
+            FLOAT,
+            "bps",
+            "the mispricing the trader leaves alone (value traders; null otherwise)",
+        ),
+        _c(
+            "spot_leg_pnl_usdt",
+            FLOAT,
+            USDT,
+            "the spot leg off the exchange, marked at the spot price, spot fees paid "
+            "(arbitrageurs; null otherwise): their profit is this plus the account's",
+        ),
     ),
 )
 
@@ -637,6 +656,9 @@ OPTIONAL_COLUMNS = {
     ("liquidations.parquet", "adl_reason"),
     ("ticks.parquet", "depth_bid_1pct_btc"),
     ("ticks.parquet", "depth_ask_1pct_btc"),
+    ("accounts.parquet", "belief_delay_seconds"),
+    ("accounts.parquet", "belief_threshold_bps"),
+    ("accounts.parquet", "spot_leg_pnl_usdt"),
 }
 """Columns that runs written before them lack and readers do without (``time`` columns too:
 they are derived from their tick and the run's clock)."""

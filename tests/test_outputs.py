@@ -435,3 +435,24 @@ def test_the_summary_states_the_proportions_recomputed_from_the_tables(run_folde
     assert shares["spot_value_capacity_per_oi"] == pytest.approx(
         sum(a.capital for a in spot) / start / oi.mean()
     )
+
+
+def test_accounts_hold_the_arbitrageurs_spot_leg_and_the_value_traders_beliefs(run_folder):
+    """The arbitrageurs' profit includes their spot leg in the accounts table too (it adds up to
+    the summary's), and each value trader's delay and threshold are written as drawn."""
+    out, result = run_folder
+    accounts = pd.read_parquet(out / "accounts.parquet")
+    arbs = accounts[accounts["population"] == "arbitrageur"]
+    assert arbs["spot_leg_pnl_usdt"].notna().all()
+    assert arbs["spot_leg_pnl_usdt"].sum() == pytest.approx(
+        result.summary["arbitrageur_spot_leg_pnl"]
+    )
+    value = accounts[accounts["population"] == "fundamental"]
+    config = result.model.config.fundamental_traders
+    assert value["belief_delay_seconds"].between(
+        config.delay_seconds.low - 1, config.delay_seconds.high + 1
+    ).all()
+    assert value["belief_threshold_bps"].between(
+        config.threshold_bps.low, config.threshold_bps.high
+    ).all()
+    assert accounts[accounts["population"] == "retail"]["spot_leg_pnl_usdt"].isna().all()

@@ -36,13 +36,15 @@ class FundamentalTrader(Trader):
         start_price = model.exchange.instrument.price(model.exchange.index)
         self.max_position = self.lots(capital * self.leverage * config.capital_use / start_price)
         self.clip = self.lots(config.clip_btc)
+        self.rebalance = model.exchange.instrument.lots(config.rebalance_btc)
 
     def value_estimate(self) -> float:
         """This trader's belief about the value (USDT)."""
         return self.belief.value()
 
     def act(self) -> None:
-        """Trade towards the target position: against the mispricing beyond the threshold."""
+        """Trade towards the target position (against the mispricing beyond the threshold), unless
+        the position is already within ``rebalance_btc`` of it."""
         ex = self.exchange
         bid, ask = ex.book.best_bid(), ex.book.best_ask()
         if bid is None or ask is None:
@@ -55,7 +57,7 @@ class FundamentalTrader(Trader):
         wanted = ex.instrument.lots(target)
         target_lots = max(-self.max_position, min(self.max_position, wanted))
         delta = target_lots - self.position
-        if not delta:
+        if not delta or abs(delta) < self.rebalance:
             return
         lots = min(abs(delta), self.clip)
         side = BUY if delta > 0 else SELL

@@ -1,7 +1,7 @@
-"""Spot value traders: the rest of the spot market, as seen by the index. Each holds a spot
-inventory (long or short, up to a capacity its capital allows), believes a value of its own
-(late and off: :class:`~abm.agents.belief.Belief`) and leans against the spot price's gap from
-it beyond a threshold, a clip at a time. They are the only force that brings the spot, and
+"""Spot value traders: the rest of the spot market, as seen by the index. Each believes a value
+of its own (late and off: :class:`~abm.agents.belief.Belief`) and leans against the spot price's
+gap from it beyond a threshold, a small trade at a time, so its inventory (long or short, up to
+a capacity its capital allows) is what its leaning has added up to. They are the only force that brings the spot, and
 through it the index, towards the information, and they can run out of room."""
 
 from __future__ import annotations
@@ -44,15 +44,19 @@ class SpotValueTrader(mesa.Agent):
         """USDT received (positive) or paid for the inventory, fees included."""
 
     def act(self) -> None:
-        """Trade a clip towards the position the mispricing beyond the threshold calls for."""
+        """Lean against the mispricing beyond the threshold: buy below the believed value, sell
+        above it, ``btc_per_bps`` per bp beyond the threshold (at most a clip), as long as the
+        inventory stays within capacity. The inventory is what the leaning has added up to, so
+        a lasting move of the value is followed only as far as capital allows."""
         spot = self.model.spot
         price = spot.price
         gap_bps = (price / self.belief.value() - 1) * 10_000
-        beyond = max(0.0, abs(gap_bps) - self.threshold_bps)
-        target = -math.copysign(1.0, gap_bps) * self.config.btc_per_bps * beyond
-        target = max(-self.capacity_btc, min(self.capacity_btc, target))
-        delta = target - self.btc
-        btc = math.copysign(min(abs(delta), self.config.clip_btc), delta)
+        beyond = abs(gap_bps) - self.threshold_bps
+        if beyond <= 0:
+            return
+        size = min(self.config.clip_btc, self.config.btc_per_bps * beyond)
+        btc = -math.copysign(size, gap_bps)
+        btc = max(-self.capacity_btc - self.btc, min(self.capacity_btc - self.btc, btc))
         if abs(btc) < 1e-9:
             return
         spot.trade(btc)

@@ -377,24 +377,50 @@ def _drawdown(prices: np.ndarray) -> float:
     return float(np.max(1 - prices / peak))
 
 
-@register_metric("drawdown", bounds=SHARE_RANGE)
+def crash_shock(shocks: list) -> Shock | None:
+    """The scenario's crash: its largest shock by the size of its move (the first of equal
+    ones); None without shocks. On the long squeeze this is the 12:30 freefall, not the
+    overnight slide that comes first."""
+    if not shocks:
+        return None
+    parsed = [Shock.model_validate(s) for s in shocks]
+    return max(parsed, key=lambda shock: abs(shock.move))
+
+
+@register_metric(
+    "drawdown",
+    bounds={
+        **dict.fromkeys(("max", "crash", "crash_last", "crash_information"), SHARE_RANGE),
+        "crash_excess": (-1.0, 1.0),
+    },
+)
 def drawdown(run: RunTables) -> dict[str, float]:
-    """The perp's largest fall from a running peak of its mark, as a share: over the run
-    (``max``) and within the crash window (``crash``: from the first shock's start to one hour
-    after its end; NaN without shocks, or when the shock starts after the run's end, which the
-    run's and the sweep's summaries warn about)."""
+    """Falls from a running peak, as shares. ``max``: the mark's over the run. Within the crash
+    window (from the start of the largest shock, :func:`crash_shock`, to one hour after its
+    end): the mark's (``crash``), the last price's (``crash_last``), the information
+    process's (``crash_information``), and the excess of the mark's over the information's
+    (``crash_excess``: what the market added to the news; negative when it fell less). NaN
+    without shocks, or when the shock starts after the run's end, which the run's and the
+    sweep's summaries warn about."""
     ticks = run.ticks
     mark = ticks["mark_usdt"].to_numpy(dtype=float)
-    shocks = run.config.get("world", {}).get("shocks") or []
-    crash = math.nan
-    if shocks:
-        shock = Shock.model_validate(shocks[0])
-        seconds = ticks["elapsed_s"].to_numpy(dtype=float)
-        start = shock.start(seconds[-1] / 60) * 60
-        end = start + (shock.minutes + 60) * 60
-        window = mark[(seconds >= start) & (seconds <= end)]
-        crash = _drawdown(window)
-    return {"max": _drawdown(mark), "crash": crash}
+    out = {"max": _drawdown(mark)}
+    out.update(
+        dict.fromkeys(("crash", "crash_last", "crash_information", "crash_excess"), math.nan)
+    )
+    shock = crash_shock(run.config.get("world", {}).get("shocks") or [])
+    if shock is None:
+        return out
+    seconds = ticks["elapsed_s"].to_numpy(dtype=float)
+    start = shock.start(seconds[-1] / 60) * 60
+    end = start + (shock.minutes + 60) * 60
+    window = (seconds >= start) & (seconds <= end)
+    last = ticks["last_usdt"].ffill().to_numpy(dtype=float)
+    out["crash"] = _drawdown(mark[window])
+    out["crash_last"] = _drawdown(last[window][~np.isnan(last[window])])
+    out["crash_information"] = _drawdown(ticks["fundamental_usdt"].to_numpy(dtype=float)[window])
+    out["crash_excess"] = out["crash"] - out["crash_information"]
+    return out
 
 
 @register_metric("stylized_facts")

@@ -158,6 +158,13 @@ TRAITS = {
     ),
     "stop_trigger": lambda agent: getattr(agent, "stop_trigger", None),
     "stop_is_limit": lambda agent: getattr(agent, "stop_limit", None),
+    "belief_delay_seconds": lambda agent: (
+        agent.belief.delay * agent.model.tick_seconds if hasattr(agent, "belief") else None
+    ),
+    "belief_threshold_bps": lambda agent: agent.threshold_bps if hasattr(agent, "belief") else None,
+    "spot_leg_pnl_usdt": lambda agent: (
+        agent.spot_pnl_usdt() if hasattr(agent, "spot_pnl_usdt") else None
+    ),
 }
 """Each drawn trait of ``accounts.parquet`` read off its agent; a trait the agent's population
 does not have (a whale's style) is null."""

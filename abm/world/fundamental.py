@@ -1,8 +1,9 @@
 """The fundamental value: the information no one trades at directly (DESIGN section 6).
 
 ``FundamentalProcess`` precomputes, at construction, the log-value path for ticks ``0..ticks`` so
-that reading it in the tick loop costs O(1). The spot venue (:mod:`abm.world.spot`) is pulled
-towards it by its value traders; the perp's price comes from its own book. The path is one of
+that reading it in the tick loop costs O(1). Only value traders read it, late and with errors of
+their own (:mod:`abm.agents.belief`); the spot venue (:mod:`abm.world.spot`) moves with their
+trades and the arbitrageurs', and the perp's price comes from its own book. The path is one of
 
 * ``multiscale`` (default): log returns ``r_t = sigma_t z_t + J_t`` with ``z_t`` Student-t and
   a volatility with long memory, ``sigma_t = sigma exp(X_t - S**2)``, where ``X_t`` is the sum of
