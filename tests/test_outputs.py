@@ -449,10 +449,14 @@ def test_accounts_hold_the_arbitrageurs_spot_leg_and_the_value_traders_beliefs(r
     )
     value = accounts[accounts["population"] == "fundamental"]
     config = result.model.config.fundamental_traders
-    assert value["belief_delay_seconds"].between(
-        config.delay_seconds.low - 1, config.delay_seconds.high + 1
-    ).all()
-    assert value["belief_threshold_bps"].between(
-        config.threshold_bps.low, config.threshold_bps.high
-    ).all()
+    assert (
+        value["belief_delay_seconds"]
+        .between(config.delay_seconds.low - 1, config.delay_seconds.high + 1)
+        .all()
+    )
+    assert (
+        value["belief_threshold_bps"]
+        .between(config.threshold_bps.low, config.threshold_bps.high)
+        .all()
+    )
     assert accounts[accounts["population"] == "retail"]["spot_leg_pnl_usdt"].isna().all()
