@@ -65,12 +65,13 @@ class MarketMaker(Trader):
             self.quote(fair, stressed)
 
     def watch_basis(self) -> float:
-        """The book's mid (the last price, or the index, when a side is empty), and its
-        exponentially weighted basis over the index."""
+        """The book's mid (the best price of the side left when the other is empty; the last
+        price, or the index, when both are), and its exponentially weighted basis over the
+        index."""
         ex = self.exchange
         bid, ask = ex.book.best_bid(), ex.book.best_ask()
         if bid is None or ask is None:
-            return float(ex.last or ex.index)
+            return float(bid or ask or ex.last or ex.index)
         mid = (bid + ask) / 2
         basis = (mid - ex.index) / ex.index
         self.basis = self.basis_keep * self.basis + (1 - self.basis_keep) * basis
@@ -87,6 +88,19 @@ class MarketMaker(Trader):
         """How hard recent losses bite: 0 while the maker earns, 1 at a loss rate of
         ``loss_tolerance_per_hour`` of its capital, more beyond."""
         return max(0.0, -self.pnl_rate) / self.loss_tolerance
+
+    def behind_the_book(self, bid: int, ask: int) -> tuple[int, int]:
+        """The ladder's first bid and ask, kept on their own side of the book: a bid at or above
+        the best ask (another trader's, left after a sweep) would be refused as crossing, and
+        a ladder of refused bids would leave the side empty while the price slides, so the
+        ladder starts one tick behind the other side's best instead."""
+        book = self.exchange.book
+        best_ask, best_bid = book.best_ask(), book.best_bid()
+        if best_ask is not None:
+            bid = min(bid, best_ask - 1)
+        if best_bid is not None:
+            ask = max(ask, best_bid + 1)
+        return max(1, bid), ask
 
     def fair_price(self) -> int:
         """The mid, pulled ``index_weight`` of the way to the index plus the remembered basis,
@@ -120,10 +134,11 @@ class MarketMaker(Trader):
         buy_size = max(1, round(size * min(2.0, max(floor, 1 - load))))
         sell_size = max(1, round(size * min(2.0, max(floor, 1 + load))))
         ex.cancel_all(self.account)
+        bid_top, ask_top = self.behind_the_book(fair - offset, fair + offset)
         for level in range(config.levels):
-            distance = offset + round(spacing * level**config.level_spacing_power)
-            ex.submit(self.account, BUY, buy_size, fair - distance, kind="post_only")
-            ex.submit(self.account, SELL, sell_size, fair + distance, kind="post_only")
+            distance = round(spacing * level**config.level_spacing_power)
+            ex.submit(self.account, BUY, buy_size, bid_top - distance, kind="post_only")
+            ex.submit(self.account, SELL, sell_size, ask_top + distance, kind="post_only")
         self.quoted_fair = fair
         self.quoted_index = ex.index
         self.quoted_at = self.model.tick
