@@ -5,8 +5,8 @@ the spot venue from its world section, and the populations; ``model.run_for(n)``
 ticks. Each tick follows DESIGN section 7: the world moves the fundamental value (information,
 which no rule turns into a price) and the spot venue applies the last tick's spot order flow
 (arbitrageurs' spot legs, spot value traders) to set the index; the agents sampled as active
-act in a random order; the exchange updates mark and funding premium, triggers stops, runs liquidation rounds and settles
-funding; the recorder takes the tick's series.
+act in a random order; the exchange updates mark and funding premium, triggers stops, runs
+liquidation rounds and settles funding; the recorder takes the tick's series.
 
 The model follows Mesa's conventions, so that ``mesa.batch_run`` can drive it:
 ``MarketModel(config=None, *, rng=None, **overrides)`` (see the constructor), one tick per

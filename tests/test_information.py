@@ -128,19 +128,77 @@ def test_market_makers_arbitrageurs_retail_and_whales_never_read_the_information
 
 
 @pytest.mark.slow
-def test_a_sale_moves_the_mark_and_part_of_the_move_lasts():
-    """Flat information, baseline market: selling 3% of open interest (about three quarters of
-    the standing 1% bid depth) in one minute lowers the mark against the same run without the
-    sale, and an hour later a part of the fall is still there. Six seeds; the market's own
-    divergence after the sale is noise of a few bps a seed, so the test reads the mean."""
+def test_a_sale_moves_the_mark_against_the_same_run_without_it():
+    """Flat information, baseline market: selling 3% of open interest (about two thirds of the
+    standing 1% bid depth) in one minute lowers the mark against the same run without the sale
+    (common random numbers). Eight seeds; the market's own divergence after the sale is noise of
+    a few bps a seed, so the test reads the mean. How much of the move is left an hour later is
+    measured, not asserted: on the current calibration none of it is (the spot value traders,
+    who know the flat value within about 10 bps, buy the index back; the note on issue 22 gives
+    the figures)."""
     config = load_config(BASELINE)
     runs = [
         impulse_response(config, share_of_oi=0.03, overrides={"run.seed": seed})
-        for seed in range(1, 7)
+        for seed in range(1, 9)
     ]
-    immediate = np.mean([r["immediate_bps"] for r in runs])
-    after = np.mean([r["after_bps"] for r in runs])
+    for run in runs:
+        assert run["sold_btc"] == pytest.approx(0.03 * run["open_interest_btc"], rel=0.01)
     eaten = np.mean([r["sold_share_of_depth"] for r in runs])
+    immediate = [r["immediate_bps"] for r in runs]
     assert 0.3 < eaten < 1.5
-    assert immediate < -2.0
-    assert after < 0.0
+    assert np.mean(immediate) < -2.0
+    assert sum(move < 0 for move in immediate) >= 6
+
+
+def test_market_scale_multiplies_every_capital_and_size_and_keeps_counts():
+    """Twice the share of the real market: every scaled key doubles, the makers' response to a
+    BTC of flow halves, counts stay, and the scaled config is written for its own scale."""
+    from abm.config import SCALED_FIELDS
+
+    written = load_config(BASELINE)
+    scaled = load_config(BASELINE, ["market.scale=0.004"]).scaled()
+    assert written.scaled() is written  # at its reference scale nothing changes
+
+    def read(config, section: str, key: str) -> float:
+        value = getattr(config, section)
+        for part in key.split("."):
+            value = getattr(value, part)
+        return value
+
+    for section, keys in SCALED_FIELDS.items():
+        for key in keys:
+            assert read(scaled, section, key) == pytest.approx(2 * read(written, section, key))
+    assert scaled.market_makers.flow_bps_per_btc == pytest.approx(
+        written.market_makers.flow_bps_per_btc / 2
+    )
+    assert scaled.retail.count == written.retail.count
+    assert scaled.market.factor == 1.0 and scaled.scaled() is scaled
+
+
+def test_arbitrageurs_enter_only_when_the_basis_pays_both_legs_round_trip():
+    """Hand-computed on the baseline: taker 1.7 bps on the market-maker tier and 1 bp on spot,
+    both legs in and out, plus the 4-bp edge: 9.4 bps."""
+    from abm.agents import Arbitrageur
+
+    model = MarketModel(load_config(BASELINE, ["retail.count=10", "run.hours=0.01"]))
+    arb = model.agents_by_type[Arbitrageur][0]
+    assert arb.entry_bps == pytest.approx(2 * (1.7 + 1.0) + 4.0)
+
+
+def test_a_market_maker_quotes_behind_an_ask_left_below_its_fair_value():
+    """An ask another trader left 2% below the makers' fair value, with no bid under it: the
+    makers' ladders start one tick behind it instead of being refused as crossing, so the book
+    stays two-sided."""
+    from abm.agents import MarketMaker
+    from abm.exchange import SELL
+
+    model = MarketModel(load_config(BASELINE, [*NOBODY, "market_makers.count=1", "run.hours=0.1"]))
+    ex = model.exchange
+    maker = model.agents_by_type[MarketMaker][0]
+    ex.cancel_all(maker.account)
+    seller = ex.open_account(10**12, leverage=1)
+    low = ex.index * 98 // 100
+    assert ex.submit(seller, SELL, 5, low, kind="limit").resting
+    maker.quote(maker.fair_price(), stressed=False)
+    assert ex.book.best_ask() == low
+    assert ex.book.best_bid() == low - 1
