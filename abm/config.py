@@ -1252,7 +1252,7 @@ class MarketConfig(StrictModel):
         description="share of the real market modelled (default: reference_scale)",
     )
     reference_scale: float = Field(
-        default=0.002,
+        default=0.0012,
         gt=0,
         le=1,
         description="the share the config's capital and sizes are written for",
@@ -1382,7 +1382,7 @@ class ModelConfig(StrictModel):
         the factor is 1): the same market at another share of the real one. The copy is written
         for its own scale (its factor is 1), so scaling it again changes nothing.
 
-        >>> config = load_config("configs/baseline.yaml", ["market.scale=0.004"])
+        >>> config = load_config("configs/baseline.yaml", ["market.scale=0.0024"])
         >>> config.scaled().market_makers.size_btc == 2 * config.market_makers.size_btc
         True
         """

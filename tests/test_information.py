@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import math
 import sys
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from abm.agents import SpotValueTrader
 from abm.agents.belief import Belief
 from abm.config import SpotConfig, load_config
 from abm.experiments.impulse import impulse_response
+from abm.experiments.metrics import drawdown
 from abm.model import MarketModel
 
 BASELINE = "configs/baseline.yaml"
@@ -156,7 +159,7 @@ def test_market_scale_multiplies_every_capital_and_size_and_keeps_counts():
     from abm.config import SCALED_FIELDS
 
     written = load_config(BASELINE)
-    scaled = load_config(BASELINE, ["market.scale=0.004"]).scaled()
+    scaled = load_config(BASELINE, ["market.scale=0.0024"]).scaled()
     assert written.scaled() is written  # at its reference scale nothing changes
 
     def read(config, section: str, key: str) -> float:
@@ -202,3 +205,29 @@ def test_a_market_maker_quotes_behind_an_ask_left_below_its_fair_value():
     maker.quote(maker.fair_price(), stressed=False)
     assert ex.book.best_ask() == low
     assert ex.book.best_bid() == low - 1
+
+
+def test_excess_drawdown_is_the_marks_fall_less_the_informations_in_the_largest_fall():
+    """Hand-computed: in the window of the largest fall (minute 2, not the earlier slide nor the
+    rebound), the mark falls from 100 to 88 (12%) and the information from 100 to 95 (5%): the
+    excess is 7 points."""
+    seconds = np.arange(0, 600, dtype=float)
+    mark = np.full(len(seconds), 100.0)
+    info = np.full(len(seconds), 100.0)
+    mark[130:200], info[130:200] = 88.0, 95.0
+    mark[:60] = 110.0  # before the window: the earlier slide's peak does not count
+    ticks = pd.DataFrame(
+        {"elapsed_s": seconds, "mark_usdt": mark, "last_usdt": mark, "fundamental_usdt": info}
+    )
+    shocks = [
+        {"start_minute": 0, "minutes": 1, "move": -0.02},
+        {"start_minute": 2, "minutes": 1, "move": -0.05},
+        {"start_minute": 4, "minutes": 1, "move": 0.06},
+    ]
+    run = SimpleNamespace(ticks=ticks, config={"world": {"shocks": shocks}})
+    out = drawdown(run)
+    assert out["crash"] == pytest.approx(0.12)
+    assert out["crash_information"] == pytest.approx(0.05)
+    assert out["crash_excess"] == pytest.approx(0.07)
+    assert out["crash_last"] == pytest.approx(0.12)
+    assert out["max"] == pytest.approx(1 - 88 / 110)

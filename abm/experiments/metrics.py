@@ -378,12 +378,21 @@ def _drawdown(prices: np.ndarray) -> float:
 
 
 def crash_shock(shocks: list) -> Shock | None:
-    """The scenario's crash: its largest shock by the size of its move (the first of equal
-    ones); None without shocks. On the long squeeze this is the 12:30 freefall, not the
-    overnight slide that comes first."""
+    """The scenario's crash: its largest fall (the most negative move; the largest move when no
+    shock falls; the first of equal ones); None without shocks. On the long squeeze this is the
+    12:30 freefall (-22%), not the overnight slide that comes first nor the rebound after it.
+
+    >>> crash_shock([{"start_minute": 0, "minutes": 420, "move": -0.07},
+    ...              {"start_minute": 750, "minutes": 45, "move": -0.22},
+    ...              {"start_minute": 795, "minutes": 45, "move": 0.24}]).start_minute
+    750.0
+    """
     if not shocks:
         return None
     parsed = [Shock.model_validate(s) for s in shocks]
+    falls = [shock for shock in parsed if shock.move < 0]
+    if falls:
+        return min(falls, key=lambda shock: shock.move)
     return max(parsed, key=lambda shock: abs(shock.move))
 
 
@@ -396,7 +405,7 @@ def crash_shock(shocks: list) -> Shock | None:
 )
 def drawdown(run: RunTables) -> dict[str, float]:
     """Falls from a running peak, as shares. ``max``: the mark's over the run. Within the crash
-    window (from the start of the largest shock, :func:`crash_shock`, to one hour after its
+    window (from the start of the largest fall, :func:`crash_shock`, to one hour after its
     end): the mark's (``crash``), the last price's (``crash_last``), the information
     process's (``crash_information``), and the excess of the mark's over the information's
     (``crash_excess``: what the market added to the news; negative when it fell less). NaN
