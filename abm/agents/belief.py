@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from abm.config import Uniform
     from abm.model import MarketModel
 
 
@@ -39,6 +40,24 @@ class Belief:
         self.half_life = error_half_life_ticks
         self.error = float(model.rng.normal(0.0, error_std)) if error_std else 0.0
         self.read_at = model.tick
+
+    @classmethod
+    def drawn(
+        cls,
+        model: MarketModel,
+        delay_seconds: Uniform,
+        error_bps: float,
+        error_half_life_minutes: float,
+    ) -> Belief:
+        """A trader's belief with its delay drawn from ``delay_seconds`` (uniform) and its
+        error's spread and half-life in the config's units (bps, minutes)."""
+        delay = model.rng.uniform(delay_seconds.low, delay_seconds.high)
+        return cls(
+            model,
+            delay_ticks=round(delay / model.tick_seconds),
+            error_std=error_bps / 10_000,
+            error_half_life_ticks=error_half_life_minutes * 60 / model.tick_seconds,
+        )
 
     def value(self) -> float:
         """The believed value now (USDT)."""

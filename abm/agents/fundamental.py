@@ -25,12 +25,8 @@ class FundamentalTrader(Trader):
         super().__init__(model, capital, config.leverage)
         rng = model.rng
         self.config = config
-        delay = rng.uniform(config.delay_seconds.low, config.delay_seconds.high)
-        self.belief = Belief(
-            model,
-            delay_ticks=round(delay / model.tick_seconds),
-            error_std=config.estimate_error_bps / 10_000,
-            error_half_life_ticks=config.error_half_life_minutes * 60 / model.tick_seconds,
+        self.belief = Belief.drawn(
+            model, config.delay_seconds, config.estimate_error_bps, config.error_half_life_minutes
         )
         self.threshold_bps = rng.uniform(config.threshold_bps.low, config.threshold_bps.high)
         start_price = model.exchange.instrument.price(model.exchange.index)

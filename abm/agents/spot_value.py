@@ -1,8 +1,9 @@
 """Spot value traders: the rest of the spot market, as seen by the index. Each believes a value
 of its own (late and off: :class:`~abm.agents.belief.Belief`) and leans against the spot price's
 gap from it beyond a threshold, a small trade at a time, so its inventory (long or short, up to
-a capacity its capital allows) is what its leaning has added up to. They are the only force that brings the spot, and
-through it the index, towards the information, and they can run out of room."""
+a capacity its capital allows) is what its leaning has added up to. They are the only force that
+brings the spot, and through it the index, towards the information, and they can run out of
+room."""
 
 from __future__ import annotations
 
@@ -30,12 +31,8 @@ class SpotValueTrader(mesa.Agent):
         self.capital = capital
         """USDT the trader can put at risk; its capacity is that at the start price."""
         self.capacity_btc = capital / model.spot.price
-        delay = rng.uniform(config.delay_seconds.low, config.delay_seconds.high)
-        self.belief = Belief(
-            model,
-            delay_ticks=round(delay / model.tick_seconds),
-            error_std=config.error_bps / 10_000,
-            error_half_life_ticks=config.error_half_life_minutes * 60 / model.tick_seconds,
+        self.belief = Belief.drawn(
+            model, config.delay_seconds, config.error_bps, config.error_half_life_minutes
         )
         self.threshold_bps = rng.uniform(config.threshold_bps.low, config.threshold_bps.high)
         self.btc = 0.0
