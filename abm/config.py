@@ -699,10 +699,10 @@ class SpotConfig(StrictModel):
         description="BTC that, traded at once, move the spot 1% (its depth within 1% a side)",
     )
     permanent_share: float = Field(
-        default=0.5, ge=0, le=1, description="share of an impact that lasts (the rest decays)"
+        default=0.67, ge=0, le=1, description="share of an impact that lasts (the rest decays)"
     )
     transient_decay_seconds: float = Field(
-        default=60.0, gt=0, le=86_400, description="time constant (s) of the transient decay"
+        default=30.0, gt=0, le=86_400, description="time constant (s) of the transient decay"
     )
     taker_fee_bps: float = Field(
         default=1.0, ge=0, le=1_000, description="fee a spot trade pays (bps of its notional)"
@@ -889,13 +889,13 @@ class RetailConfig(StrictModel):
         default=0.15, ge=-1, le=1, description="retail's lean to long, on average over time"
     )
     sentiment_std: float = Field(
-        default=0.0,
+        default=0.3,
         ge=0,
         le=5,
         description="std of the shared mood that moves the lean to long over time",
     )
     sentiment_half_life_hours: float = Field(
-        default=6.0, gt=0, le=8_760, description="half-life of the shared mood (hours)"
+        default=12.0, gt=0, le=8_760, description="half-life of the shared mood (hours)"
     )
     noise: float = Field(default=0.6, ge=0, le=5, description="std of the idiosyncratic signal")
     lookback_minutes: float = Field(
@@ -1002,7 +1002,7 @@ class MarketMakerConfig(StrictModel):
         default=1.0, gt=0, description="gap between levels (bps of fair value)"
     )
     level_spacing_power: float = Field(
-        default=1.0,
+        default=2.0,
         ge=1,
         le=3,
         description="level i sits spacing x i^power beyond the first (1: evenly spaced; 2: "
@@ -1104,7 +1104,7 @@ class FundamentalTraderConfig(StrictModel):
         default=20.0, ge=0, le=5_000, description="std of a trader's valuation error (bps)"
     )
     error_half_life_minutes: float = Field(
-        default=240.0, gt=0, le=525_600, description="half-life of the valuation error (min)"
+        default=1_440.0, gt=0, le=525_600, description="half-life of the valuation error (min)"
     )
     threshold_bps: Uniform = Field(
         default=Uniform(low=10.0, high=60.0),
@@ -1124,7 +1124,7 @@ class FundamentalTraderConfig(StrictModel):
     )
     clip_btc: float = Field(default=1.0, gt=0, le=BTC_SUPPLY, description="largest order (BTC)")
     rebalance_btc: float = Field(
-        default=0.0,
+        default=10.0,
         ge=0,
         le=BTC_SUPPLY,
         description="a trader leaves its position alone while it is within this of the target "
@@ -1143,14 +1143,14 @@ class SpotValueTraderConfig(StrictModel):
 
     count: int = Field(default=20, ge=0, le=100_000, description="spot value traders")
     activity_per_hour: float = Field(
-        default=360.0, gt=0, le=3_600, description="expected actions per trader per hour"
+        default=1_800.0, gt=0, le=3_600, description="expected actions per trader per hour"
     )
     capital: LogNormal = Field(
-        default=LogNormal(median=2_000_000.0, sigma=0.5),
+        default=LogNormal(median=5_000_000.0, sigma=0.3),
         description="USDT per trader (its inventory's limit either way), log-normal",
     )
     delay_seconds: Uniform = Field(
-        default=Uniform(low=1.0, high=60.0),
+        default=Uniform(low=0.0, high=5.0),
         description="how late the information reaches a trader (s), uniform, drawn once",
     )
     error_bps: float = Field(
@@ -1160,11 +1160,11 @@ class SpotValueTraderConfig(StrictModel):
         default=60.0, gt=0, le=525_600, description="half-life of the valuation error (min)"
     )
     threshold_bps: Uniform = Field(
-        default=Uniform(low=0.0, high=10.0),
+        default=Uniform(low=0.0, high=5.0),
         description="mispricing a trader ignores (bps), uniform, drawn once per trader",
     )
     btc_per_bps: float = Field(
-        default=0.02,
+        default=0.01,
         gt=0,
         le=BTC_SUPPLY,
         description="BTC traded an action per bp of mispricing beyond the threshold",
@@ -1193,13 +1193,13 @@ class ArbitrageurConfig(StrictModel):
         default=3, ge=1, le=125, description="x (capped by exchange.max_leverage)"
     )
     edge_bps: float = Field(
-        default=2.0,
+        default=4.0,
         ge=0,
         le=10_000,
         description="basis a desk wants beyond the round trip's fees on both legs (bps)",
     )
     exit_bps: float = Field(
-        default=1.0,
+        default=-3.0,
         ge=-10_000,
         le=10_000,
         description="a leg is unwound when the basis in its favour falls below this (bps)",

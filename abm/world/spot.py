@@ -23,10 +23,10 @@ class SpotVenue:
     >>> from abm.config import SpotConfig
     >>> spot = SpotVenue(SpotConfig(depth_1pct_btc=100.0), 50_000.0, tick_seconds=1.0)
     >>> spot.trade(10.0)  # someone buys a tenth of the 1% depth
-    >>> round(spot.step(), 1)  # 10 bps up at once (half of it lasting)
+    >>> round(spot.step(), 1)  # 10 bps up at once (two thirds of it lasting)
     50050.0
-    >>> round(spot.step(), 1)  # the transient half decays, the permanent half stays
-    50049.6
+    >>> round(spot.step(), 1)  # the transient third decays, the permanent part stays
+    50049.5
     """
 
     __slots__ = ("level", "transient", "pending", "permanent", "temporary", "decay", "fee")
