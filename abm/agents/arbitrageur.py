@@ -27,8 +27,7 @@ class Arbitrageur(Trader):
         super().__init__(model, capital, config.leverage)
         self.config = config
         self.clip = self.lots(config.clip_btc)
-        start_price = model.exchange.instrument.price(model.exchange.index)
-        self.max_position = self.lots(capital * self.leverage * config.capital_use / start_price)
+        self.max_position = self.capacity_lots(config.capital_use)
         self.catch_anchor = 0
         self.catch_orders: list[int] = []
         self.spot_btc = 0.0

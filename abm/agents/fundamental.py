@@ -29,8 +29,7 @@ class FundamentalTrader(Trader):
             model, config.delay_seconds, config.estimate_error_bps, config.error_half_life_minutes
         )
         self.threshold_bps = rng.uniform(config.threshold_bps.low, config.threshold_bps.high)
-        start_price = model.exchange.instrument.price(model.exchange.index)
-        self.max_position = self.lots(capital * self.leverage * config.capital_use / start_price)
+        self.max_position = self.capacity_lots(config.capital_use)
         self.clip = self.lots(config.clip_btc)
         self.rebalance = model.exchange.instrument.lots(config.rebalance_btc)
 

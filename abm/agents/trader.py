@@ -47,6 +47,13 @@ class Trader(mesa.Agent):
         """Whole lots for a BTC quantity (at least one)."""
         return max(1, self.exchange.instrument.lots(btc))
 
+    def capacity_lots(self, capital_use: float) -> int:
+        """The largest position ``capital_use`` of the capital carries at this account's
+        leverage, in lots at the index (at least one): a value trader's or an arbitrageur's
+        limit."""
+        ex = self.exchange
+        return self.lots(self.capital * self.leverage * capital_use / ex.instrument.price(ex.index))
+
     def lots_for_margin(self, margin_micro: int) -> int:
         """Lots a margin buys at this account's leverage and the current mark, no more than the
         margin tiers allow at that leverage (a trader at 125x sizes down to the first tier's
