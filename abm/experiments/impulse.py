@@ -3,8 +3,8 @@ the move is still there an hour later (issue 22 section 4; DESIGN section 6).
 
 With the information process held flat, a seller outside every population sells ``share_of_oi``
 of open interest at market, spread evenly over ``minutes``; the mark is read when the selling
-ends and ``after_minutes`` later, and compared with the same run without the sale. The standing bid depth within 1% before the sale says
-what the sale ate. On a market whose prices come from order flow, the immediate move is of the
+ends and ``after_minutes`` later, and compared with the same run without the sale. The standing
+bid depth within 1% before the sale says what the sale ate. On a market whose prices come from order flow, the immediate move is of the
 order of the depth eaten and part of it lasts; on one held to a script, it fades in seconds.
 """
 
