@@ -1,5 +1,7 @@
 """``abm sweep``: run a sweep file into its store, then summarize it and draw its figures;
-``abm sweep summarize DIR`` and ``abm sweep figures DIR`` redo those two from a store.
+``abm sweep summarize DIR`` and ``abm sweep figures DIR`` redo those two from a store;
+``abm sweep feedback DIR`` reads a sweep of liquidations in and off the book (the feedback
+channel, configs/sweeps/feedback.yaml).
 
 A user's mistake (a bad sweep file, a store of another sweep, an unknown reference) prints
 ``abm sweep: <message>`` and exits with status 2; a sweep stopped by SIGINT or SIGTERM keeps its
@@ -19,7 +21,7 @@ from tqdm import tqdm
 
 from abm.config import ConfigError, parse_override
 
-SUBCOMMANDS = ("run", "summarize", "figures")
+SUBCOMMANDS = ("run", "summarize", "figures", "feedback")
 SUMMARY_FILE = "summary.parquet"
 
 
@@ -81,6 +83,81 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
         action.add_argument(
             "--metrics", help="comma-separated metric columns to print or draw (default: headline)"
         )
+    add_feedback_parser(actions)
+
+
+def add_feedback_parser(actions: argparse._SubParsersAction) -> None:
+    action = actions.add_parser(
+        "feedback",
+        help="what forced orders add to the crash: book vs off_book runs of a sweep, by cap",
+        description="From a sweep that ran each point with exchange.liquidation.execution "
+        "book and off_book on the same seeds (configs/sweeps/feedback.yaml): per named point and "
+        "cap, the excess drawdown of the mark in both, their paired difference (the feedback) "
+        "with its 95%% interval, and how the cap changes it. Writes feedback.csv, "
+        "cap_effect.csv and figures/feedback.{pdf,png} in the store.",
+    )
+    action.add_argument("store", type=Path, help="the sweep's store (abm sweep --out)")
+    action.add_argument(
+        "--reference-cap", type=float, default=125, help="the cap effects are taken against"
+    )
+
+
+def feedback_store(store: Path, reference_cap: float) -> pd.DataFrame:
+    """Print and write the feedback tables and figure of a store (see ``abm sweep feedback``)."""
+    from abm.experiments.feedback import CAP, EXECUTION, cap_effect_through_price, feedback_table
+    from abm.experiments.plan import POINT
+    from abm.figures.sweep import feedback_figure
+    from abm.files import write_atomic
+
+    catalog = pd.read_parquet(store / "catalog.parquet")
+    missing = [k for k in (CAP, EXECUTION, "feedback.excess_mark") if k not in catalog]
+    if missing:
+        raise ValueError(
+            f"{store}: the catalogue has no {', '.join(missing)}; abm sweep feedback reads a "
+            "sweep over exchange.max_leverage and exchange.liquidation.execution with the "
+            "feedback metric (configs/sweeps/feedback.yaml)"
+        )
+    if POINT not in catalog:
+        catalog = catalog.assign(**{POINT: "all"})
+    table = feedback_table(catalog, [POINT, CAP])
+    last = feedback_table(catalog, [POINT, CAP], "feedback.excess_last")
+    table["feedback_last"] = last["feedback"]
+    table["feedback_last_low"] = last["feedback_low"]
+    table["feedback_last_high"] = last["feedback_high"]
+    effect = cap_effect_through_price(catalog, POINT, reference_cap)
+    write_atomic(store / "feedback.csv", lambda tmp: table.to_csv(tmp, index=False))
+    write_atomic(store / "cap_effect.csv", lambda tmp: effect.to_csv(tmp, index=False))
+    paths = feedback_figure(table, effect, store / "figures")
+    bps = 10_000
+    print("excess drawdown of the mark (bps), liquidations in the book vs off it, same seeds:")
+    print(
+        f"{'point':<14} {'cap':>5} {'n':>3} {'book':>7} {'off':>7} {'feedback [95%]':>22} "
+        f"{'share':>6} {'last: feedback [95%]':>24} {'liq/OI':>7} {'gen2+':>6} {'chain':>6}"
+    )
+    for _, r in table.iterrows():
+        print(
+            f"{r[POINT]:<14} {r[CAP]:>5.0f} {r['replications']:>3} {r['book'] * bps:>7.1f} "
+            f"{r['off_book'] * bps:>7.1f} "
+            f"{r['feedback'] * bps:>7.1f} [{r['feedback_low'] * bps:>5.1f}, "
+            f"{r['feedback_high'] * bps:>5.1f}] {r['feedback_share']:>6.2f} "
+            f"{r['feedback_last'] * bps:>8.1f} [{r['feedback_last_low'] * bps:>6.1f}, "
+            f"{r['feedback_last_high'] * bps:>6.1f}] "
+            f"{r.get('book_liquidated_share_of_oi', float('nan')):>7.3f} "
+            f"{r.get('book_share_generation_2_plus', float('nan')):>6.2f} "
+            f"{r.get('book_longest_chain', float('nan')):>6.1f}"
+        )
+    print(
+        f"\nagainst cap {reference_cap:g} (bps; paired): the whole effect on the book runs, and "
+        "the part through the price (change of the feedback)"
+    )
+    for _, r in effect.iterrows():
+        print(
+            f"{r[POINT]:<14} {r[CAP]:>5.0f} whole {r['total'] * bps:>7.1f} "
+            f"[{r['total_low'] * bps:>6.1f}, {r['total_high'] * bps:>6.1f}]  through the price "
+            f"{r['through_price'] * bps:>7.1f} [{r['low'] * bps:>6.1f}, {r['high'] * bps:>6.1f}]"
+        )
+    print(f"tables: {store / 'feedback.csv'}, {store / 'cap_effect.csv'}; figure: {paths[-1]}")
+    return table
 
 
 def sweep_argv(argv: list[str]) -> list[str]:
@@ -192,6 +269,13 @@ def sweep_command(args: argparse.Namespace) -> int:
     from abm.experiments.sweep import SweepInterrupted, SweepStoreError, failed_runs, run_sweep
 
     try:
+        if args.sweep_command == "feedback":
+            if not (args.store / "catalog.parquet").is_file():
+                return fail(
+                    f"{args.store} holds no catalog.parquet: not a sweep store (abm sweep --out)"
+                )
+            feedback_store(args.store, args.reference_cap)
+            return 0
         if args.sweep_command in ("summarize", "figures"):
             store = args.store
             if not (store / "catalog.parquet").is_file():

@@ -200,6 +200,12 @@ class LiquidationRules(StrictModel):
         lt=1,
         description="bound of market liquidation orders from the mark (fraction of price)",
     )
+    execution: Literal["book", "off_book"] = Field(
+        default="book",
+        description="book: the liquidation order trades in the book; off_book (a counterfactual "
+        "knockout of the feedback channel): the backstop vault takes the position over at the "
+        "mark, so forced orders never touch the book or the prices",
+    )
     partial: bool = Field(default=False, description="liquidate large positions a part at a time")
     partial_fraction: float = Field(
         default=0.2, gt=0, le=1, description="share of the position a partial liquidation closes"
@@ -669,6 +675,12 @@ class Shock(StrictModel):
     )
     minutes: float = Field(gt=0, description="minutes the move takes")
     move: float = Field(gt=-0.95, lt=10, description="the move as a fraction (-0.1: -10%)")
+    name: str | None = Field(
+        default=None,
+        max_length=64,
+        description="a label; the shock named crash is the crash window of the metrics (the "
+        "largest fall when none is)",
+    )
 
     @model_validator(mode="after")
     def _one_start(self) -> Shock:
@@ -702,7 +714,7 @@ class SpotConfig(StrictModel):
         default=0.67, ge=0, le=1, description="share of an impact that lasts (the rest decays)"
     )
     transient_decay_seconds: float = Field(
-        default=30.0, gt=0, le=86_400, description="time constant (s) of the transient decay"
+        default=5.0, gt=0, le=86_400, description="time constant (s) of the transient decay"
     )
     taker_fee_bps: float = Field(
         default=1.0, ge=0, le=1_000, description="fee a spot trade pays (bps of its notional)"
@@ -1138,8 +1150,9 @@ class FundamentalTraderConfig(StrictModel):
 
 
 class SpotValueTraderConfig(StrictModel):
-    """Spot value traders (the rest of the spot market): each believes a value of its own and
-    leans against the spot price's gap from it, with an inventory its capital bounds."""
+    """Spot value traders (the rest of the spot market): each believes a value of its own,
+    trades on its news and holds a position against the spot price's gap from it, with an
+    inventory its capital bounds."""
 
     count: int = Field(default=20, ge=0, le=100_000, description="spot value traders")
     activity_per_hour: float = Field(
@@ -1163,13 +1176,27 @@ class SpotValueTraderConfig(StrictModel):
         default=Uniform(low=0.0, high=5.0),
         description="mispricing a trader ignores (bps), uniform, drawn once per trader",
     )
-    btc_per_bps: float = Field(
-        default=0.01,
-        gt=0,
+    news_btc_per_bps: float = Field(
+        default=0.015,
+        ge=0,
         le=BTC_SUPPLY,
-        description="BTC traded an action per bp of mispricing beyond the threshold",
+        description="BTC bought per bp its belief rose (sold per bp it fell)",
     )
-    clip_btc: float = Field(default=0.2, gt=0, le=BTC_SUPPLY, description="largest trade (BTC)")
+    btc_per_bps: float = Field(
+        default=0.05,
+        ge=0,
+        le=BTC_SUPPLY,
+        description="BTC held against each bp of mispricing beyond the threshold",
+    )
+    adjust_share: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="share of the way to its target inventory a trader trades an action",
+    )
+    clip_btc: float = Field(
+        default=1.0, gt=0, le=BTC_SUPPLY, description="largest trade an action (BTC)"
+    )
 
     @model_validator(mode="after")
     def _delay(self) -> SpotValueTraderConfig:
@@ -1276,7 +1303,7 @@ SCALED_FIELDS = {
     "market_makers": ("capital.median", "size_btc", "inventory_limit_btc"),
     "arbitrageurs": ("capital.median", "clip_btc", "catch_size_btc"),
     "fundamental_traders": ("capital.median", "btc_per_bps", "clip_btc", "rebalance_btc"),
-    "spot_value_traders": ("capital.median", "btc_per_bps", "clip_btc"),
+    "spot_value_traders": ("capital.median", "btc_per_bps", "clip_btc", "news_btc_per_bps"),
     "world": ("spot.depth_1pct_btc",),
     "exchange": ("insurance_fund_seed", "backstop_vault_seed"),
 }
@@ -1358,6 +1385,38 @@ class RunConfig(StrictModel):
         return datetime.fromisoformat(self.start_time or DEFAULT_START_TIME)
 
 
+class ReplayConfig(StrictModel):
+    """The perp's prices replayed from another run (a counterfactual, issue 23): the exchange's
+    index, mark and last follow that run's path tick by tick, so the margin, stops and
+    liquidations of this run's populations face those prices, whatever their own orders do to
+    the book. With neither key set (the default) prices come from the market."""
+
+    perp_path: str | None = Field(
+        default=None,
+        description="a run folder (its ticks.parquet) or a Parquet or CSV file with columns "
+        "tick, index_usdt, mark_usdt, last_usdt covering the run's ticks",
+    )
+    perp_from: dict[str, Any] | None = Field(
+        default=None,
+        description="overrides of this config, with the same seed, whose run's prices are "
+        "replayed (that run is made first, in the same process): e.g. "
+        "{exchange.max_leverage: 125, exchange.liquidation.execution: book}",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReplayConfig:
+        if self.perp_path is not None and self.perp_from is not None:
+            raise ValueError(
+                "replay: give one of perp_path (a stored run or file) and perp_from (overrides "
+                "of this config whose run is made first), not both"
+            )
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.perp_path is not None or self.perp_from is not None
+
+
 class ModelConfig(StrictModel):
     """A whole run: exchange rulebook, world, populations and recording."""
 
@@ -1372,6 +1431,7 @@ class ModelConfig(StrictModel):
     spot_value_traders: SpotValueTraderConfig = SpotValueTraderConfig()
     trading: TradingConfig = TradingConfig()
     market: MarketConfig = MarketConfig()
+    replay: ReplayConfig = ReplayConfig()
 
     @property
     def ticks(self) -> int:

@@ -40,6 +40,7 @@ from abm.exchange import Exchange, LiquidationMap, SystemAccount
 from abm.recorder import Recorder
 from abm.world import FundamentalProcess, SpotVenue
 from abm.world.prices import replay_start
+from abm.world.replay import PerpPath
 
 POPULATIONS = ("retail", "whale", "market_maker", "arbitrageur", "fundamental")
 """The populations with accounts on the exchange (the spot value traders trade spot only)."""
@@ -102,6 +103,23 @@ class MarketView:
     def volatility_bps(self, _window: int) -> float:
         """Exponentially weighted standard deviation of one-tick mark returns, in bps."""
         return math.sqrt(self.variance) * 10_000
+
+
+def replayed_path(config: ModelConfig) -> PerpPath:
+    """The perp price path ``config.replay`` names: read from ``perp_path``, or recorded from a
+    run of ``config`` with the overrides ``perp_from`` (same seed, replay off), made here
+    first. ValueError naming the key when the path does not cover the run."""
+    replay = config.replay
+    if replay.perp_path is not None:
+        return PerpPath.read(replay.perp_path, config.ticks)
+    reference = override_config(
+        config, {"replay": {"perp_path": None, "perp_from": None}, **(replay.perp_from or {})}
+    )
+    model = MarketModel(reference, collect=False)
+    model.run_for(model.ticks)
+    return PerpPath.from_columns(
+        model.recorder.columns, config.ticks, f"the run of replay.perp_from {replay.perp_from}"
+    )
 
 
 def resolve_config(
@@ -174,6 +192,8 @@ class MarketModel(mesa.Model):
         DataCollector assigned to ``model.datacollector`` later is collected after every tick.
         """
         config = resolve_config(config, rng, overrides)
+        self.replayed = replayed_path(config) if config.replay.active else None
+        """The perp price path this run replays (``replay``), or None: prices from the market."""
         seeds = np.random.SeedSequence(config.run.seed).spawn(3)
         super().__init__(rng=np.random.default_rng(seeds[0]))
         self.config = config
@@ -360,11 +380,19 @@ class MarketModel(mesa.Model):
         ex = self.exchange
         self.update_sentiment()
         index = self.spot.step()
+        replayed = self.replayed
+        if replayed is not None:
+            index = replayed.index_usdt[self.tick]
         ex.begin_tick(self.tick, ex.instrument.ticks(index))
         acting = self.sample_active()
         for agent in acting:
             agent.act()
         self.agent_actions += len(acting)
+        if replayed is not None:
+            ticks = ex.instrument.ticks
+            ex.hold_prices(
+                ticks(replayed.mark_usdt[self.tick]), ticks(replayed.last_usdt[self.tick])
+            )
         ex.end_tick()
         self.market.observe(self.tick, ex.mark, ex.instrument.lots_per_btc_inverse)
         self.note_taker_flow()

@@ -3,7 +3,7 @@
 This module is the one source of truth for the run folder's tables. The Parquet schemas are
 built from it (each field carries ``{"unit": ..., "description": ...}`` as field metadata and
 each file a table-level ``description``), the CSVs of the flow layer keep its column order, and
-``docs/outputs.md`` is generated from it::
+``docs/outputs.md`` is generated from it and from the sweep metrics' docstrings::
 
     python -m abm.outputs > docs/outputs.md
 
@@ -347,7 +347,18 @@ LIQUIDATIONS = Output(
             "bankruptcy price, exact (null for a deficit resolution)",
         ),
         _c("bankruptcy_usdt", FLOAT, USDT, "bankruptcy price (null for a deficit resolution)"),
-        _c("filled_lots", INT, LOTS, "size the liquidation order filled on the book"),
+        _c(
+            "filled_lots",
+            INT,
+            LOTS,
+            "size filled: in the book, by the backstops that take positions over, and by ADL",
+        ),
+        _c(
+            "book_lots",
+            INT,
+            LOTS,
+            "size the liquidation traded in the book (the fund's unwind included)",
+        ),
         _c(
             "avg_fill_ticks",
             INT,
@@ -364,11 +375,25 @@ LIQUIDATIONS = Output(
         _c("adl_lots", INT, LOTS, "size auto-deleveraged"),
         _c("adl_haircut_micro_usdt", INT, MICRO_USDT, "what ADL'd winners gave up vs the mark"),
         _c("vault_lots", INT, LOTS, "size taken over by the backstop vault"),
+        _c(
+            "off_book_lots",
+            INT,
+            LOTS,
+            "size taken over at the mark by the vault (liquidation.execution: off_book)",
+        ),
         _c("insurance_unwind_lots", INT, LOTS, "size unwound by the insurance fund"),
         _c("socialized_micro_usdt", INT, MICRO_USDT, "deficit socialized over winners"),
         _c("exchange_absorbed_micro_usdt", INT, MICRO_USDT, "deficit the exchange absorbed"),
         _c("backstops", TEXT_LIST, "list", "backstop steps taken, in order (empty: none)"),
         _c("adl_reason", CATEGORY, CATEGORY_UNIT, "why ADL fired (null: no ADL)"),
+        _c(
+            "generation",
+            INT,
+            COUNT,
+            "cascade generation: 1 when other flow moved the mark past the trigger, k + 1 after a "
+            "generation-k liquidation traded in the book (earlier round, or within 10 s); "
+            "null for a deficit resolution (abm.analysis.cascades)",
+        ),
     ),
 )
 
@@ -714,8 +739,8 @@ def render_docs() -> str:
     lines = [
         "# Run folder outputs",
         "",
-        "<!-- Generated from abm/outputs.py by `python -m abm.outputs > docs/outputs.md`; "
-        "do not edit by hand. -->",
+        "<!-- Generated from abm/outputs.py and abm/experiments/metrics.py by "
+        "`python -m abm.outputs > docs/outputs.md`; do not edit by hand. -->",
         "",
         *_docstring_paragraphs(),
         "",
@@ -743,4 +768,7 @@ def _docstring_paragraphs() -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(render_docs())
+    # The sweep metrics' section comes from their docstrings (an entry point, not a dependency).
+    from abm.experiments.metrics import render_metrics_docs
+
+    sys.stdout.write(render_docs() + render_metrics_docs())

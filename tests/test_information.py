@@ -135,10 +135,7 @@ def test_a_sale_moves_the_mark_against_the_same_run_without_it():
     """Flat information, baseline market: selling 3% of open interest (about two thirds of the
     standing 1% bid depth) in one minute lowers the mark against the same run without the sale
     (common random numbers). Eight seeds; the market's own divergence after the sale is noise of
-    a few bps a seed, so the test reads the mean. How much of the move is left an hour later is
-    measured, not asserted: on the current calibration none of it is (the spot value traders,
-    who know the flat value within about 10 bps, buy the index back; the note on issue 22 gives
-    the figures)."""
+    a few bps a seed, so the test reads the mean."""
     config = load_config(BASELINE)
     runs = [
         impulse_response(config, share_of_oi=0.03, overrides={"run.seed": seed})
@@ -151,6 +148,24 @@ def test_a_sale_moves_the_mark_against_the_same_run_without_it():
     assert 0.3 < eaten < 1.5
     assert np.mean(immediate) < -2.0
     assert sum(move < 0 for move in immediate) >= 6
+
+
+@pytest.mark.slow
+def test_part_of_a_large_sale_s_move_is_still_there_an_hour_later():
+    """Flat information, baseline market: selling 10% of open interest in one minute, and an
+    hour later the mark is still below the same run without the sale. The spot value traders
+    meet the price the arbitrageurs carried down with a finite demand and keep what they
+    bought. Twelve seeds; after the sale the two runs diverge by several bps a seed, so the test
+    asks the mean to sit more than two standard errors below zero (16 seeds, the note on issue
+    22: -14.7 +- 0.7 bps at once, -23.7 +- 5.9 an hour later)."""
+    config = load_config(BASELINE)
+    runs = [
+        impulse_response(config, share_of_oi=0.10, overrides={"run.seed": seed})
+        for seed in range(1, 13)
+    ]
+    assert np.mean([r["immediate_bps"] for r in runs]) < -5.0
+    later = np.array([r["after_bps"] for r in runs])
+    assert later.mean() + 2 * later.std(ddof=1) / np.sqrt(len(later)) < 0
 
 
 def test_market_scale_multiplies_every_capital_and_size_and_keeps_counts():

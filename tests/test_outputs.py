@@ -256,9 +256,14 @@ def test_every_written_column_is_declared_with_its_unit_and_meaning(run_folder):
 
 def test_docs_outputs_md_is_generated_from_the_declarations():
     """docs/outputs.md is `python -m abm.outputs > docs/outputs.md`; regenerate it after a
-    change to abm/outputs.py."""
+    change to abm/outputs.py or to a registered metric's docstring."""
+    from abm.experiments.metrics import METRICS, render_metrics_docs
+
     path = Path(__file__).resolve().parents[1] / "docs" / "outputs.md"
-    assert path.read_text(encoding="utf-8") == outputs.render_docs()
+    text = path.read_text(encoding="utf-8")
+    assert text == outputs.render_docs() + render_metrics_docs()
+    for name in METRICS:
+        assert f"| `{name}` |" in text
     for output in outputs.OUTPUTS.values():
         for column in output.columns:
             assert f"| `{column.name}` |" in path.read_text(encoding="utf-8")

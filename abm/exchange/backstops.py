@@ -123,6 +123,22 @@ def vault_takeover(ex: Exchange, account: Account, bankruptcy: int, record) -> N
     )
 
 
+def take_over_at_mark(ex: Exchange, account: Account, lots: int, record) -> None:
+    """The knockout of the feedback channel (``liquidation.execution: off_book``): the backstop
+    vault takes ``lots`` of the position over at the mark price, so the liquidation trades
+    nothing in the book and moves no price (a takeover fill sets no last price); the account
+    then settles as after any close, its deficit, if any, going down the waterfall."""
+    from abm.exchange.exchange import FILL_TAKEOVER
+
+    vault = ex.accounts[SystemAccount.BACKSTOP_VAULT]
+    mark = ex.prices.mark
+    if account.position > 0:
+        ex.execute(vault, account, lots, mark, record.event_id, FILL_TAKEOVER, SELL, False)
+    else:
+        ex.execute(account, vault, lots, mark, record.event_id, FILL_TAKEOVER, BUY, False)
+    _action(record, "off_book", int(SystemAccount.BACKSTOP_VAULT), lots, 0, mark)
+
+
 def adl_ranking(ex: Exchange, side: int) -> list[int]:
     """Open accounts on ``side`` (1 long, -1 short), first to be deleveraged first.
 

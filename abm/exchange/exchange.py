@@ -769,6 +769,19 @@ class Exchange:
         if not self.map_bin_ticks:
             self.map_bin_ticks = max(1, ticks // 10_000)
 
+    def hold_prices(self, mark: object, last: object) -> None:
+        """Replay mode: from now until the tick ends, the mark and the last price are ``mark``
+        and ``last`` (ticks), as another run's path had them; margin, stops and liquidations
+        follow them, while the book trades as before. Whole numbers from 1 to the price filter's
+        maximum (ValueError otherwise, before anything changes)."""
+        mark_ticks, last_ticks = self._price(mark), self._price(last)
+        if mark_ticks is None or last_ticks is None:
+            raise ValueError(
+                f"held prices must be whole numbers of ticks from 1 to "
+                f"{self.instrument.max_price_ticks}, got mark {mark!r} and last {last!r}"
+            )
+        self.prices.hold(mark_ticks, last_ticks)
+
     def end_tick(self) -> None:
         """Steps 3 to 6 of a tick: mark and premium, stops, liquidation rounds, funding; after
         funding, liquidation rounds again, so that no account ends a tick past its threshold

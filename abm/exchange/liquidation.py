@@ -1,5 +1,9 @@
 """The liquidation path: detect, cancel, price, fill, settle, backstop; and cascade rounds.
 
+With ``liquidation.execution: off_book`` (a counterfactual, not a venue's rule) the fill step
+is a takeover by the backstop vault at the mark instead of an order in the book: everything
+else is the same, so the difference against a run on the book is the feedback channel.
+
 Liquidation thresholds sit in two heaps (longs by highest threshold, shorts by lowest), so a tick
 where nobody is liquidatable costs two peeks. A liquidation cancels the account's orders, sends an
 order into the book (IOC at the bankruptcy price, or market within a slippage bound), and then
@@ -213,7 +217,11 @@ def liquidate(ex: Exchange, account: Account, round_no: int) -> LiquidationEvent
     )
     first_fill = len(ex.fills["qty"])
     size = liquidation_size(ex, account)
-    filled = send_order(ex, account, size, order_limit(ex, account, bankruptcy), event)
+    if ex.rules.liquidation.execution == "off_book":
+        backstops.take_over_at_mark(ex, account, size, record)
+        filled = size
+    else:
+        filled = send_order(ex, account, size, order_limit(ex, account, bankruptcy), event)
     if filled > 0 and size < lots:
         record.partial = True
         record.closed = filled

@@ -40,6 +40,8 @@ class PriceFeed:
         "premium_count",
         "last_rate",
         "rate_period",
+        "held_mark",
+        "held_last",
     )
 
     def __init__(self, rulebook: Rulebook, value_per_tick_lot: int) -> None:
@@ -61,6 +63,15 @@ class PriceFeed:
         self.premium_sum = 0
         self.premium_count = 0
         self.last_rate = 0
+        self.held_mark = 0
+        """A replayed mark for this tick (0: none): :meth:`update` returns it."""
+        self.held_last = 0
+
+    def hold(self, mark: int, last: int) -> None:
+        """Replay mode: this tick's mark and last are ``mark`` and ``last`` (ticks), whatever the
+        book did; the basis and the premium are still sampled from the book."""
+        self.held_mark = mark
+        self.held_last = last
 
     def set_index(self, index: object) -> None:
         if not (type(index) is int and index > 0):
@@ -112,6 +123,9 @@ class PriceFeed:
             to_go = self.interval - tick % self.interval
             funded = index + index * self.funding_rate() * to_go // (self.interval * PPB)
             mark = sorted((funded, index + basis_avg, last))[1]
+        if self.held_mark:
+            mark = self.held_mark
+            self.last = self.held_last
         self.mark = max(1, mark)
         return self.mark
 

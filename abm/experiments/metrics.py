@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from abm.analysis.cascades import generation_summary
 from abm.analysis.economics import liquidation_facts
 from abm.analysis.economics import population_pnl as economics_pnl
 from abm.analysis.validation import series_facts
@@ -378,18 +380,25 @@ def _drawdown(prices: np.ndarray) -> float:
 
 
 def crash_shock(shocks: list) -> Shock | None:
-    """The scenario's crash: its largest fall (the most negative move; the largest move when no
-    shock falls; the first of equal ones); None without shocks. On the long squeeze this is the
-    12:30 freefall (-22%), not the overnight slide that comes first nor the rebound after it.
+    """The scenario's crash: the shock named ``crash`` if one is; otherwise its largest fall
+    (the most negative move; the largest move when no shock falls; the first of equal ones);
+    None without shocks. On the long squeeze this is the 12:30 freefall (-22%), not the
+    overnight slide that comes first nor the rebound after it.
 
     >>> crash_shock([{"start_minute": 0, "minutes": 420, "move": -0.07},
     ...              {"start_minute": 750, "minutes": 45, "move": -0.22},
     ...              {"start_minute": 795, "minutes": 45, "move": 0.24}]).start_minute
     750.0
+    >>> crash_shock([{"start_minute": 0, "minutes": 5, "move": -0.3},
+    ...              {"start_minute": 60, "minutes": 5, "move": -0.02, "name": "crash"}]).move
+    -0.02
     """
     if not shocks:
         return None
     parsed = [Shock.model_validate(s) for s in shocks]
+    named = [shock for shock in parsed if shock.name == "crash"]
+    if named:
+        return named[0]
     falls = [shock for shock in parsed if shock.move < 0]
     if falls:
         return min(falls, key=lambda shock: shock.move)
@@ -405,30 +414,111 @@ def crash_shock(shocks: list) -> Shock | None:
 )
 def drawdown(run: RunTables) -> dict[str, float]:
     """Falls from a running peak, as shares. ``max``: the mark's over the run. Within the crash
-    window (from the start of the largest fall, :func:`crash_shock`, to one hour after its
-    end): the mark's (``crash``), the last price's (``crash_last``), the information
-    process's (``crash_information``), and the excess of the mark's over the information's
-    (``crash_excess``: what the market added to the news; negative when it fell less). NaN
-    without shocks, or when the shock starts after the run's end, which the run's and the
-    sweep's summaries warn about."""
+    window (:func:`crash_window`): the mark's (``crash``), the last price's (``crash_last``), the
+    information process's (``crash_information``), and the excess of the mark's over the
+    information's (``crash_excess``: what the market added to the news; negative when it fell
+    less). NaN without shocks, or when the shock starts after the run's end, which the run's and
+    the sweep's summaries warn about."""
     ticks = run.ticks
     mark = ticks["mark_usdt"].to_numpy(dtype=float)
     out = {"max": _drawdown(mark)}
     out.update(
         dict.fromkeys(("crash", "crash_last", "crash_information", "crash_excess"), math.nan)
     )
-    shock = crash_shock(run.config.get("world", {}).get("shocks") or [])
-    if shock is None:
+    window = crash_window(run)
+    if window is None:
         return out
-    seconds = ticks["elapsed_s"].to_numpy(dtype=float)
-    start = shock.start(seconds[-1] / 60) * 60
-    end = start + (shock.minutes + 60) * 60
-    window = (seconds >= start) & (seconds <= end)
     last = ticks["last_usdt"].ffill().to_numpy(dtype=float)
     out["crash"] = _drawdown(mark[window])
     out["crash_last"] = _drawdown(last[window][~np.isnan(last[window])])
     out["crash_information"] = _drawdown(ticks["fundamental_usdt"].to_numpy(dtype=float)[window])
     out["crash_excess"] = out["crash"] - out["crash_information"]
+    return out
+
+
+def crash_window(run: RunTables) -> np.ndarray | None:
+    """A mask over the run's ticks: from the start of the crash (:func:`crash_shock`) to one
+    hour after its end. None without shocks."""
+    shock = crash_shock(run.config.get("world", {}).get("shocks") or [])
+    if shock is None:
+        return None
+    seconds = run.ticks["elapsed_s"].to_numpy(dtype=float)
+    start = shock.start(seconds[-1] / 60) * 60
+    end = start + (shock.minutes + 60) * 60
+    return (seconds >= start) & (seconds <= end)
+
+
+FEEDBACK_KEYS = (
+    "excess_mark",
+    "excess_last",
+    "peak_gap_information_bps",
+    "peak_basis_bps",
+    "liquidated_share_of_oi",
+    "impact_bps_per_pct_oi",
+    "share_generation_2_plus",
+    "longest_chain",
+)
+
+
+@register_metric(
+    "feedback",
+    bounds={
+        "excess_mark": (-1.0, 1.0),
+        "excess_last": (-1.0, 1.0),
+        "peak_gap_information_bps": COUNT_RANGE,
+        "peak_basis_bps": COUNT_RANGE,
+        "liquidated_share_of_oi": COUNT_RANGE,
+        "impact_bps_per_pct_oi": (-math.inf, math.inf),
+        "share_generation_2_plus": SHARE_RANGE,
+        "longest_chain": COUNT_RANGE,
+    },
+)
+def feedback(run: RunTables) -> dict[str, float]:
+    """How much the market added to the crash, in its window (:func:`crash_window`):
+    ``excess_mark`` and ``excess_last`` (the mark's and the last price's drawdown less the
+    information's, shares); ``peak_gap_information_bps`` (largest |mark / information - 1|) and
+    ``peak_basis_bps`` (largest |mark / index - 1|); ``liquidated_share_of_oi`` (liquidated
+    notional in the window over open interest's notional at its start);
+    ``impact_bps_per_pct_oi`` (the mark's excess drawdown in bps per 1% of open interest
+    liquidated; NaN when nothing was); ``share_generation_2_plus`` and ``longest_chain`` of the
+    window's liquidations (:mod:`abm.analysis.cascades`; NaN and 0 with none). All NaN without
+    a shock. Compare a run with ``exchange.liquidation.execution=off_book`` (same seed) for the
+    feedback channel itself."""
+    out = dict.fromkeys(FEEDBACK_KEYS, math.nan)
+    window = crash_window(run)
+    if window is None or not window.any():
+        return out
+    ticks = run.ticks
+    mark = ticks["mark_usdt"].to_numpy(dtype=float)[window]
+    info = ticks["fundamental_usdt"].to_numpy(dtype=float)[window]
+    index = ticks["index_usdt"].to_numpy(dtype=float)[window]
+    last = ticks["last_usdt"].ffill().to_numpy(dtype=float)[window]
+    info_fall = _drawdown(info)
+    out["excess_mark"] = _drawdown(mark) - info_fall
+    out["excess_last"] = _drawdown(last[~np.isnan(last)]) - info_fall
+    out["peak_gap_information_bps"] = float(np.max(np.abs(mark / info - 1))) * 10_000
+    out["peak_basis_bps"] = float(np.max(np.abs(mark / index - 1))) * 10_000
+    liquidated = float(
+        np.nansum(ticks["liquidated_notional_long_usdt"].to_numpy(dtype=float)[window])
+        + np.nansum(ticks["liquidated_notional_short_usdt"].to_numpy(dtype=float)[window])
+    )
+    oi = float(ticks["open_interest_long_btc"].to_numpy(dtype=float)[window][0] * mark[0])
+    share = liquidated / oi if oi > 0 else math.nan
+    out["liquidated_share_of_oi"] = share
+    if share > 0:
+        out["impact_bps_per_pct_oi"] = out["excess_mark"] * 10_000 / (share * 100)
+    seconds = ticks["elapsed_s"].to_numpy(dtype=float)[window]
+    tick_seconds = float(run.config.get("run", {}).get("tick_seconds", 1.0))
+    liq = run.liquidations
+    if "generation" not in liq.columns:  # a run folder written before generations were recorded
+        return out
+    elapsed = liq["tick"].to_numpy(dtype=float) * tick_seconds
+    rows = liq[(elapsed >= seconds[0]) & (elapsed <= seconds[-1]) & liq["generation"].notna()]
+    summary = generation_summary(
+        rows["generation"].to_numpy(dtype=np.int64),
+        rows["closed_lots"].to_numpy(dtype=float) * rows["mark_usdt"].to_numpy(dtype=float),
+    )
+    out.update(summary)
     return out
 
 
@@ -438,3 +528,24 @@ def stylized_facts(run: RunTables) -> dict[str, float]:
     (:func:`abm.analysis.validation.series_facts`): tail index, kurtosis, autocorrelations."""
     facts = series_facts(run.ticks["elapsed_s"], run.ticks["last_usdt"], "last")
     return {key.removeprefix("last."): value for key, value in facts.items()}
+
+
+def render_metrics_docs() -> str:
+    """The sweep metrics section of ``docs/outputs.md``: each registered metric's name and its
+    docstring (what its keys are, in which units)."""
+    lines = [
+        "",
+        "## Sweep metrics (`metrics.json`, the columns of a sweep's `catalog.parquet`)",
+        "",
+        "A sweep keeps the metrics its file names (all by default); each is a number or a "
+        "mapping whose keys become columns `name.key`. Register your own with "
+        "`abm.experiments.metrics.register_metric`.",
+        "",
+        "| metric | what it holds |",
+        "|---|---|",
+    ]
+    for name, fn in METRICS.items():
+        text = " ".join((fn.__doc__ or "").split()).replace("``", "`").replace("|", "\\|")
+        text = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text)
+        lines.append(f"| `{name}` | {text} |")
+    return "\n".join(lines) + "\n"

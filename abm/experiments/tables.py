@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from abm import outputs
+from abm.analysis.cascades import CASCADE_WINDOW_SECONDS, cascade_generations
 from abm.exchange import Cause, SystemAccount
 from abm.model import SYSTEM_POPULATIONS
 from abm.outputs import Clock
@@ -132,6 +133,7 @@ def liquidations_table(model: MarketModel) -> pa.Table:
             "adl_lots": sum(a.qty for a in by_step.get("adl", [])),
             "adl_haircut_micro_usdt": sum(a.haircut for a in by_step.get("adl", [])),
             "vault_lots": sum(a.qty for a in by_step.get("backstop_vault", [])),
+            "off_book_lots": sum(a.qty for a in by_step.get("off_book", [])),
             "insurance_unwind_lots": sum(a.qty for a in by_step.get("insurance_fund", []) if a.qty),
             "socialized_micro_usdt": sum(a.amount for a in by_step.get("socialized_loss", [])),
             "exchange_absorbed_micro_usdt": sum(
@@ -140,9 +142,30 @@ def liquidations_table(model: MarketModel) -> pa.Table:
             "backstops": [a.step for a in e.actions],
             "adl_reason": next((a.reason for a in by_step.get("adl", [])), None),
         }
+        values["book_lots"] = filled - sum(
+            a.qty for step in ("adl", "backstop_vault", "off_book") for a in by_step.get(step, [])
+        )
         for name, value in values.items():
             rows[name].append(value)
+    rows["generation"] = _generations(model, rows)
     return outputs.build(outputs.LIQUIDATIONS, rows, clock(model))
+
+
+def _generations(model: MarketModel, rows: dict[str, list]) -> list[int | None]:
+    """Each liquidation's cascade generation (:func:`abm.analysis.cascades.cascade_generations`);
+    null for a deficit resolution, which closes nothing."""
+    real = [i for i, side in enumerate(rows["side"]) if side is not None]
+    window = round(CASCADE_WINDOW_SECONDS / model.tick_seconds)
+    found = cascade_generations(
+        np.array([rows["tick"][i] for i in real], dtype=np.int64),
+        np.array([rows["round"][i] for i in real], dtype=np.int64),
+        np.array([rows["book_lots"][i] for i in real], dtype=np.int64),
+        window,
+    )
+    generations: list[int | None] = [None] * len(rows["side"])
+    for i, generation in zip(real, found, strict=True):
+        generations[i] = int(generation)
+    return generations
 
 
 TRAITS = {

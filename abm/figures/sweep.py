@@ -221,3 +221,70 @@ def sweep_figures(
             paths += response_figure(summary, keys, key, metric, folder)
         paths += difference_figure(summary, keys, key, present, folder)
     return paths
+
+
+def feedback_figure(table: pd.DataFrame, effect: pd.DataFrame, folder: Path) -> list[Path]:
+    """Two panels per named point (one row each): left, the excess drawdown of the mark (bps)
+    with liquidations in the book and off it, against the leverage cap, with the paired feedback
+    (book - off_book) and its 95% interval; right, the cap effect against the reference cap,
+    whole (book runs) and through the price (the change of the feedback). Inputs are
+    :func:`abm.experiments.feedback.feedback_table` and
+    :func:`~abm.experiments.feedback.cap_effect_through_price`; writes ``feedback.pdf`` and
+    ``feedback.png`` in ``folder``."""
+    from abm.experiments.feedback import CAP
+
+    points = list(dict.fromkeys(table["point"]))
+    with styled():
+        figure = new_figure(9, 3.2 * len(points), layout="constrained")
+        axes = figure.subplots(len(points), 2, squeeze=False)
+        for row, point in enumerate(points):
+            rows = table[table["point"] == point].copy()
+            for column in ("book", "off_book", "feedback", "feedback_low", "feedback_high"):
+                rows[column] = rows[column] * 10_000
+            ax = axes[row][0]
+            ax.plot(rows[CAP], rows["book"], marker="o", color=PALETTE[0], label="in the book")
+            ax.plot(rows[CAP], rows["off_book"], marker="s", color=PALETTE[1], label="off the book")
+            draw_response(
+                ax,
+                rows,
+                CAP,
+                "feedback",
+                "feedback_low",
+                "feedback_high",
+                PALETTE[3],
+                "feedback (paired)",
+            )
+            _cap_axes(ax, "excess drawdown of the mark (bps)", f"{point}: what forced orders add")
+            ax = axes[row][1]
+            cap_rows = effect[effect["point"] == point].copy()
+            for column in ("through_price", "low", "high", "total", "total_low", "total_high"):
+                cap_rows[column] = cap_rows[column] * 10_000
+            if len(cap_rows):
+                draw_response(
+                    ax, cap_rows, CAP, "total", "total_low", "total_high", PALETTE[0], "whole"
+                )
+                draw_response(
+                    ax,
+                    cap_rows,
+                    CAP,
+                    "through_price",
+                    "low",
+                    "high",
+                    PALETTE[3],
+                    "through the price",
+                )
+            _cap_axes(
+                ax,
+                "change against the reference cap (bps)",
+                f"{point}: the cap's effect on the excess drawdown",
+            )
+        return _save(figure, folder, "feedback")
+
+
+def _cap_axes(ax, ylabel: str, title: str) -> None:
+    """A zero line, the cap on x, ``ylabel`` and ``title``, and the legend."""
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_xlabel("leverage cap")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
