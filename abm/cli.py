@@ -1,6 +1,6 @@
 """The ``abm`` command: ``abm run``, ``abm flows``, ``abm figures``, ``abm validate``,
-``abm sweep`` (:mod:`abm.cli_sweep`), ``abm configs``, ``abm config show``, ``abm demo`` and
-``abm --version``.
+``abm sweep`` (:mod:`abm.cli_sweep`), ``abm event`` (:mod:`abm.cli_event`), ``abm configs``,
+``abm config show``, ``abm demo`` and ``abm --version``.
 
 A user's mistake (a bad config, an unusable output folder, a run folder that is not complete)
 prints ``abm <command>: <message>`` on stderr and exits with status 2, without a traceback. A run
@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from abm.cli_dashboard import add_dashboard_parser, dashboard_command
+from abm.cli_event import add_event_parser, event_command
 from abm.cli_sweep import add_sweep_parser, sweep_argv, sweep_command
 from abm.config import (
     REPLAY_SHOCKS_OFF,
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_overrides(show)
     commands.add_parser("demo", help="a scripted crash through the exchange alone")
     add_sweep_parser(commands)
+    add_event_parser(commands)
     add_dashboard_parser(commands, CONFIG_HELP)
     return parser
 
@@ -692,6 +694,8 @@ def main(argv: list[str] | None = None) -> int:
             return sweep_command(args)
         if args.command == "dashboard":
             return dashboard_command(args)
+        if args.command == "event":
+            return event_command(args)
         if args.command == "run":
             return run_command(args)
         if args.command == "figures":

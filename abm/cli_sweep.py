@@ -1,7 +1,9 @@
 """``abm sweep``: run a sweep file into its store, then summarize it and draw its figures;
 ``abm sweep summarize DIR`` and ``abm sweep figures DIR`` redo those two from a store;
 ``abm sweep feedback DIR`` reads a sweep of liquidations in and off the book (the feedback
-channel, configs/sweeps/feedback.yaml).
+channel, configs/sweeps/feedback.yaml), ``abm sweep decompose`` splits the cap effect by
+channel with the replay sweep, and ``abm sweep regime DIR`` maps where leverage deepens
+crashes.
 
 A user's mistake (a bad sweep file, a store of another sweep, an unknown reference) prints
 ``abm sweep: <message>`` and exits with status 2; a sweep stopped by SIGINT or SIGTERM keeps its
@@ -21,7 +23,7 @@ from tqdm import tqdm
 
 from abm.config import ConfigError, parse_override
 
-SUBCOMMANDS = ("run", "summarize", "figures", "feedback")
+SUBCOMMANDS = ("run", "summarize", "figures", "feedback", "decompose", "regime")
 SUMMARY_FILE = "summary.parquet"
 
 
@@ -84,6 +86,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
             "--metrics", help="comma-separated metric columns to print or draw (default: headline)"
         )
     add_feedback_parser(actions)
+    add_channel_parsers(actions)
 
 
 def add_feedback_parser(actions: argparse._SubParsersAction) -> None:
@@ -100,6 +103,102 @@ def add_feedback_parser(actions: argparse._SubParsersAction) -> None:
     action.add_argument(
         "--reference-cap", type=float, default=125, help="the cap effects are taken against"
     )
+
+
+def add_channel_parsers(actions: argparse._SubParsersAction) -> None:
+    decompose = actions.add_parser(
+        "decompose",
+        help="the cap effect on liquidations split into distance, participation and feedback",
+        description="From the stores of configs/sweeps/feedback.yaml and "
+        "configs/sweeps/feedback_replay.yaml (same seed root): per cap, the change of "
+        "liquidated notional over open interest in the crash window against the reference "
+        "cap, split into distance, participation and feedback, with 95%% intervals. Writes "
+        "decomposition.csv and figures/decomposition.{pdf,png} in the replay store.",
+    )
+    decompose.add_argument("feedback_store", type=Path, help="the feedback sweep's store")
+    decompose.add_argument("replay_store", type=Path, help="the replay sweep's store")
+    decompose.add_argument("--point", default="shock_6pct", help="the feedback sweep's point")
+    decompose.add_argument("--reference-cap", type=float, default=125)
+    regime = actions.add_parser(
+        "regime",
+        help="where leverage deepens crashes: cap 125 vs cap 5 across capital and liquidity",
+        description="From the store of configs/sweeps/regime.yaml: per point, how much deeper "
+        "the crash is at the high cap than at the low one (paired), against the point's depth "
+        "within 1%% over open interest. Writes regime.csv and figures/regime.{pdf,png}.",
+    )
+    regime.add_argument("store", type=Path, help="the regime sweep's store")
+    regime.add_argument("--high-cap", type=float, default=125)
+    regime.add_argument("--low-cap", type=float, default=5)
+
+
+def _catalog(store: Path) -> pd.DataFrame:
+    if not (store / "catalog.parquet").is_file():
+        raise ValueError(f"{store} holds no catalog.parquet: not a sweep store (abm sweep --out)")
+    return pd.read_parquet(store / "catalog.parquet")
+
+
+def decompose_stores(
+    feedback_store: Path, replay_store: Path, point: str, reference_cap: float
+) -> pd.DataFrame:
+    """Print and write the decomposition (see ``abm sweep decompose``)."""
+    from abm.experiments.feedback import CAP, decompose_cap_effect
+    from abm.figures.sweep import decomposition_figure
+    from abm.files import write_atomic
+
+    table = decompose_cap_effect(
+        _catalog(feedback_store), _catalog(replay_store), point, reference_cap
+    )
+    if table.empty:
+        raise ValueError(
+            f"no cap of {replay_store} pairs with {feedback_store} at point {point!r} and cap "
+            f"{reference_cap:g}: are they the stores of feedback.yaml and feedback_replay.yaml?"
+        )
+    write_atomic(replay_store / "decomposition.csv", lambda tmp: table.to_csv(tmp, index=False))
+    label = "liquidated share of open interest, change vs cap 125 (points)"
+    shown = table.copy()
+    for column in shown.columns:
+        if column not in (CAP, "replications"):
+            shown[column] = shown[column] * 100
+    paths = decomposition_figure(shown, replay_store / "figures", label)
+    print(
+        "liquidated notional over open interest in the crash window, change against cap "
+        f"{reference_cap:g} (percentage points, mean [95%]):"
+    )
+    for _, r in shown.iterrows():
+        parts = "  ".join(
+            f"{name} {r[name]:+.2f} [{r[name + '_low']:+.2f}, {r[name + '_high']:+.2f}]"
+            for name in ("whole", "distance", "participation", "feedback")
+        )
+        print(f"cap {r[CAP]:>4.0f} (n={r['replications']:.0f}): {parts}")
+    print(f"table: {replay_store / 'decomposition.csv'}; figure: {paths[-1]}")
+    return table
+
+
+def regime_store(store: Path, high_cap: float, low_cap: float) -> pd.DataFrame:
+    """Print and write the regime map (see ``abm sweep regime``)."""
+    from abm.experiments.feedback import regime_table
+    from abm.figures.sweep import regime_figure
+    from abm.files import write_atomic
+
+    table = regime_table(_catalog(store), high_cap, low_cap)
+    if table.empty:
+        raise ValueError(f"{store}: no point ran both cap {high_cap:g} and cap {low_cap:g}")
+    write_atomic(store / "regime.csv", lambda tmp: table.to_csv(tmp, index=False))
+    paths = regime_figure(table, store / "figures")
+    print(
+        f"crash deeper at cap {high_cap:g} than at cap {low_cap:g} (excess drawdown of the mark, "
+        "bps, paired), by point:"
+    )
+    print(f"{'point':<18} {'depth/OI':>8} {'deeper [95%]':>24} {'liq/OI hi':>9} {'liq/OI lo':>9}")
+    for _, r in table.iterrows():
+        print(
+            f"{r['point']:<18} {r['depth_1pct_per_oi'] * 100:>7.2f}% "
+            f"{r['deeper'] * 1e4:>7.1f} [{r['deeper_low'] * 1e4:>6.1f}, "
+            f"{r['deeper_high'] * 1e4:>6.1f}] {r['liquidated_high_cap']:>9.3f} "
+            f"{r['liquidated_low_cap']:>9.3f}"
+        )
+    print(f"table: {store / 'regime.csv'}; figure: {paths[-1]}")
+    return table
 
 
 def feedback_store(store: Path, reference_cap: float) -> pd.DataFrame:
@@ -269,6 +368,12 @@ def sweep_command(args: argparse.Namespace) -> int:
     from abm.experiments.sweep import SweepInterrupted, SweepStoreError, failed_runs, run_sweep
 
     try:
+        if args.sweep_command == "decompose":
+            decompose_stores(args.feedback_store, args.replay_store, args.point, args.reference_cap)
+            return 0
+        if args.sweep_command == "regime":
+            regime_store(args.store, args.high_cap, args.low_cap)
+            return 0
         if args.sweep_command == "feedback":
             if not (args.store / "catalog.parquet").is_file():
                 return fail(

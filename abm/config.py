@@ -1827,6 +1827,8 @@ def configs_dir() -> Path:
 
 SWEEP_FOLDER = "sweeps"
 """The folder of the shipped configs that holds sweep files (``abm sweep``), not run configs."""
+EVENT_FOLDER = "events"
+"""The folder of the shipped configs that holds event files (``abm event``), not run configs."""
 
 
 def _shipped(folder: str | None) -> dict[str, Path]:
@@ -1837,15 +1839,17 @@ def _shipped(folder: str | None) -> dict[str, Path]:
     for path in sorted(root.rglob("*.yaml")):
         name = path.relative_to(root).with_suffix("").as_posix()
         top = name.split("/", 1)[0] if "/" in name else None
-        if top == folder or (folder is None and top not in (RULEBOOK_FOLDER, SWEEP_FOLDER)):
+        if top == folder or (
+            folder is None and top not in (RULEBOOK_FOLDER, SWEEP_FOLDER, EVENT_FOLDER)
+        ):
             found[name] = path
     return found
 
 
 def shipped_configs() -> dict[str, Path]:
     """The run configs shipped with the package by name (``baseline``,
-    ``scenarios/long_squeeze``): every YAML file of :func:`configs_dir` but the rulebooks and
-    the sweep files."""
+    ``scenarios/long_squeeze``): every YAML file of :func:`configs_dir` but the rulebooks, the
+    sweep files and the event files."""
     return _shipped(None)
 
 

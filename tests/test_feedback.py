@@ -4,6 +4,7 @@ the book (``liquidation.execution: off_book``) and cascade generations."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from abm.analysis.cascades import cascade_generations, generation_summary
@@ -148,7 +149,6 @@ def test_abm_sweep_feedback_reads_a_sweep_of_liquidations_in_and_off_the_book(tm
     printed = capsys.readouterr().out
     assert "what forced orders" not in printed  # the table, not the figure's title
     assert "drop" in printed and "through the price" in printed
-    import pandas as pd
 
     table = pd.read_csv(store / "feedback.csv")
     assert sorted(table["exchange.max_leverage"]) == [20, 125]
@@ -157,4 +157,217 @@ def test_abm_sweep_feedback_reads_a_sweep_of_liquidations_in_and_off_the_book(tm
     assert ((table["feedback"] - (table["book"] - table["off_book"])).abs() < 1e-12).all()
     assert (store / "figures" / "feedback.png").is_file()
     assert main(["sweep", "feedback", str(tmp_path)]) == 2  # not a store: one message
+    assert "not a sweep store" in capsys.readouterr().err
+
+
+def _short_run(tmp_path, overrides=()):
+    from abm.cli import main
+
+    out = tmp_path / "reference"
+    args = ["run", "baseline", "--set", "retail.count=200", "--set", "run.hours=0.1", "--out"]
+    assert main([*args, str(out), *[a for o in overrides for a in ("--set", o)]]) == 0
+    return out
+
+
+def test_a_replayed_run_follows_the_stored_path_tick_by_tick(tmp_path):
+    """The exchange's index, mark and last are the stored run's at every tick, whatever this
+    run's own orders did (here another population: leverage capped at 5)."""
+
+    stored = _short_run(tmp_path)
+    model = MarketModel(
+        load_config(
+            "baseline",
+            [
+                "retail.count=200",
+                "run.hours=0.1",
+                "exchange.max_leverage=5",
+                f"replay.perp_path={stored}",
+            ],
+        )
+    )
+    model.run_for(model.ticks)
+    model.exchange.check_invariants()
+    ticks = pd.read_parquet(stored / "ticks.parquet").set_index("tick")
+    mine = pd.DataFrame(model.recorder.columns).set_index("tick")
+    for column in ("index_usdt", "mark_usdt"):
+        assert (mine[column].iloc[1:] - ticks[column].iloc[1:]).abs().max() < 0.05
+    last = ticks["last_usdt"].fillna(ticks["mark_usdt"])
+    assert (mine["last_usdt"].iloc[1:] - last.iloc[1:]).abs().max() < 0.05
+
+
+def test_liquidations_under_a_replayed_path_happen_at_its_mark(tmp_path):
+    """A path whose mark falls 12% at tick 200 (the book does not follow): the 10x and higher
+    longs are liquidated there, at the replayed mark, and nobody before it."""
+
+    start = 50_000.0
+    ticks = 400
+    mark = [start if t < 200 else start * 0.88 for t in range(1, ticks + 1)]
+    path = tmp_path / "path.csv"
+    pd.DataFrame(
+        {"tick": range(1, ticks + 1), "index_usdt": mark, "mark_usdt": mark, "last_usdt": mark}
+    ).to_csv(path, index=False)
+    model = MarketModel(
+        load_config(
+            "baseline",
+            ["retail.count=300", f"run.hours={ticks / 3600}", f"replay.perp_path={path}"],
+        )
+    )
+    model.run_for(model.ticks)
+    model.exchange.check_invariants()
+    events = [e for e in model.exchange.liquidations if e.side != "none"]
+    assert events and all(e.tick >= 200 for e in events)
+    inst = model.exchange.instrument
+    assert all(e.mark == inst.ticks(start * 0.88) for e in events)
+    assert {e.side for e in events} == {"long"}
+
+
+def test_a_replay_that_cannot_be_used_is_one_message(tmp_path):
+
+    from abm.config import ConfigError
+
+    short = tmp_path / "short.csv"
+    pd.DataFrame({"tick": [1, 2], "index_usdt": [1.0, 1.0], "mark_usdt": [1.0, 1.0]}).to_csv(
+        short, index=False
+    )
+    with pytest.raises(ValueError, match="replay.perp_path: .* has no column last_usdt"):
+        MarketModel(load_config("baseline", ["run.hours=0.01", f"replay.perp_path={short}"]))
+    pd.DataFrame(
+        {"tick": [1, 2], "index_usdt": [1.0] * 2, "mark_usdt": [1.0] * 2, "last_usdt": [1.0] * 2}
+    ).to_csv(short, index=False)
+    with pytest.raises(ValueError, match="the run needs every tick from 1 to 36"):
+        MarketModel(load_config("baseline", ["run.hours=0.01", f"replay.perp_path={short}"]))
+    with pytest.raises(ValueError, match="neither a run folder"):
+        MarketModel(load_config("baseline", ["run.hours=0.01", "replay.perp_path=nowhere"]))
+    with pytest.raises(ConfigError, match="not both"):
+        load_config(
+            "baseline",
+            ["replay.perp_path=x", "replay.perp_from={exchange.max_leverage: 125}"],
+        )
+
+
+def test_replaying_a_run_of_other_settings_made_in_the_same_process():
+    """replay.perp_from: the cap-5 population faces the cap-125 run's prices (same seed)."""
+    common = ["retail.count=200", "run.hours=0.1"]
+    reference = MarketModel(load_config("baseline", common), collect=False)
+    reference.run_for(reference.ticks)
+    model = MarketModel(
+        load_config(
+            "baseline",
+            [
+                *common,
+                "exchange.max_leverage=5",
+                "replay.perp_from={exchange.max_leverage: 125}",
+            ],
+        ),
+        collect=False,
+    )
+    model.run_for(model.ticks)
+    assert model.recorder.columns["mark_usdt"][1:] == reference.recorder.columns["mark_usdt"][1:]
+    assert model.config.exchange.max_leverage == 5
+
+
+def _catalog(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"status": "complete", **row} for row in rows])
+
+
+def test_the_cap_effect_splits_into_distance_participation_and_feedback():
+    # One replication. Own paths (book runs): cap 125 liquidates 10% of open interest, cap 20
+    # 4%. On the cap-125 path cap 20's populations would lose 6% (composition), 7% if nobody
+    # stayed out (distance only). So: whole -6, distance -3, participation -1, feedback -2.
+    from abm.experiments.feedback import CAP, EXECUTION, decompose_cap_effect
+
+    metric = "feedback.liquidated_share_of_oi"
+    feedback = _catalog(
+        [
+            {"point": "p", CAP: 125, EXECUTION: "book", "replication": 0, metric: 0.10},
+            {"point": "p", CAP: 20, EXECUTION: "book", "replication": 0, metric: 0.04},
+            {"point": "p", CAP: 20, EXECUTION: "off_book", "replication": 0, metric: 0.5},
+        ]
+    )
+    replay = _catalog(
+        [
+            {"point": "composition", CAP: 20, "replication": 0, metric: 0.06},
+            {"point": "distance_only", CAP: 20, "replication": 0, metric: 0.07},
+        ]
+    )
+    row = decompose_cap_effect(feedback, replay, "p").iloc[0]
+    assert row["whole"] == pytest.approx(-0.06)
+    assert row["distance"] == pytest.approx(-0.03)
+    assert row["participation"] == pytest.approx(-0.01)
+    assert row["feedback"] == pytest.approx(-0.02)
+    assert row["distance"] + row["participation"] + row["feedback"] == pytest.approx(row["whole"])
+
+
+def test_the_regime_table_pairs_the_caps_by_replication():
+    from abm.experiments.feedback import CAP, regime_table
+
+    rows = []
+    for replication, (high, low) in enumerate([(0.02, 0.01), (0.04, 0.01)]):
+        for cap, excess in ((125, high), (5, low)):
+            rows.append(
+                {
+                    "point": "capital_x1",
+                    CAP: cap,
+                    "replication": replication,
+                    "feedback.excess_mark": excess,
+                    "feedback.liquidated_share_of_oi": 0.1 if cap == 125 else 0.0,
+                    "proportions.depth_1pct_per_oi": 0.02,
+                }
+            )
+    row = regime_table(_catalog(rows)).iloc[0]
+    assert row["deeper"] == pytest.approx(0.02)
+    assert row["replications"] == 2
+    assert row["depth_1pct_per_oi"] == pytest.approx(0.02)
+    assert row["liquidated_high_cap"] == pytest.approx(0.1)
+
+
+def test_abm_sweep_decompose_and_regime_read_stores(tmp_path, capsys):
+    from abm.cli import main
+    from abm.experiments.feedback import CAP, EXECUTION
+
+    metric = "feedback.liquidated_share_of_oi"
+    fb, rp, rg = tmp_path / "fb", tmp_path / "rp", tmp_path / "rg"
+    for folder in (fb, rp, rg):
+        folder.mkdir()
+    _catalog(
+        [
+            {"point": "shock_6pct", CAP: cap, EXECUTION: "book", "replication": r, metric: v}
+            for r in range(3)
+            for cap, v in ((125, 0.1 + r / 100), (20, 0.04))
+        ]
+    ).to_parquet(fb / "catalog.parquet")
+    _catalog(
+        [
+            {"point": point, CAP: 20, "replication": r, metric: v}
+            for r in range(3)
+            for point, v in (("composition", 0.06), ("distance_only", 0.07))
+        ]
+    ).to_parquet(rp / "catalog.parquet")
+    _catalog(
+        [
+            {
+                "point": point,
+                CAP: cap,
+                "replication": r,
+                "feedback.excess_mark": 0.01 * r + (0.01 if cap == 125 else 0),
+                metric: 0.1,
+                "proportions.depth_1pct_per_oi": depth,
+            }
+            for point, depth in (
+                ("capital_x1", 0.02),
+                ("capital_x10", 0.005),
+                ("liquidity_x3", 0.06),
+            )
+            for cap in (125, 5)
+            for r in range(3)
+        ]
+    ).to_parquet(rg / "catalog.parquet")
+    assert main(["sweep", "decompose", str(fb), str(rp)]) == 0
+    assert "cap   20 (n=3): whole" in capsys.readouterr().out
+    assert (rp / "figures" / "decomposition.png").is_file()
+    assert main(["sweep", "regime", str(rg)]) == 0
+    printed = capsys.readouterr().out
+    assert "capital_x10" in printed and "  100.0 [" in printed  # 1 point = 100 bps deeper
+    assert (rg / "figures" / "regime.png").is_file()
+    assert main(["sweep", "regime", str(tmp_path)]) == 2
     assert "not a sweep store" in capsys.readouterr().err

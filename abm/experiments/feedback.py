@@ -125,3 +125,86 @@ def cap_effect_through_price(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def decompose_cap_effect(
+    feedback: pd.DataFrame,
+    replay: pd.DataFrame,
+    point: str,
+    reference_cap: float = 125,
+    metric: str = "feedback.liquidated_share_of_oi",
+) -> pd.DataFrame:
+    """The cap effect on ``metric`` split by channel, per cap, paired by replication.
+
+    ``feedback`` is the catalogue of configs/sweeps/feedback.yaml (its book runs at named point
+    ``point``: each cap's own path), ``replay`` that of configs/sweeps/feedback_replay.yaml
+    (points ``composition``: each cap's populations on the reference cap's path;
+    ``distance_only``: the same with nobody staying out above the cap). Both sweeps share their
+    seed root, so replication k is the same seed in both. Per cap: ``whole`` (own path, cap
+    minus reference cap), ``distance`` (distance_only minus the reference cap's own run),
+    ``participation`` (composition minus distance_only), ``feedback`` (own path minus
+    composition); each with ``_low``/``_high``, 95% t-intervals over replications. The three
+    parts add up to ``whole``."""
+    own = feedback[(feedback["status"] == "complete") & (feedback["point"] == point)]
+    own = own[own[EXECUTION] == "book"].pivot_table(index="replication", columns=CAP, values=metric)
+    done = replay[replay["status"] == "complete"]
+    composition = done[done["point"] == "composition"].pivot_table(
+        index="replication", columns=CAP, values=metric
+    )
+    distance = done[done["point"] == "distance_only"].pivot_table(
+        index="replication", columns=CAP, values=metric
+    )
+    rows = []
+    for cap in sorted(composition.columns, reverse=True):
+        if cap not in own or cap not in distance or reference_cap not in own:
+            continue
+        parts = pd.DataFrame(
+            {
+                "whole": own[cap] - own[reference_cap],
+                "distance": distance[cap] - own[reference_cap],
+                "participation": composition[cap] - distance[cap],
+                "feedback": own[cap] - composition[cap],
+            }
+        ).dropna()
+        row: dict[str, float] = {CAP: cap, "replications": len(parts)}
+        for name in parts.columns:
+            mean, low, high = mean_interval(parts[name].to_numpy(dtype=float))
+            row.update({name: mean, f"{name}_low": low, f"{name}_high": high})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def regime_table(catalog: pd.DataFrame, high_cap: float = 125, low_cap: float = 5) -> pd.DataFrame:
+    """Per named point of configs/sweeps/regime.yaml: how much deeper the crash is at
+    ``high_cap`` than at ``low_cap`` on the same seeds (``deeper``: the paired difference of
+    ``feedback.excess_mark``, with ``deeper_low``/``deeper_high``), the liquidated share of open
+    interest at each cap, and the point's depth within 1% over open interest (mean over its
+    runs at ``high_cap``)."""
+    done = catalog[catalog["status"] == "complete"]
+    rows = []
+    for point, frame in done.groupby("point", sort=False):
+        wide = frame.pivot_table(index="replication", columns=CAP, values="feedback.excess_mark")
+        if high_cap not in wide or low_cap not in wide:
+            continue
+        deeper, low, high = mean_interval((wide[high_cap] - wide[low_cap]).to_numpy(dtype=float))
+        at = {cap: frame[frame[CAP] == cap] for cap in (high_cap, low_cap)}
+        depth = "proportions.depth_1pct_per_oi"
+        rows.append(
+            {
+                "point": point,
+                "replications": len(wide.dropna()),
+                "deeper": deeper,
+                "deeper_low": low,
+                "deeper_high": high,
+                "excess_high_cap": float(at[high_cap]["feedback.excess_mark"].mean()),
+                "excess_low_cap": float(at[low_cap]["feedback.excess_mark"].mean()),
+                "liquidated_high_cap": float(
+                    at[high_cap]["feedback.liquidated_share_of_oi"].mean()
+                ),
+                "liquidated_low_cap": float(at[low_cap]["feedback.liquidated_share_of_oi"].mean()),
+                "depth_1pct_per_oi": float(at[high_cap][depth].mean())
+                if depth in frame
+                else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -522,6 +522,16 @@ def feedback(run: RunTables) -> dict[str, float]:
     return out
 
 
+@register_metric("proportions", bounds=COUNT_RANGE)
+def proportions(run: RunTables) -> dict[str, float]:
+    """The run's proportions as its summary states them (DESIGN section 6): depth within 1% a
+    side, daily volume, the insurance fund, liquidations a day, value and arbitrage capacity and
+    flow, each over open interest; retail's isolated share and median leverage; the share of
+    the real market's open interest. NaN where the summary has none (no open interest)."""
+    values = run.summary.get("proportions", {})
+    return {key: math.nan if value is None else float(value) for key, value in values.items()}
+
+
 @register_metric("stylized_facts")
 def stylized_facts(run: RunTables) -> dict[str, float]:
     """The validation layer's return facts of the perp's last price on a 1-minute grid
