@@ -192,11 +192,12 @@ class MarketModel(mesa.Model):
         DataCollector assigned to ``model.datacollector`` later is collected after every tick.
         """
         config = resolve_config(config, rng, overrides)
-        self.replayed = replayed_path(config) if config.replay.active else None
-        """The perp price path this run replays (``replay``), or None: prices from the market."""
+        replayed = replayed_path(config) if config.replay.active else None
         seeds = np.random.SeedSequence(config.run.seed).spawn(3)
         super().__init__(rng=np.random.default_rng(seeds[0]))
         self.config = config
+        self.replayed = replayed
+        """The perp price path this run replays (``replay``), or None: prices from the market."""
         self.tick = 0
         self.tick_seconds = config.run.tick_seconds
         self.ticks = config.ticks

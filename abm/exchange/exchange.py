@@ -770,9 +770,9 @@ class Exchange:
             self.map_bin_ticks = max(1, ticks // 10_000)
 
     def hold_prices(self, mark: object, last: object) -> None:
-        """Replay mode: from now until the tick ends, the mark and the last price are ``mark``
-        and ``last`` (ticks), as another run's path had them; margin, stops and liquidations
-        follow them, while the book trades as before. Whole numbers from 1 to the price filter's
+        """Replay mode: from the next price update on (until held again), the mark and the last
+        price are ``mark`` and ``last`` (ticks), as another run's path had them; margin, stops
+        and liquidations follow them, while the book trades as before. Whole numbers from 1 to the price filter's
         maximum (ValueError otherwise, before anything changes)."""
         mark_ticks, last_ticks = self._price(mark), self._price(last)
         if mark_ticks is None or last_ticks is None:

@@ -64,12 +64,13 @@ class PriceFeed:
         self.premium_count = 0
         self.last_rate = 0
         self.held_mark = 0
-        """A replayed mark for this tick (0: none): :meth:`update` returns it."""
+        """A replayed mark (0: none): :meth:`update` returns it until it is held again."""
         self.held_last = 0
 
     def hold(self, mark: int, last: int) -> None:
-        """Replay mode: this tick's mark and last are ``mark`` and ``last`` (ticks), whatever the
-        book did; the basis and the premium are still sampled from the book."""
+        """Replay mode: the mark and last are ``mark`` and ``last`` (ticks) from the next
+        :meth:`update` on, whatever the book did; the basis and the premium are still sampled
+        from the book."""
         self.held_mark = mark
         self.held_last = last
 
