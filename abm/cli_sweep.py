@@ -154,7 +154,7 @@ def decompose_stores(
             f"{reference_cap:g}: are they the stores of feedback.yaml and feedback_replay.yaml?"
         )
     write_atomic(replay_store / "decomposition.csv", lambda tmp: table.to_csv(tmp, index=False))
-    label = "liquidated share of open interest, change vs cap 125 (points)"
+    label = f"liquidated share of open interest, change vs cap {reference_cap:g} (points)"
     shown = table.copy()
     for column in shown.columns:
         if column not in (CAP, "replications"):
@@ -208,7 +208,7 @@ def feedback_store(store: Path, reference_cap: float) -> pd.DataFrame:
     from abm.figures.sweep import feedback_figure
     from abm.files import write_atomic
 
-    catalog = pd.read_parquet(store / "catalog.parquet")
+    catalog = _catalog(store)
     missing = [k for k in (CAP, EXECUTION, "feedback.excess_mark") if k not in catalog]
     if missing:
         raise ValueError(
@@ -375,10 +375,6 @@ def sweep_command(args: argparse.Namespace) -> int:
             regime_store(args.store, args.high_cap, args.low_cap)
             return 0
         if args.sweep_command == "feedback":
-            if not (args.store / "catalog.parquet").is_file():
-                return fail(
-                    f"{args.store} holds no catalog.parquet: not a sweep store (abm sweep --out)"
-                )
             feedback_store(args.store, args.reference_cap)
             return 0
         if args.sweep_command in ("summarize", "figures"):

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from abm.analysis.validation import mean_interval as validation_mean_interval
 
 EXECUTION = "exchange.liquidation.execution"
 CAP = "exchange.max_leverage"
@@ -28,18 +29,10 @@ FEEDBACK_COLUMNS = (
 
 
 def mean_interval(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95% t-interval of ``values`` (NaNs dropped; NaN interval with fewer than 2).
-
-    >>> [round(x, 3) for x in mean_interval(np.array([1.0, 2.0, 3.0]))]
-    [2.0, -0.484, 4.484]
-    """
-    values = values[~np.isnan(values)]
-    if len(values) < 2:
-        mean = float(values.mean()) if len(values) else float("nan")
-        return mean, float("nan"), float("nan")
-    mean = float(values.mean())
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
+    """:func:`abm.analysis.validation.mean_interval` with NaN, not None, where there is no
+    interval (fewer than two values), so the bounds sit in table columns as numbers."""
+    mean, low, high = validation_mean_interval(values)
+    return mean, np.nan if low is None else low, np.nan if high is None else high
 
 
 def feedback_table(
