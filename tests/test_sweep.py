@@ -41,6 +41,7 @@ from abm.experiments.sweep import (
     RUNS_FOLDER,
     SweepStoreError,
     catalog,
+    is_complete,
     run_folder,
     run_sweep,
     store_lock,
@@ -271,7 +272,8 @@ def test_a_killed_sweep_loses_at_most_its_runs_in_flight_and_resumes(
     sweep = load_sweep(path)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        done = [s for s in sweep.runs if (run_folder(store, s) / METRICS_FILE).is_file()]
+        # complete, not only with its metrics written (the manifest's status comes after them)
+        done = [s for s in sweep.runs if is_complete(run_folder(store, s), s)]
         if done:
             break
         time.sleep(0.05)
