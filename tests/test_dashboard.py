@@ -299,8 +299,22 @@ def test_the_live_page_runs_and_takes_a_new_leverage_cap(tmp_path):
         slider.press("Home")
         for _ in range(19):
             slider.press("ArrowRight")
-        page.get_by_role("button", name="Reset").click()
-        page.get_by_text("leverage cap 20x").first.wait_for(timeout=60_000)
+        thumb = page.locator(".v-input", has_text="leverage cap (x)").locator(
+            ".v-slider__thumb-label"
+        )
+        page.wait_for_function(
+            "(el) => el.innerText.trim() === '20'", arg=thumb.element_handle(), timeout=30_000
+        )
+        # The slider's value reaches the kernel a moment after its thumb moves; a Reset that
+        # lands first rebuilds the model at the old cap: press it again until the new one shows.
+        for attempt in range(5):
+            page.get_by_role("button", name="Reset").click()
+            try:
+                page.get_by_text("leverage cap 20x").first.wait_for(timeout=20_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 4:
+                    raise
     assert errors == []
 
 
