@@ -33,17 +33,22 @@ COMPILED_MODULES = (
     "abm.exchange.accounts",
     "abm.exchange.backstops",
     "abm.exchange.book",
+    "abm.exchange.clock",
     "abm.exchange.exchange",
     "abm.exchange.instrument",
     "abm.exchange.invariants",
     "abm.exchange.ledger",
     "abm.exchange.liquidation",
     "abm.exchange.margin",
+    "abm.exchange.matching",
     "abm.exchange.positions",
     "abm.exchange.pricing",
+    "abm.exchange.records",
     "abm.exchange.results",
     "abm.exchange.risk",
     "abm.exchange.stops",
+    "abm.exchange.thresholds",
+    "abm.exchange.units",
 )
 """The hot path of a run: matching, margin, settlement, liquidation and the ledger."""
 

@@ -32,8 +32,8 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-MICRO = 1_000_000
-"""Micro-units of the quote currency per unit (1 USDT = 1,000,000)."""
+from abm.exchange.records import BackstopStep
+from abm.exchange.units import MICRO
 
 BTC_SUPPLY = 21_000_000
 """Upper bound of every quantity in BTC in the config."""
@@ -47,15 +47,6 @@ MIN_START_TICKS = 1_000
 
 MAX_TICKS = 31_536_000
 """The longest run, in ticks: a year of 1-second ticks."""
-
-Backstop = Literal[
-    "insurance_fund",
-    "backstop_vault",
-    "adl",
-    "socialized_loss",
-    "exchange_absorbs",
-    "trader_debt",
-]
 
 
 class ConfigError(ValueError):
@@ -333,7 +324,7 @@ class Rulebook(StrictModel):
         default=FeeTier(maker_fee=-0.00003, taker_fee=0.00017),
         description="fee tier of accounts opened as market makers (a liquidity-provider program)",
     )
-    backstops: tuple[Backstop, ...] = Field(
+    backstops: tuple[BackstopStep, ...] = Field(
         default=("insurance_fund", "adl", "exchange_absorbs"),
         description="the steps that cover a liquidation's deficit, in order",
     )

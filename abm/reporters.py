@@ -15,8 +15,9 @@ import math
 from collections.abc import Callable
 from functools import partial
 
-from abm.exchange.liquidation import LiquidationEvent, liquidated_notional
-from abm.exchange.pricing import PPB
+from abm.exchange.liquidation import liquidated_notional
+from abm.exchange.records import LiquidationEvent
+from abm.exchange.units import PPB
 from abm.model import POPULATIONS, MarketModel
 
 

@@ -58,7 +58,7 @@ def fingerprint(ex: Exchange) -> tuple:
         tuple(sorted(ex.open_accounts)),
         (len(ex.long_thresholds), len(ex.short_thresholds)),
         (ex.mark, ex.last, ex.index),
-        (ex._order_id, ex._event, len(ex.accounts)),
+        (ex.last_order_id, ex._event, len(ex.accounts)),
     )
 
 

@@ -19,7 +19,7 @@ from abm import outputs
 from abm.agents import SpotValueTrader
 from abm.cli import main
 from abm.config import ConfigError, load_config
-from abm.exchange.liquidation import LiquidationEvent
+from abm.exchange.records import LiquidationEvent
 from abm.experiments import tables
 from abm.experiments.run import config_hash, execute, write_table
 from abm.files import write_atomic

@@ -14,7 +14,7 @@ from abm.exchange.calculator import (
 from abm.exchange.exchange import Exchange, OrderResult, Reject
 from abm.exchange.instrument import Instrument
 from abm.exchange.ledger import Cause, Ledger, SystemAccount
-from abm.exchange.liquidation import BackstopAction, LiquidationEvent
+from abm.exchange.records import BackstopAction, LiquidationEvent
 from abm.exchange.results import LiquidationMap
 
 __all__ = [

@@ -17,14 +17,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from abm.config import MICRO
+from abm.exchange import thresholds
 from abm.exchange.book import BUY, SELL
 from abm.exchange.ledger import FIRST_TRADER, Cause, SystemAccount
+from abm.exchange.records import (
+    FILL_ADL,
+    FILL_TAKEOVER,
+    FILL_UNWIND,
+    BackstopAction,
+    LiquidationEvent,
+)
+from abm.exchange.units import MICRO
 
 if TYPE_CHECKING:
     from abm.exchange.accounts import Account
     from abm.exchange.exchange import Exchange
-    from abm.exchange.liquidation import LiquidationEvent
 
 
 def _action(
@@ -37,8 +44,6 @@ def _action(
     haircut=0,
     reason="",
 ):
-    from abm.exchange.liquidation import BackstopAction
-
     # A plain int (a system account is an IntEnum here and a plain int in the compiled core),
     # so that an event reads the same under both cores.
     counterparty = None if counterparty is None else int(counterparty)
@@ -66,7 +71,6 @@ def insurance_unwind(ex: Exchange, account: Account, bankruptcy: int, record) ->
     when a later step (vault, ADL) takes the rest at bankruptcy; with no such step the unwind
     goes as far as the book allows (the slippage bound), and what the fund cannot pay is a
     deficit for the later steps (socialized loss, the exchange, trader debt) to cover."""
-    from abm.exchange.exchange import FILL_UNWIND
 
     lots = abs(account.position)
     fund = ex.ledger.balances[SystemAccount.INSURANCE_FUND]
@@ -104,7 +108,6 @@ def insurance_unwind(ex: Exchange, account: Account, bankruptcy: int, record) ->
 
 def vault_takeover(ex: Exchange, account: Account, bankruptcy: int, record) -> None:
     """The backstop vault takes the remaining position over at the bankruptcy price."""
-    from abm.exchange.exchange import FILL_TAKEOVER
 
     vault = ex.accounts[SystemAccount.BACKSTOP_VAULT]
     lots = abs(account.position)
@@ -128,7 +131,6 @@ def take_over_at_mark(ex: Exchange, account: Account, lots: int, record) -> None
     vault takes ``lots`` of the position over at the mark price, so the liquidation trades
     nothing in the book and moves no price (a takeover fill sets no last price); the account
     then settles as after any close, its deficit, if any, going down the waterfall."""
-    from abm.exchange.exchange import FILL_TAKEOVER
 
     vault = ex.accounts[SystemAccount.BACKSTOP_VAULT]
     mark = ex.prices.mark
@@ -198,7 +200,6 @@ def _rank(ex: Exchange, side: int) -> list[int]:
 
 def auto_deleverage(ex: Exchange, account: Account, bankruptcy: int, record) -> None:
     """Close the remaining lots against ranked opposite positions at the bankruptcy price."""
-    from abm.exchange.exchange import FILL_ADL
 
     mark = ex.prices.mark
     opposite = -1 if account.position > 0 else 1
@@ -273,7 +274,7 @@ def socialize(ex: Exchange, account: Account, record, need: int) -> int:
             winner.isolated_margin -= max(0, amount - max(0, free))
         if not account.cross:
             account.isolated_margin += amount
-        ex._refresh(winner)
+        thresholds.refresh(ex, winner)
         _action(record, "socialized_loss", a, 0, amount)
         taken += amount
     return taken

@@ -8,20 +8,19 @@ A tick is driven from outside: :meth:`Exchange.begin_tick` with the index, order
 
 from __future__ import annotations
 
-import heapq
 from array import array
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from abm.config import MICRO, Rulebook
-from abm.exchange import liquidation, risk
+from abm.exchange import clock, matching, risk, stops, thresholds
 from abm.exchange.accounts import SYSTEM_GROUP, Account, AccountGroup
-from abm.exchange.book import BUY, SELL, Order, OrderBook
+from abm.exchange.book import Order, OrderBook
 from abm.exchange.instrument import MAX_TOTAL_DEPOSITS, MONEY_BOUND, Instrument
-from abm.exchange.ledger import FIRST_TRADER, Cause, Ledger, SystemAccount
-from abm.exchange.margin import Brackets, liquidation_tick
-from abm.exchange.positions import apply_fill
+from abm.exchange.ledger import FIRST_TRADER, Ledger, SystemAccount
+from abm.exchange.margin import Brackets
 from abm.exchange.pricing import PriceFeed
+from abm.exchange.records import LiquidationEvent
 from abm.exchange.results import (
     LiquidationMap,
     OrderResult,
@@ -30,22 +29,12 @@ from abm.exchange.results import (
     whole,
 )
 from abm.exchange.stops import StopBook, StopOrder
+from abm.exchange.units import MICRO
+
+if TYPE_CHECKING:
+    from abm.config import Rulebook
 
 __all__ = ["Exchange", "OrderResult", "Reject", "UnknownAccountError"]
-
-PPB = 1_000_000_000
-
-
-ORDER_KINDS = ("limit", "market", "ioc", "post_only")
-FILL_NORMAL, FILL_LIQUIDATION, FILL_ADL, FILL_TAKEOVER, FILL_UNWIND = range(5)
-FILL_CAUSES = (
-    Cause.TRADE_PNL,
-    Cause.TRADE_PNL,
-    Cause.ADL,
-    Cause.BACKSTOP_TAKEOVER,
-    Cause.TRADE_PNL,
-)
-"""The ledger cause of the link settlements a fill of each kind makes."""
 
 
 class Exchange:
@@ -105,14 +94,14 @@ class Exchange:
         self.liquidating: int | None = None
         self.tick = 0
         self._event = 0
-        self._order_id = 0
+        self.last_order_id = 0
         self.prices = PriceFeed(rulebook, self.k)
         self.fills = {
             name: array("q")
             for name in ("tick", "event", "buyer", "seller", "qty", "price", "aggressor", "kind")
         }
-        self._fill_columns = tuple(self.fills.values())
-        self.liquidations: list[liquidation.LiquidationEvent] = []
+        self.fill_columns = tuple(self.fills.values())
+        self.liquidations: list[LiquidationEvent] = []
         self.funding_payments: list[tuple[int, int, int]] = []
         self.stop_triggers = 0
         seed_event = self.next_event()
@@ -186,7 +175,7 @@ class Exchange:
             self.deposited[account_id] = amount
         return account_id
 
-    def _account(self, account_id: object) -> Account | None:
+    def find_account(self, account_id: object) -> Account | None:
         """The account a caller may act for: a trader, or the backstop vault; else None."""
         number = whole(account_id)
         if number is None:
@@ -195,7 +184,7 @@ class Exchange:
             return self.accounts[number]
         return None
 
-    def _view(self, account_id: object) -> Account:
+    def view_account(self, account_id: object) -> Account:
         """The account a view reads (system accounts included); raises for an unknown id."""
         number = whole(account_id)
         if number is None or not 0 <= number < len(self.accounts):
@@ -224,7 +213,7 @@ class Exchange:
     def _move_external(
         self, account_id: object, requested: object, withdrawal: bool
     ) -> OrderResult:
-        account = self._account(account_id)
+        account = self.find_account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
         amount = whole(requested)
@@ -241,12 +230,12 @@ class Exchange:
                 return OrderResult(False, reject)
             self.ledger.deposit(account.id, amount, self.next_event())
             self.deposited[account.id] += amount
-        self._refresh(account)
+        thresholds.refresh(self, account)
         return OrderResult(True)
 
     def set_leverage(self, account_id: object, leverage: object) -> OrderResult:
         """Change an account's leverage; allowed only while flat with no open orders."""
-        account = self._account(account_id)
+        account = self.find_account(account_id)
         if account is None:
             return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
         wanted = whole(leverage)
@@ -259,11 +248,11 @@ class Exchange:
 
     def balance(self, account_id: object) -> int:
         """Ledger (wallet) balance in micro-units."""
-        return self.ledger.balances[self._view(account_id).id]
+        return self.ledger.balances[self.view_account(account_id).id]
 
     def unrealized_pnl(self, account_id: object, price: object = None) -> int:
         """Unrealized PnL at ``price`` (default: mark), micro-units."""
-        a = self._view(account_id)
+        a = self.view_account(account_id)
         p = self._price_or_mark(price)
         return (a.position * p - a.cost) * self.k
 
@@ -286,41 +275,16 @@ class Exchange:
 
     def maintenance_margin(self, account_id: object, price: object = None) -> int:
         """Maintenance margin of the position at ``price`` (default: mark), micro-units."""
-        a = self._view(account_id)
+        a = self.view_account(account_id)
         p = self._price_or_mark(price)
         return self.brackets.maintenance_margin(abs(a.position) * p * self.k)
 
     def available(self, account_id: object) -> int:
         """What could be withdrawn: balance not needed as margin for the position or orders,
         less any loss of the position beyond its margin (see :func:`risk.available`)."""
-        return risk.available(self, self._view(account_id))
+        return risk.available(self, self.view_account(account_id))
 
-    # ----------------------------------------------------------------- orders
-
-    def _order_request(
-        self, account_id: object, side: object, qty: object
-    ) -> tuple[Account, int, int] | Reject:
-        """The account, side and lots an order or stop is for, or why the request's basics are
-        invalid."""
-        account = self._account(account_id)
-        if account is None:
-            return Reject.UNKNOWN_ACCOUNT
-        direction = whole(side)
-        if direction is None or direction not in (BUY, SELL):
-            return Reject.INVALID_SIDE
-        lots = whole(qty)
-        if lots is None or lots <= 0:
-            return Reject.INVALID_QTY
-        if lots > self.instrument.max_order_lots:
-            return Reject.QTY_ABOVE_MAX
-        return account, direction, lots
-
-    def _price(self, price: object) -> int | None:
-        """A price as whole ticks within 1 to the filter's maximum, else None."""
-        ticks = whole(price)
-        if ticks is None or not 1 <= ticks <= self.instrument.max_price_ticks:
-            return None
-        return ticks
+    # ----------------------------------------------------------------- orders (matching.py)
 
     def submit(
         self,
@@ -332,128 +296,23 @@ class Exchange:
         kind: object = "limit",
         reduce_only: object = False,
     ) -> OrderResult:
-        """Submit an order. ``kind``: ``limit`` (GTC), ``post_only``, ``ioc`` or ``market``.
-
-        Limit prices must lie in the price filter's band around the mark; a market order fills
-        no further from the mark than the filter's market bound, or its ``price`` (a protection
-        bound) when that is tighter. Every order, reduce-only included, passes the margin check
-        at its worst fill prices (:func:`risk.check_order`). Returns what happened; a rejected
-        order changes nothing.
-        """
-        request = self._order_request(account_id, side, qty)
-        if isinstance(request, Reject):
-            return OrderResult(False, request)
-        account, direction, lots = request
-        if kind not in ORDER_KINDS:
-            return OrderResult(False, Reject.INVALID_KIND)
-        if not self.prices.mark:
-            return OrderResult(False, Reject.NO_MARK_PRICE)
-        limit = None
-        if price is not None:
-            limit = self._price(price)
-            if limit is None:
-                return OrderResult(False, Reject.INVALID_PRICE)
-        if kind == "market":
-            if lots > self.instrument.max_market_lots:
-                return OrderResult(False, Reject.QTY_ABOVE_MAX)
-            limit = risk.market_limit(self, direction, limit)
-        elif limit is None:
-            return OrderResult(False, Reject.INVALID_PRICE)
-        else:
-            low, high = risk.price_band(self)
-            if not low <= limit <= high:
-                return OrderResult(False, Reject.PRICE_OUTSIDE_BAND)
-        return self._place(account, direction, lots, limit, str(kind), bool(reduce_only))
-
-    def _place(
-        self, account: Account, side: int, qty: int, price: int, kind: str, reduce_only: bool
-    ) -> OrderResult:
-        """Margin-check, match and rest an order whose basics are valid."""
-        if reduce_only:
-            closable = -account.position if side == BUY else account.position
-            if closable <= 0:
-                return OrderResult(False, Reject.REDUCE_ONLY_WOULD_INCREASE)
-            qty = min(qty, closable)
-        crosses = self.book.crosses(side, price)
-        if crosses and kind == "post_only":
-            return OrderResult(False, Reject.POST_ONLY_WOULD_CROSS)
-        reject = risk.check_order(self, account, side, qty, price, kind)
-        if reject is not None:
-            return OrderResult(False, reject)
-        self._order_id += 1
-        order_id = self._order_id
-        filled = 0
-        if crosses:
-            filled = self.match(account, side, qty, price, self.next_event(), FILL_NORMAL, True)
-            if self.pending_deficits:
-                liquidation.resolve_deficits(self)
-        rest = qty - filled
-        if rest and kind in ("limit", "post_only"):
-            self._rest(Order(order_id, account.id, side, price, rest, reduce_only), account)
-            return OrderResult(True, None, order_id, filled, rest)
-        return OrderResult(True, None, order_id, filled, 0)
-
-    def _rest(self, order: Order, account: Account) -> None:
-        self.book.add(order)
-        self.orders[order.id] = order
-        account.orders[order.id] = order
-        if not order.reduce_only:
-            if order.side == BUY:
-                account.open_buy_qty += order.qty
-                account.open_buy_value += order.qty * order.price
-            else:
-                account.open_sell_qty += order.qty
-                account.open_sell_value += order.qty * order.price
-
-    def _unrest(self, order: Order, qty: int) -> None:
-        """Take ``qty`` lots off a resting order's account aggregates and the book."""
-        account = self.accounts[order.account]
-        if not order.reduce_only:
-            if order.side == BUY:
-                account.open_buy_qty -= qty
-                account.open_buy_value -= qty * order.price
-            else:
-                account.open_sell_qty -= qty
-                account.open_sell_value -= qty * order.price
-        self.book.remove_qty(order, qty)
-        if order.qty == 0:
-            del self.orders[order.id]
-            del account.orders[order.id]
+        """Submit an order. ``kind``: ``limit`` (GTC), ``post_only``, ``ioc`` or ``market``;
+        see :func:`matching.submit`. A rejected order changes nothing."""
+        return matching.submit(
+            self, account_id, side, qty, price, kind=kind, reduce_only=reduce_only
+        )
 
     def cancel(self, account_id: object, order_id: object) -> OrderResult:
         """Cancel an open order or stop of the account."""
-        account = self._account(account_id)
-        if account is None:
-            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        number = whole(order_id)
-        if number is None:
-            return OrderResult(False, Reject.UNKNOWN_ORDER)
-        order = account.orders.get(number)
-        if order is not None:
-            self._unrest(order, order.qty)
-            return OrderResult(True, None, number)
-        if number in account.stops:
-            del account.stops[number]
-            del self.stops[number]
-            return OrderResult(True, None, number)
-        return OrderResult(False, Reject.UNKNOWN_ORDER)
+        return matching.cancel(self, account_id, order_id)
 
     def cancel_all(self, account_id: object) -> OrderResult:
         """Cancel every open order and stop of the account; ``cancelled`` says how many."""
-        account = self._account(account_id)
-        if account is None:
-            return OrderResult(False, Reject.UNKNOWN_ACCOUNT)
-        return OrderResult(True, cancelled=self.cancel_orders(account))
+        return matching.cancel_all(self, account_id)
 
     def cancel_orders(self, account: Account) -> int:
         """Cancel every open order and stop of ``account``; returns how many (engine use)."""
-        count = len(account.orders) + len(account.stops)
-        for order in list(account.orders.values()):
-            self._unrest(order, order.qty)
-        for order_id in list(account.stops):
-            del self.stops[order_id]
-        account.stops.clear()
-        return count
+        return matching.cancel_orders(self, account)
 
     def match(
         self,
@@ -465,39 +324,9 @@ class Exchange:
         kind: int,
         charge_taker: bool,
     ) -> int:
-        """Trade up to ``qty`` lots against the book at prices no worse than ``limit``.
-
-        Resting orders of the taker itself are cancelled (self-trade prevention), as are
-        reduce-only makers that would no longer reduce. Returns the lots filled.
-        """
-        book = self.book
-        opposite = -side
-        filled = 0
-        while filled < qty:
-            maker_order = book.front(opposite)
-            if maker_order is None:
-                break
-            price = maker_order.price
-            if (side == BUY and price > limit) or (side == SELL and price < limit):
-                break
-            maker = self.accounts[maker_order.account]
-            if maker is taker:
-                self._unrest(maker_order, maker_order.qty)
-                continue
-            lots = min(qty - filled, maker_order.qty)
-            if maker_order.reduce_only:
-                closable = maker.position if maker_order.side == SELL else -maker.position
-                if closable <= 0:
-                    self._unrest(maker_order, maker_order.qty)
-                    continue
-                lots = min(lots, closable)
-            self._unrest(maker_order, lots)
-            if side == BUY:
-                self.execute(taker, maker, lots, price, event, kind, side, charge_taker)
-            else:
-                self.execute(maker, taker, lots, price, event, kind, side, charge_taker)
-            filled += lots
-        return filled
+        """Trade up to ``qty`` lots against the book at prices no worse than ``limit``; returns
+        the lots filled (engine use: :func:`matching.match`)."""
+        return matching.match(self, taker, side, qty, limit, event, kind, charge_taker)
 
     def execute(
         self,
@@ -510,183 +339,25 @@ class Exchange:
         aggressor: int,
         charge_fees: bool,
     ) -> None:
-        """One fill: links and their settlement, fees, margin allocation, thresholds, records."""
-        cause = FILL_CAUSES[kind]
-        buyer_before, seller_before = buyer.position, seller.position
-        apply_fill(self.accounts, self.ledger, self.k, buyer, seller, qty, price, cause, event)
-        if kind in (FILL_NORMAL, FILL_LIQUIDATION, FILL_UNWIND):
-            value = qty * price * self.k
-            taker, maker = (buyer, seller) if aggressor == BUY else (seller, buyer)
-            if charge_fees:
-                self._charge_fee(taker, -(-value * taker.taker_fee_ppm // MICRO), event)
-            if maker.maker_fee_ppm >= 0:
-                self._charge_fee(maker, -(-value * maker.maker_fee_ppm // MICRO), event)
-            else:
-                rebate = value * -maker.maker_fee_ppm // MICRO
-                self.ledger.transfer(
-                    SystemAccount.EXCHANGE, maker.id, rebate, Cause.MAKER_REBATE, event
-                )
-            self.prices.last = price
-        self._after_fill(buyer, buyer_before, qty, price)
-        self._after_fill(seller, seller_before, qty, price)
-        ticks, events, buyers, sellers, lots, prices, aggressors, kinds = self._fill_columns
-        ticks.append(self.tick)
-        events.append(event)
-        buyers.append(buyer.id)
-        sellers.append(seller.id)
-        lots.append(qty)
-        prices.append(price)
-        aggressors.append(aggressor)
-        kinds.append(kind)
+        """One fill outside the book (engine use: :func:`matching.execute`)."""
+        matching.execute(self, buyer, seller, qty, price, event, kind, aggressor, charge_fees)
 
-    def _charge_fee(self, account: Account, fee: int, event: int) -> None:
-        """Fees come from free balance first, then from isolated margin."""
-        if not fee:
-            return
-        self.ledger.transfer(account.id, SystemAccount.EXCHANGE, fee, Cause.FEE, event)
-        if not account.cross:
-            free = self.ledger.balances[account.id] + fee - account.isolated_margin
-            from_margin = max(0, fee - max(0, free))
-            account.isolated_margin -= from_margin
-
-    def _debit_margin(self, account: Account, amount: int) -> None:
-        """After a payment of ``amount`` from an isolated position (funding): its margin pays
-        first, the free balance what the margin cannot; only what neither covers leaves the
-        margin below zero."""
-        if account.cross:
-            return
-        margin = account.isolated_margin
-        from_margin = min(amount, max(0, margin))
-        free = self.ledger.balances[account.id] + amount - margin
-        from_free = min(amount - from_margin, max(0, free))
-        account.isolated_margin -= amount - from_free
-
-    def _after_fill(self, account: Account, before: int, qty: int, price: int) -> None:
-        """Isolated-margin allocation and release, the set of open accounts, thresholds.
-
-        Outside liquidation, a reduced isolated position releases margin pro rata, a closed one
-        all of it; a loss beyond the margin on a trader's own close falls on the free balance,
-        and only a flat account below zero goes to the deficit waterfall. During its
-        liquidation an account's margin stays with the position until :func:`settle`.
-        """
-        after = account.position
-        self.long_open_interest += max(after, 0) - max(before, 0)
-        liquidating = account.id == self.liquidating
-        if not account.cross and not liquidating:
-            opened = abs(after) - abs(before)
-            if after == 0 or (before and (after > 0) != (before > 0)):
-                account.isolated_margin = 0
-                opened = abs(after)
-            elif opened < 0 and account.isolated_margin > 0:
-                account.isolated_margin = account.isolated_margin * abs(after) // abs(before)
-            if opened > 0:
-                need = -(-opened * price * self.k // account.leverage)
-                free = self.ledger.balances[account.id] - account.isolated_margin
-                account.isolated_margin += max(0, min(need, free))
-        if (
-            after == 0
-            and account.liquidatable
-            and not liquidating
-            and self.ledger.balances[account.id] < 0
-        ):
-            self.pending_deficits.add(account.id)
-        if after > 0:
-            self.longs.add(account.id)
-            self.shorts.discard(account.id)
-        elif after < 0:
-            self.shorts.add(account.id)
-            self.longs.discard(account.id)
-        else:
-            self.longs.discard(account.id)
-            self.shorts.discard(account.id)
-        self._refresh(account)
-
-    def _refresh(self, account: Account) -> None:
-        """Mark the account's liquidation threshold as out of date; it is recomputed once, when
-        thresholds are next read (:meth:`flush_thresholds`), however many fills touched it."""
-        self.stale_thresholds.add(account.id)
+    # ----------------------------------------------------------------- thresholds (thresholds.py)
 
     def flush_thresholds(self) -> None:
-        """Recompute the thresholds of every account changed since the last flush, and index
-        them; entries of older versions stay in the heaps as stale and are skipped. Entries
-        order by threshold, then account id, so which account is liquidated first never depends
-        on how often thresholds were read."""
-        if not self.stale_thresholds:
-            return
-        accounts = self.accounts
-        brackets, k = self.brackets, self.k
-        longs, shorts = self.long_thresholds, self.short_thresholds
-        for account_id in sorted(self.stale_thresholds):
-            account = accounts[account_id]
-            account.liq_version += 1
-            if account.map_lots:
-                self._unmap(account)
-            if not account.position or not account.liquidatable:
-                account.liq_threshold = None
-                continue
-            threshold = liquidation_tick(
-                brackets,
-                k,
-                self.collateral(account),
-                account.position,
-                account.cost,
-                self.liquidate_at_equality,
-            )
-            account.liq_threshold = threshold
-            self._map(account, threshold)
-            if account.position > 0:
-                heapq.heappush(longs, (-threshold, account_id, account.liq_version))
-            else:
-                heapq.heappush(shorts, (threshold, account_id, account.liq_version))
-        self.stale_thresholds.clear()
-        self._compact_thresholds()
-
-    def _map(self, account: Account, threshold: int) -> None:
-        """Enter an account's position in the liquidation map at its threshold's bin."""
-        bins = self.map_bins[0 if account.position > 0 else 1]
-        key = threshold // self.map_bin_ticks
-        lots = abs(account.position)
-        entry = bins.get(key)
-        if entry is None:
-            bins[key] = [lots, lots * threshold]
-        else:
-            entry[0] += lots
-            entry[1] += lots * threshold
-        account.map_bin, account.map_lots = key, account.position
-
-    def _unmap(self, account: Account) -> None:
-        """Take an account's position out of the liquidation map, at the threshold it was
-        entered with (still ``liq_threshold``: call before recomputing it)."""
-        bins = self.map_bins[0 if account.map_lots > 0 else 1]
-        entry = bins[account.map_bin]
-        lots = abs(account.map_lots)
-        entry[0] -= lots
-        entry[1] -= lots * (account.liq_threshold or 0)
-        if not entry[0]:
-            del bins[account.map_bin]
-        account.map_lots = 0
+        """Recompute the thresholds of every account changed since they were last read."""
+        thresholds.flush(self)
 
     def liquidation_threshold(self, account_id: object) -> int | None:
         """The mark (ticks) at which the account's position becomes liquidatable: a long at or
         below it, a short at or above it; None when flat."""
-        account = self._view(account_id)
-        self.flush_thresholds()
-        return account.liq_threshold
+        return thresholds.liquidation_threshold(self, account_id)
 
-    def _compact_thresholds(self) -> None:
-        live = len(self.longs) + len(self.shorts)
-        if len(self.long_thresholds) + len(self.short_thresholds) > 4 * live + 4096:
-            accounts = self.accounts
-            self.long_thresholds = [
-                e for e in self.long_thresholds if accounts[e[1]].liq_version == e[2]
-            ]
-            self.short_thresholds = [
-                e for e in self.short_thresholds if accounts[e[1]].liq_version == e[2]
-            ]
-            heapq.heapify(self.long_thresholds)
-            heapq.heapify(self.short_thresholds)
+    def liquidation_map(self) -> LiquidationMap:
+        """Where open positions would be liquidated, per bin of liquidation thresholds."""
+        return thresholds.liquidation_map(self)
 
-    # ----------------------------------------------------------------- stops
+    # ----------------------------------------------------------------- stops (stops.py)
 
     def submit_stop(
         self,
@@ -699,132 +370,40 @@ class Exchange:
         trigger: object = "mark",
         reduce_only: object = True,
     ) -> OrderResult:
-        """A stop-market (``limit`` None) or stop-limit order triggered on mark or last price.
-
-        A sell stop triggers when the price falls to ``stop`` or below, a buy stop when it rises
-        to ``stop`` or above; it then enters as a market order or a GTC limit at ``limit``.
-        """
-        request = self._order_request(account_id, side, qty)
-        if isinstance(request, Reject):
-            return OrderResult(False, request)
-        account, direction, lots = request
-        stop_ticks = self._price(stop)
-        limit_ticks = None if limit is None else self._price(limit)
-        if stop_ticks is None or (limit is not None and limit_ticks is None):
-            return OrderResult(False, Reject.INVALID_PRICE)
-        if trigger not in ("mark", "last"):
-            return OrderResult(False, Reject.INVALID_TRIGGER)
-        self._order_id += 1
-        order_id = self._order_id
-        order = StopOrder(
-            order_id,
-            account.id,
-            direction,
-            lots,
-            stop_ticks,
-            limit_ticks,
-            trigger == "mark",
-            bool(reduce_only),
+        """A stop-market (``limit`` None) or stop-limit order triggered on mark or last price;
+        see :func:`stops.submit_stop`."""
+        return stops.submit_stop(
+            self,
+            account_id,
+            side,
+            qty,
+            stop,
+            limit=limit,
+            trigger=trigger,
+            reduce_only=reduce_only,
         )
-        self.stop_book.add(order)
-        account.stops[order_id] = order
-        return OrderResult(True, None, order_id)
 
     def trigger_stops(self) -> int:
         """Send every stop whose trigger price has been reached; returns how many fired."""
-        fired = 0
-        prices = self.prices
-        for stop in self.stop_book.due(lambda on_mark: prices.mark if on_mark else prices.last):
-            del self.accounts[stop.account].stops[stop.id]
-            kind = "market" if stop.limit is None else "limit"
-            self.submit(
-                stop.account,
-                stop.side,
-                stop.qty,
-                stop.limit,
-                kind=kind,
-                reduce_only=stop.reduce_only,
-            )
-            fired += 1
-        self.stop_triggers += fired
-        return fired
+        return stops.trigger_stops(self)
 
-    # ----------------------------------------------------------------- the tick
+    # ----------------------------------------------------------------- the tick (clock.py)
 
     def begin_tick(self, tick: object, index: object) -> None:
-        """Start a tick: the world's index price (ticks) for this tick, a whole number from 1 to
-        the price filter's maximum (ValueError otherwise, before anything changes)."""
-        ticks = self._price(index)
-        if ticks is None:
-            raise ValueError(
-                f"index price must be a whole number of ticks from 1 to "
-                f"{self.instrument.max_price_ticks}, got {index!r}"
-            )
-        number = whole(tick)
-        if number is None:
-            raise ValueError(f"tick must be a whole number, got {tick!r}")
-        self.tick = number
-        self.ledger.tick = number
-        self.prices.set_index(ticks)
-        if not self.map_bin_ticks:
-            self.map_bin_ticks = max(1, ticks // 10_000)
+        """Start a tick with the world's index price (ticks); see :func:`clock.begin_tick`."""
+        clock.begin_tick(self, tick, index)
 
     def hold_prices(self, mark: object, last: object) -> None:
-        """Replay mode: from the next price update on (until held again), the mark and the last
-        price are ``mark`` and ``last`` (ticks), as another run's path had them; margin, stops
-        and liquidations follow them, while the book trades as before. Whole numbers from 1 to the price filter's
-        maximum (ValueError otherwise, before anything changes)."""
-        mark_ticks, last_ticks = self._price(mark), self._price(last)
-        if mark_ticks is None or last_ticks is None:
-            raise ValueError(
-                f"held prices must be whole numbers of ticks from 1 to "
-                f"{self.instrument.max_price_ticks}, got mark {mark!r} and last {last!r}"
-            )
-        self.prices.hold(mark_ticks, last_ticks)
+        """Replay mode: hold the mark and last prices; see :func:`clock.hold_prices`."""
+        clock.hold_prices(self, mark, last)
 
     def end_tick(self) -> None:
-        """Steps 3 to 6 of a tick: mark and premium, stops, liquidation rounds, funding; after
-        funding, liquidation rounds again, so that no account ends a tick past its threshold
-        once the tick's last money has moved (unless the round limit stopped the rounds:
-        :meth:`check_tick_end`)."""
-        self.prices.update(self.book, tick=self.tick, sample=True)
-        self.trigger_stops()
-        liquidation.run_rounds(self)
-        if self.prices.funding_due(self.tick):
-            self.settle_funding()
-            liquidation.run_rounds(self)
+        """Mark and premium, stops, liquidation rounds, funding; see :func:`clock.end_tick`."""
+        clock.end_tick(self)
 
     def settle_funding(self) -> int:
-        """Pay the interval's funding along every link: longs pay shorts when the rate is
-        positive. Returns the rate in parts per billion."""
-        rate = self.prices.close_funding_interval()
-        event = self.next_event()
-        mark = self.prices.mark
-        if rate:
-            accounts = self.accounts
-            ledger = self.ledger
-            k = self.k
-            for account_id in sorted(self.open_accounts):
-                long = accounts[account_id]
-                if long.position <= 0:
-                    continue
-                for link in long.links or ():
-                    if not link.qty:
-                        continue
-                    amount = link.qty * mark * k * abs(rate) // PPB
-                    if not amount:
-                        continue
-                    short = accounts[link.short]
-                    signed = amount if rate > 0 else -amount
-                    payer, payee = (long, short) if signed > 0 else (short, long)
-                    ledger.transfer(payer.id, payee.id, amount, Cause.FUNDING, event)
-                    self._debit_margin(payer, amount)
-                    if not payee.cross:
-                        payee.isolated_margin += amount
-            for account_id in sorted(self.open_accounts):
-                self._refresh(accounts[account_id])
-        self.funding_payments.append((self.tick, rate, event))
-        return rate
+        """Pay the interval's funding along every link; returns the rate in parts per billion."""
+        return clock.settle_funding(self)
 
     # ----------------------------------------------------------------- public views
 
@@ -847,11 +426,11 @@ class Exchange:
 
     def position(self, account_id: object) -> int:
         """Signed position in lots (long > 0)."""
-        return self._view(account_id).position
+        return self.view_account(account_id).position
 
     def isolated_margin(self, account_id: object) -> int:
         """Margin allocated to the position in isolated mode, micro-units."""
-        return self._view(account_id).isolated_margin
+        return self.view_account(account_id).isolated_margin
 
     def open_interest(self) -> tuple[int, int]:
         """Long and short open interest in lots, kept as a running count (they are equal by
@@ -866,30 +445,6 @@ class Exchange:
             name: group.balance + (group.position * mark - group.cost) * k
             for name, group in self.groups.items()
         }
-
-    def liquidation_map(self) -> LiquidationMap:
-        """Where open positions would be liquidated, per non-empty bin of liquidation
-        thresholds (:attr:`map_bin_ticks` wide), longs first, bins ascending. Kept up to date at
-        every change of a threshold, so its cost grows with the bins, not with the accounts."""
-        self.flush_thresholds()
-        width = self.map_bin_ticks
-        edges: list[int] = []
-        sizes: list[int] = []
-        values: list[int] = []
-        sides: list[int] = []
-        for side, bins in ((1, self.map_bins[0]), (-1, self.map_bins[1])):
-            for key in sorted(bins):
-                lots, value = bins[key]
-                edges.append(key * width)
-                sizes.append(lots)
-                values.append(value)
-                sides.append(side)
-        return LiquidationMap(
-            np.array(edges, dtype=np.int64),
-            np.array(sizes, dtype=np.int64),
-            np.array(values, dtype=np.int64),
-            np.array(sides, dtype=np.int64),
-        )
 
     def check_invariants(self) -> None:
         """Raise AssertionError naming the first broken invariant (DESIGN section 3)."""

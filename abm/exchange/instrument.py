@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from abm.config import MICRO, Rulebook
+from abm.exchange.units import MICRO
+
+if TYPE_CHECKING:
+    from abm.config import Rulebook
+
 
 MONEY_BOUND = 1 << 62
 """No amount, notional or PnL inside the engine reaches this many micro-units, so every value

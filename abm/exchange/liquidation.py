@@ -15,63 +15,18 @@ clearance fee and, if the rulebook says so, goes to the insurance fund.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from abm.config import MICRO
-from abm.exchange import backstops
+from abm.exchange import backstops, thresholds
 from abm.exchange.book import BUY, SELL
 from abm.exchange.ledger import Cause, SystemAccount
 from abm.exchange.margin import bankruptcy_tick, is_below_maintenance, margin_surplus
+from abm.exchange.records import FILL_LIQUIDATION, LiquidationEvent
+from abm.exchange.units import MICRO
 
 if TYPE_CHECKING:
     from abm.exchange.accounts import Account
     from abm.exchange.exchange import Exchange
-
-
-@dataclass(slots=True)
-class BackstopAction:
-    """One step of the waterfall acting: which, against whom, how many lots, how much money.
-
-    ``haircut`` is what an ADL counterparty gave up against closing at the mark (micro-units).
-    ``reason`` says why a disposing step had lots left to take: ``book_cannot_absorb`` (no
-    liquidity within the bounds the earlier steps may trade at) or ``insurance_fund_short`` (the
-    fund could not pay for the prices the book offered).
-    """
-
-    step: str
-    counterparty: int | None
-    qty: int
-    amount: int
-    price: int | None = None
-    haircut: int = 0
-    reason: str = ""
-
-
-@dataclass(slots=True)
-class LiquidationEvent:
-    """What happened to one account in one liquidation (or deficit resolution)."""
-
-    event_id: int
-    tick: int
-    round: int
-    account: int
-    side: str
-    qty: int
-    closed: int
-    partial: bool
-    mark: int
-    bankruptcy_price: int
-    fills: list[tuple[int, int, int]] = field(default_factory=list)
-    clearance_fee: int = 0
-    insurance_surplus: int = 0
-    insurance_delta: int = 0
-    deficit: int = 0
-    debt: int = 0
-    actions: list[BackstopAction] = field(default_factory=list)
-    left_because: str = "book_cannot_absorb"
-    """Why lots are left after the steps so far: the book, or (after an insurance unwind bound
-    by what the fund could pay) the fund."""
 
 
 def liquidated_notional(ex: Exchange, events) -> int:
@@ -138,7 +93,6 @@ def order_limit(ex: Exchange, account: Account, bankruptcy: int) -> int:
 def send_order(ex: Exchange, account: Account, lots: int, limit: int, event: int) -> int:
     """The liquidation order: the account takes liquidity (no taker fee; the clearance fee
     replaces it). Returns the lots filled."""
-    from abm.exchange.exchange import FILL_LIQUIDATION
 
     side = SELL if account.position > 0 else BUY
     return ex.match(account, side, lots, limit, event, FILL_LIQUIDATION, False)
@@ -195,7 +149,7 @@ def liquidate(ex: Exchange, account: Account, round_no: int) -> LiquidationEvent
     """Liquidate one account now; returns its event record, or None if it is healthy or nothing
     could be done (no fill, no backstop could act: it stays liquidatable and is tried again)."""
     if not is_liquidatable(ex, account):
-        ex._refresh(account)
+        thresholds.refresh(ex, account)
         return None
     event = ex.next_event()
     fund_before = ex.ledger.balances[SystemAccount.INSURANCE_FUND]
@@ -238,7 +192,7 @@ def liquidate(ex: Exchange, account: Account, round_no: int) -> LiquidationEvent
         counterparty = fills["seller"][i] if fills["buyer"][i] == account.id else fills["buyer"][i]
         record.fills.append((counterparty, fills["qty"][i], fills["price"][i]))
     ex.liquidating = None
-    ex._refresh(account)
+    thresholds.refresh(ex, account)
     if not record.closed and not record.actions and not record.clearance_fee:
         return None
     account.times_liquidated += 1
@@ -276,7 +230,7 @@ def resolve_deficits(ex: Exchange) -> None:
         account.isolated_margin = 0
         record.insurance_delta = ex.ledger.balances[SystemAccount.INSURANCE_FUND] - fund_before
         ex.liquidations.append(record)
-        ex._refresh(account)
+        thresholds.refresh(ex, account)
 
 
 def run_rounds(ex: Exchange) -> int:

@@ -9,8 +9,13 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from abm.config import MICRO, Bracket
+from abm.exchange.units import MICRO
+
+if TYPE_CHECKING:
+    from abm.config import Bracket
+
 
 NEVER = -1
 """Threshold of a long that no positive price can liquidate."""

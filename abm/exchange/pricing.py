@@ -8,11 +8,13 @@ Prices are integer ticks; rates are integer parts per billion. Mark price modes:
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
-from abm.config import MICRO, Rulebook
 from abm.exchange.book import BUY, SELL, OrderBook
+from abm.exchange.units import MICRO, PPB
 
-PPB = 1_000_000_000
+if TYPE_CHECKING:
+    from abm.config import Rulebook
 
 
 def _ppb(rate: float) -> int:

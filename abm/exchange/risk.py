@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from abm.config import MICRO
 from abm.exchange.book import BUY
 from abm.exchange.results import Reject
+from abm.exchange.units import MICRO
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
+from abm.exchange import matching
 from abm.exchange.book import BUY, SELL
+from abm.exchange.results import OrderResult, Reject
+
+if TYPE_CHECKING:
+    from abm.exchange.exchange import Exchange
 
 
 class StopOrder:
@@ -62,3 +68,67 @@ class StopBook:
                 heapq.heappop(heap)
                 del self.orders[order_id]
                 yield stop
+
+
+def submit_stop(
+    ex: Exchange,
+    account_id: object,
+    side: object,
+    qty: object,
+    stop: object,
+    *,
+    limit: object = None,
+    trigger: object = "mark",
+    reduce_only: object = True,
+) -> OrderResult:
+    """A stop-market (``limit`` None) or stop-limit order triggered on mark or last price.
+
+    A sell stop triggers when the price falls to ``stop`` or below, a buy stop when it rises
+    to ``stop`` or above; it then enters as a market order or a GTC limit at ``limit``.
+    """
+    request = matching.order_request(ex, account_id, side, qty)
+    if isinstance(request, Reject):
+        return OrderResult(False, request)
+    account, direction, lots = request
+    stop_ticks = matching.valid_price(ex, stop)
+    limit_ticks = None if limit is None else matching.valid_price(ex, limit)
+    if stop_ticks is None or (limit is not None and limit_ticks is None):
+        return OrderResult(False, Reject.INVALID_PRICE)
+    if trigger not in ("mark", "last"):
+        return OrderResult(False, Reject.INVALID_TRIGGER)
+    ex.last_order_id += 1
+    order_id = ex.last_order_id
+    order = StopOrder(
+        order_id,
+        account.id,
+        direction,
+        lots,
+        stop_ticks,
+        limit_ticks,
+        trigger == "mark",
+        bool(reduce_only),
+    )
+    ex.stop_book.add(order)
+    account.stops[order_id] = order
+    return OrderResult(True, None, order_id)
+
+
+def trigger_stops(ex: Exchange) -> int:
+    """Send every stop whose trigger price has been reached; returns how many fired."""
+    fired = 0
+    prices = ex.prices
+    for stop in ex.stop_book.due(lambda on_mark: prices.mark if on_mark else prices.last):
+        del ex.accounts[stop.account].stops[stop.id]
+        kind = "market" if stop.limit is None else "limit"
+        matching.submit(
+            ex,
+            stop.account,
+            stop.side,
+            stop.qty,
+            stop.limit,
+            kind=kind,
+            reduce_only=stop.reduce_only,
+        )
+        fired += 1
+    ex.stop_triggers += fired
+    return fired

@@ -34,6 +34,7 @@ from abm.analysis.economics import liquidation_facts
 from abm.analysis.economics import population_pnl as economics_pnl
 from abm.analysis.validation import series_facts
 from abm.config import Shock
+from abm.exchange.records import BACKSTOP_STEPS
 from abm.flows import attribute_liquidations, read_run, run_data, value_per_tick_lot
 from abm.flows.money import where_money_goes
 from abm.flows.traits import trait_labels
@@ -234,16 +235,8 @@ def insurance_fund(run: RunTables) -> dict[str, float]:
 @register_metric("backstop_actions", bounds=COUNT_RANGE)
 def backstop_actions(run: RunTables) -> dict[str, float]:
     """Backstop actions by kind over the run (every kind of the waterfall, zero when unused)."""
-    kinds = (
-        "insurance_fund",
-        "backstop_vault",
-        "adl",
-        "socialized_loss",
-        "exchange_absorbs",
-        "trader_debt",
-    )
     actions = run.summary.get("backstop_actions", {})
-    return {kind: float(actions.get(kind, 0)) for kind in kinds}
+    return {kind: float(actions.get(kind, 0)) for kind in BACKSTOP_STEPS}
 
 
 @register_metric("population_pnl")
