@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from abm.agents.trader import Trader
-from abm.exchange import BUY, SELL
 
 if TYPE_CHECKING:
     from abm.config import MarketMakerConfig
@@ -35,6 +34,7 @@ class MarketMaker(Trader):
         self.size = self.lots(config.size_btc)
         self.inventory_limit = self.lots(config.inventory_limit_btc)
         self.basis = 0.0
+        self.distances: dict[int, list[int]] = {}
         self.mid = float(model.exchange.index)
         self.basis_keep = 0.5 ** (model.tick_seconds / config.basis_half_life_seconds)
         self.loss_keep = 0.5 ** (model.tick_seconds / (config.loss_memory_minutes * 60))
@@ -89,19 +89,6 @@ class MarketMaker(Trader):
         ``loss_tolerance_per_hour`` of its capital, more beyond."""
         return max(0.0, -self.pnl_rate) / self.loss_tolerance
 
-    def behind_the_book(self, bid: int, ask: int) -> tuple[int, int]:
-        """The ladder's first bid and ask, kept on their own side of the book: a bid at or above
-        the best ask (another trader's, left after a sweep) would be refused as crossing, and
-        a ladder of refused bids would leave the side empty while the price slides, so the
-        ladder starts one tick behind the other side's best instead."""
-        book = self.exchange.book
-        best_ask, best_bid = book.best_ask(), book.best_bid()
-        if best_ask is not None:
-            bid = min(bid, best_ask - 1)
-        if best_bid is not None:
-            ask = max(ask, best_bid + 1)
-        return max(1, bid), ask
-
     def fair_price(self) -> int:
         """The mid, pulled ``index_weight`` of the way to the index plus the remembered basis,
         moved with recent net taker flow, skewed against inventory (``inventory_skew_bps`` at
@@ -133,12 +120,24 @@ class MarketMaker(Trader):
         floor = config.min_size_share
         buy_size = max(1, round(size * min(2.0, max(floor, 1 - load))))
         sell_size = max(1, round(size * min(2.0, max(floor, 1 + load))))
-        ex.cancel_all(self.account)
-        bid_top, ask_top = self.behind_the_book(fair - offset, fair + offset)
-        for level in range(config.levels):
-            distance = round(spacing * level**config.level_spacing_power)
-            ex.submit(self.account, BUY, buy_size, bid_top - distance, kind="post_only")
-            ex.submit(self.account, SELL, sell_size, ask_top + distance, kind="post_only")
+        ex.requote_ladder(
+            self.account,
+            fair - offset,
+            fair + offset,
+            buy_size,
+            sell_size,
+            self.ladder_distances(spacing),
+        )
         self.quoted_fair = fair
         self.quoted_index = ex.index
         self.quoted_at = self.model.tick
+
+    def ladder_distances(self, spacing: int) -> list[int]:
+        """Ticks from the top of the ladder to each level (level ``i`` at
+        ``spacing`` x i^``level_spacing_power``), remembered per spacing."""
+        distances = self.distances.get(spacing)
+        if distances is None:
+            power = self.config.level_spacing_power
+            distances = [round(spacing * level**power) for level in range(self.config.levels)]
+            self.distances[spacing] = distances
+        return distances

@@ -302,6 +302,22 @@ class Exchange:
             self, account_id, side, qty, price, kind=kind, reduce_only=reduce_only
         )
 
+    def requote_ladder(
+        self,
+        account_id: object,
+        bid_price: object,
+        ask_price: object,
+        bid_qty: object,
+        ask_qty: object,
+        distances: list[object],
+    ) -> list[OrderResult]:
+        """A market maker's cancel-and-requote in one call: :meth:`cancel_all`, then post-only
+        level ``i`` at ``bid_price - distances[i]`` and ``ask_price + distances[i]``, bid first;
+        the cancel's result, then one per quote (:func:`matching.requote_ladder`)."""
+        return matching.requote_ladder(
+            self, account_id, bid_price, ask_price, bid_qty, ask_qty, distances
+        )
+
     def cancel(self, account_id: object, order_id: object) -> OrderResult:
         """Cancel an open order or stop of the account."""
         return matching.cancel(self, account_id, order_id)

@@ -49,12 +49,20 @@ def order_request(
     direction = whole(side)
     if direction is None or direction not in (BUY, SELL):
         return Reject.INVALID_SIDE
+    lots = valid_lots(ex, qty)
+    if isinstance(lots, Reject):
+        return lots
+    return account, direction, lots
+
+
+def valid_lots(ex: Exchange, qty: object) -> int | Reject:
+    """An order's quantity as whole lots from 1 to the instrument's largest order, or why not."""
     lots = whole(qty)
     if lots is None or lots <= 0:
         return Reject.INVALID_QTY
     if lots > ex.instrument.max_order_lots:
         return Reject.QTY_ABOVE_MAX
-    return account, direction, lots
+    return lots
 
 
 def valid_price(ex: Exchange, price: object) -> int | None:
@@ -89,6 +97,20 @@ def submit(
     account, direction, lots = request
     if kind not in ORDER_KINDS:
         return OrderResult(False, Reject.INVALID_KIND)
+    return submit_valid(ex, account, direction, lots, price, str(kind), bool(reduce_only))
+
+
+def submit_valid(
+    ex: Exchange,
+    account: Account,
+    direction: int,
+    lots: int,
+    price: object,
+    kind: str,
+    reduce_only: bool,
+) -> OrderResult:
+    """:func:`submit` once the account, side, lots and kind are known to be valid: the price
+    checks, then :func:`place`."""
     if not ex.prices.mark:
         return OrderResult(False, Reject.NO_MARK_PRICE)
     limit = None
@@ -106,7 +128,65 @@ def submit(
         low, high = risk.price_band(ex)
         if not low <= limit <= high:
             return OrderResult(False, Reject.PRICE_OUTSIDE_BAND)
-    return place(ex, account, direction, lots, limit, str(kind), bool(reduce_only))
+    return place(ex, account, direction, lots, limit, kind, reduce_only)
+
+
+def requote_ladder(
+    ex: Exchange,
+    account_id: object,
+    bid_price: object,
+    ask_price: object,
+    bid_qty: object,
+    ask_qty: object,
+    distances: list[object],
+) -> list[OrderResult]:
+    """A market maker's ladder in one call: cancel every open order and stop of the account,
+    then post level ``i``'s bid at ``bid_price - distances[i]`` and its ask at
+    ``ask_price + distances[i]`` (ticks), bid before ask, level by level, each post-only.
+
+    The ladder's top slides behind the book, as post-only orders may on Deribit and Kraken: a
+    bid at or above the best ask left after the cancel (another trader's) starts one tick below
+    it, an ask one tick above the best bid, so that a move does not leave the side empty of
+    refused quotes. Returns the cancel's result, then one result per quote in that order: the
+    same order ids, checks and results as :func:`cancel_all` followed by one :func:`submit` per
+    quote at the slid prices, without a return to the caller per order. A price or distance
+    that is not a whole number makes its quote's price invalid.
+    """
+    account = ex.find_account(account_id)
+    if account is None:
+        return [OrderResult(False, Reject.UNKNOWN_ACCOUNT) for _ in range(1 + 2 * len(distances))]
+    results = [OrderResult(True, cancelled=cancel_orders(ex, account))]
+    bid_lots, ask_lots = valid_lots(ex, bid_qty), valid_lots(ex, ask_qty)
+    bid, ask = whole(bid_price), whole(ask_price)
+    best_ask, best_bid = ex.book.best_ask(), ex.book.best_bid()
+    if bid is not None:
+        bid = max(1, bid if best_ask is None else min(bid, best_ask - 1))
+    if ask is not None and best_bid is not None:
+        ask = max(ask, best_bid + 1)
+    for distance in distances:
+        step = whole(distance)
+        results.append(
+            post_quote(
+                ex, account, BUY, bid_lots, None if bid is None or step is None else bid - step
+            )
+        )
+        results.append(
+            post_quote(
+                ex, account, SELL, ask_lots, None if ask is None or step is None else ask + step
+            )
+        )
+    return results
+
+
+def post_quote(
+    ex: Exchange, account: Account, side: int, lots: int | Reject, price: int | None
+) -> OrderResult:
+    """One post-only quote of a ladder (:func:`requote_ladder`); a None price is invalid."""
+    if isinstance(lots, Reject):
+        return OrderResult(False, lots)
+    if price is None:
+        return OrderResult(False, Reject.INVALID_PRICE if ex.prices.mark else Reject.NO_MARK_PRICE)
+    return submit_valid(ex, account, side, lots, price, "post_only", False)
 
 
 def place(
@@ -121,7 +201,7 @@ def place(
     crosses = ex.book.crosses(side, price)
     if crosses and kind == "post_only":
         return OrderResult(False, Reject.POST_ONLY_WOULD_CROSS)
-    reject = risk.check_order(ex, account, side, qty, price, kind)
+    reject = risk.check_order(ex, account, side, qty, price, kind, crosses)
     if reject is not None:
         return OrderResult(False, reject)
     ex.last_order_id += 1

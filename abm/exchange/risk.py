@@ -77,21 +77,24 @@ def sweep(ex: Exchange, account: Account, side: int, qty: int, limit: int) -> tu
 
 
 def check_order(
-    ex: Exchange, account: Account, side: int, qty: int, limit: int, kind: str
+    ex: Exchange, account: Account, side: int, qty: int, limit: int, kind: str, crosses: bool
 ) -> Reject | None:
     """Why the order must be refused, or None: position limit, leverage cap, and margin for
     the order at its worst fill prices.
 
     An order that may increase exposure (the position plus every open order on its side) needs
     initial margin on the resulting exposure plus its open loss and fee; an order that can only
-    reduce needs the account's equity to cover its open loss and fee.
+    reduce needs the account's equity to cover its open loss and fee. ``crosses``: whether the
+    order would trade on arrival (one that would not takes nothing from the book, so the
+    sweep is skipped).
     """
     k = ex.k
     mark = ex.prices.mark
-    taken, value = sweep(ex, account, side, qty, limit)
+    taken, value = sweep(ex, account, side, qty, limit) if crosses else (0, 0)
     value += (qty - taken) * limit
     open_loss = max(0, side * (value - qty * mark)) * k
-    fee = -(-value * k * max(0, account.maker_fee_ppm, account.taker_fee_ppm) // MICRO)
+    fee_ppm = max(0, max(account.maker_fee_ppm, account.taker_fee_ppm))
+    fee = -(-value * (k * fee_ppm) // MICRO)
     balance = ex.ledger.balances[account.id]
     upnl = (account.position * mark - account.cost) * k
     if side == BUY:
