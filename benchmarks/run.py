@@ -43,6 +43,7 @@ import numpy as np
 from abm.compiled import variant
 from abm.config import MICRO, load_rulebook
 from abm.exchange import BUY, SELL, Exchange, liquidation
+from benchmarks import ladder
 from benchmarks.bare_loop import BareBook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -472,6 +473,32 @@ def bench_interpreted(args: argparse.Namespace) -> dict:
     }
 
 
+@section("exchange.ladder", "a market maker's ladder refresh: one call against separate calls")
+def bench_ladder(args: argparse.Namespace) -> dict:
+    """The same ladders (:mod:`benchmarks.ladder`) sent as ``cancel_all`` plus one ``submit``
+    per quote, and as one ``requote_ladder`` call, alternately in this process."""
+    say(
+        f"[exchange.ladder] {args.refreshes:,} refreshes of 4 makers x 10 levels a side; "
+        f"{args.repeats} repeats"
+    )
+    times: dict[str, list[float]] = {mode: [] for mode in ladder.MODES}
+    for _ in range(args.repeats):
+        for mode in ladder.MODES:
+            gc.collect()
+            times[mode].append(ladder.run(mode, args.refreshes)["us_per_refresh"])
+    us = {mode: median(values) for mode, values in times.items()}
+    speedup = us["sequence"] / us["one_call"]
+    say(
+        f"  per refresh (20 cancels, 20 posts): separate calls {us['sequence']:.1f} us, "
+        f"one call {us['one_call']:.1f} us -> {speedup:.2f}x; exchange core {variant()}"
+    )
+    return {
+        "ladder_us_per_refresh": round(us["one_call"], 2),
+        "ladder_speedup_over_separate_calls": round(speedup, 3),
+        "ladder": {"us_per_refresh": {m: round(v, 2) for m, v in us.items()}, "runs": times},
+    }
+
+
 @section("exchange.accounts", "time and memory to open idle funded accounts")
 def bench_accounts(args: argparse.Namespace) -> dict:
     """Opens ``--account-count`` funded accounts (1,000 USDT, leverage 10) on a fresh exchange:
@@ -751,6 +778,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument("--aggressive", type=float, default=0.2, help="share crossing the spread")
     g.add_argument("--max-resting", type=int, default=10_000, help="cancel beyond this many")
     g.add_argument("--tick-every", type=int, default=1_000, help="submissions per tick")
+    g = p.add_argument_group("exchange.ladder")
+    g.add_argument("--refreshes", type=int, default=20_000, help="ladder refreshes per repeat")
     g = p.add_argument_group("exchange.accounts")
     g.add_argument("--account-count", type=int, default=1_000_000, help="accounts to open")
     g = p.add_argument_group("exchange.liquidation")
@@ -772,6 +801,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.orders = min(args.orders, 20_000)
+        args.refreshes = min(args.refreshes, 2_000)
         args.account_count = min(args.account_count, 20_000)
         args.sizes = "1000,10000"
         args.scan_calls = min(args.scan_calls, 10_000)

@@ -6,7 +6,9 @@ Units: money in micro-USDT (``U`` = 1 USDT), prices in ticks of 0.1 USDT, quanti
 
 from __future__ import annotations
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given, settings
 
 from abm.exchange import BUY, SELL, Cause, Exchange, OrderResult, Reject, SystemAccount
 from tests.conftest import U, make_rulebook
@@ -64,6 +66,11 @@ def fingerprint(ex: Exchange) -> tuple:
 
 @pytest.fixture
 def market():
+    """The market of :func:`build_market`."""
+    return build_market()
+
+
+def build_market() -> tuple[Exchange, dict[str, int]]:
     """A market with positions, resting orders on both sides and a stop.
 
     ``long`` holds 10 lots against ``short`` and rests a buy; ``maker`` quotes 20 @ 499,000 and
@@ -86,6 +93,68 @@ def market():
     assert ex.submit_stop(acct["long"], SELL, 10, 480_000)
     ex.check_invariants()
     return ex, acct
+
+
+# ----------------------------------------------------------------------------- a maker's ladder
+
+
+def ladder_in_separate_calls(ex, account, bid, ask, bid_qty, ask_qty, distances) -> list:
+    """What ``requote_ladder`` stands for: ``cancel_all``, the top slid behind the book the
+    cancel left, then one post-only ``submit`` per quote, bid first, level by level."""
+    results = [ex.cancel_all(account)]
+    best_ask, best_bid = ex.book.best_ask(), ex.book.best_bid()
+    whole = isinstance(bid, int) and isinstance(ask, int)
+    if whole:
+        bid = max(1, bid if best_ask is None else min(bid, best_ask - 1))
+        ask = ask if best_bid is None else max(ask, best_bid + 1)
+    for d in distances:
+        ok = whole and isinstance(d, int)
+        results.append(ex.submit(account, BUY, bid_qty, bid - d if ok else None, kind="post_only"))
+        results.append(ex.submit(account, SELL, ask_qty, ask + d if ok else None, kind="post_only"))
+    return results
+
+
+HOSTILE = st.one_of(st.integers(-10, 10**9), st.sampled_from([None, "7", 1.5, -0.0]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    who=st.sampled_from(["maker", "long", "poor", "flat", 999, "4"]),
+    bid=st.one_of(st.integers(480_000, 520_000), HOSTILE),
+    spread=st.integers(-2_000, 2_000),
+    bid_qty=st.one_of(st.integers(1, 3_000), HOSTILE),
+    ask_qty=st.one_of(st.integers(1, 3_000), HOSTILE),
+    distances=st.lists(st.one_of(st.integers(0, 3_000), HOSTILE), max_size=12),
+)
+def test_a_ladder_in_one_call_is_the_cancel_and_the_quotes_in_separate_calls(
+    who, bid, spread, bid_qty, ask_qty, distances
+):
+    """Same results, order ids, book, money and accounts, for any caller, hostile included."""
+    one, acct = build_market()
+    separate, _ = build_market()
+    account = acct.get(who, who)
+    ask = bid + spread if isinstance(bid, int) else bid
+    results = one.requote_ladder(account, bid, ask, bid_qty, ask_qty, distances)
+    expected = ladder_in_separate_calls(separate, account, bid, ask, bid_qty, ask_qty, distances)
+    assert results == expected
+    assert fingerprint(one) == fingerprint(separate)
+    one.check_invariants()
+
+
+def test_a_ladder_replaces_the_makers_quotes_and_slides_behind_the_book(market):
+    """The maker's two quotes are replaced; a bid at or above another trader's best ask starts
+    one tick below it (the maker's own ask, cancelled first, does not count)."""
+    ex, acct = market
+    assert ex.submit(acct["flat"], SELL, 1, 501_500)
+    results = ex.requote_ladder(acct["maker"], 502_000, 502_010, 5, 6, [0, 10])
+    assert [r.accepted for r in results] == [True] * 5
+    assert results[0].cancelled == 2
+    assert [r.order_id for r in results[1:]] == [ex.last_order_id - i for i in (3, 2, 1, 0)]
+    mine = sorted(
+        (o.side, o.price, o.qty) for o in ex.orders.values() if o.account == acct["maker"]
+    )
+    assert mine == [(SELL, 502_010, 6), (SELL, 502_020, 6), (BUY, 501_489, 5), (BUY, 501_499, 5)]
+    ex.check_invariants()
 
 
 def assert_rejected(ex: Exchange, result: OrderResult, reason: Reject, before: tuple) -> None:

@@ -7,11 +7,12 @@ kept exact, and a level whose live total reaches zero is removed at once.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from collections import deque
+from typing import Final
 
-BUY = 1
-SELL = -1
+BUY: Final = 1
+SELL: Final = -1
 
 
 class Order:
@@ -83,18 +84,11 @@ class OrderBook:
         level.qty -= qty
         if level.qty == 0:
             del levels[order.price]
-            if order.side == BUY:
-                prices = self.bid_prices
-                if prices[-1] == order.price:
-                    prices.pop()
-                else:
-                    prices.remove(order.price)
+            prices = self.bid_prices if order.side == BUY else self.ask_prices
+            if prices[-1] == order.price:
+                prices.pop()
             else:
-                prices = self.ask_prices
-                if prices[0] == order.price:
-                    del prices[0]
-                else:
-                    prices.remove(order.price)
+                del prices[bisect_left(prices, order.price)]
         elif order.qty == 0 and level.orders[0] is order:
             level.orders.popleft()
 

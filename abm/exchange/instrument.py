@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from abm.exchange.units import MICRO
 
@@ -11,11 +11,11 @@ if TYPE_CHECKING:
     from abm.config import Rulebook
 
 
-MONEY_BOUND = 1 << 62
+MONEY_BOUND: Final = 1 << 62
 """No amount, notional or PnL inside the engine reaches this many micro-units, so every value
 fits the int64 columns of the transfer and fill logs with room for sums of two."""
 
-MAX_TOTAL_DEPOSITS = 1 << 60
+MAX_TOTAL_DEPOSITS: Final = 1 << 60
 """Net deposits into the whole system may not exceed this (about 1.15 trillion USDT)."""
 
 

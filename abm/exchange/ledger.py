@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from enum import IntEnum
+from typing import Final
 
 from abm.exchange.accounts import AccountGroup
 
@@ -40,7 +41,7 @@ class SystemAccount(IntEnum):
     EXTERNAL = 3
 
 
-FIRST_TRADER = len(SystemAccount)
+FIRST_TRADER: Final = len(SystemAccount)
 
 
 class LedgerError(ValueError):

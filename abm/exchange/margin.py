@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from abm.exchange.units import MICRO
 
@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     from abm.config import Bracket
 
 
-NEVER = -1
+NEVER: Final = -1
 """Threshold of a long that no positive price can liquidate."""
 
-UNBOUNDED = 1 << 62
+UNBOUNDED: Final = 1 << 62
 """Threshold of a short that no price can liquidate."""
 
 

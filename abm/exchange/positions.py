@@ -10,11 +10,12 @@ amount, so no equity changes hands; only the holder of each piece of exposure do
 from __future__ import annotations
 
 from collections import deque
+from typing import Final
 
 from abm.exchange.accounts import Account, Link
 from abm.exchange.ledger import Cause, Ledger
 
-COMPACT_AFTER = 32
+COMPACT_AFTER: Final = 32
 
 
 def settle_link_piece(

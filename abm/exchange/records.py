@@ -5,12 +5,16 @@ so the liquidation path, the backstops and the matching engine share these witho
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
 ORDER_KINDS = ("limit", "market", "ioc", "post_only")
 """What ``Exchange.submit`` takes as ``kind``."""
 
-FILL_NORMAL, FILL_LIQUIDATION, FILL_ADL, FILL_TAKEOVER, FILL_UNWIND = range(5)
+FILL_NORMAL: Final = 0
+FILL_LIQUIDATION: Final = 1
+FILL_ADL: Final = 2
+FILL_TAKEOVER: Final = 3
+FILL_UNWIND: Final = 4
 FILL_KINDS = ("normal", "liquidation", "adl", "takeover", "unwind")
 """The names of the fill kinds, by code (the ``kind`` column of fills)."""
 

@@ -7,11 +7,13 @@ is the bottom of every layer: the config, the exchange and the analysis read the
 
 from __future__ import annotations
 
-MICRO = 1_000_000
+from typing import Final
+
+MICRO: Final = 1_000_000
 """Micro-units of the quote currency per unit (1 USDT = 1,000,000)."""
 
-PPM = 1_000_000
+PPM: Final = 1_000_000
 """Parts per million: fee rates and price bands inside the engine."""
 
-PPB = 1_000_000_000
+PPB: Final = 1_000_000_000
 """Parts per billion: funding rates inside the engine."""
