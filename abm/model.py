@@ -38,6 +38,7 @@ from abm.agents.retail import draw_traits
 from abm.config import LogNormal, ModelConfig, config_path, load_config, override_config
 from abm.exchange import Exchange, LiquidationMap, SystemAccount
 from abm.recorder import Recorder
+from abm.schedule import ActivitySchedule
 from abm.world import FundamentalProcess, SpotVenue
 from abm.world.prices import replay_start
 from abm.world.replay import PerpPath
@@ -50,11 +51,6 @@ SYSTEM_POPULATIONS = {
     SystemAccount.BACKSTOP_VAULT: "backstop_vault",
     SystemAccount.EXTERNAL: "external",
 }
-
-
-DRAW_EACH_ABOVE = 0.02
-"""Activity per tick from which a population's actors are drawn one by one (see
-:meth:`MarketModel.sample_active`)."""
 
 
 class MarketView:
@@ -248,6 +244,10 @@ class MarketModel(mesa.Model):
             MarketMaker: 1.0,
             SpotValueTrader: self.per_tick(config.spot_value_traders.activity_per_hour),
         }
+        self.activity_schedule = ActivitySchedule(
+            self.rng, list(self.active.values()), [self.activity[kind] for kind in self.active]
+        )
+        """Who acts in each tick (:mod:`abm.schedule`)."""
         self.agent_actions = 0
         for agent in self.active[MarketMaker] + self.active[Arbitrageur]:
             agent.act()
@@ -320,7 +320,7 @@ class MarketModel(mesa.Model):
             np.asarray(retail.leverage.values), size=retail.count, p=weights / weights.sum()
         )
         stay_out = self.rng.random(retail.count) < retail.above_cap_stay_out
-        cap = int(config.exchange.max_leverage)
+        cap = self.exchange.max_leverage
         capitals = self.draw_lognormals(retail.capital, retail.count)
         joins = ~((wanted > cap) & stay_out)
         self.stayed_out = int(retail.count - joins.sum())
@@ -342,36 +342,6 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ the tick
 
-    def sample_active(self) -> list:
-        """This tick's acting agents: per population a binomial count of random picks (no call
-        per inactive agent; a draw per agent for populations that act at least
-        :data:`DRAW_EACH_ABOVE` of the ticks), all shuffled together with the model's
-        generator."""
-        rng = self.rng
-        chosen = []
-        for kind, agents in self.active.items():
-            p = self.activity[kind]
-            if not agents:
-                continue
-            if p >= 1.0:
-                chosen.extend(agents)
-                continue
-            if p >= DRAW_EACH_ABOVE:
-                # Frequent actors (spot value traders, arbitrageurs): one draw each, so that
-                # each acts at its exact rate (the picks below repeat, which at high rates
-                # would make fewer act than the rate says).
-                chosen.extend(
-                    a for a, hit in zip(agents, rng.random(len(agents)) < p, strict=True) if hit
-                )
-                continue
-            count = rng.binomial(len(agents), p)
-            if count:
-                picks = rng.integers(0, len(agents), size=count).tolist()
-                chosen.extend(agents[i] for i in sorted(set(picks)))
-        if len(chosen) > 1:
-            chosen = [chosen[i] for i in rng.permutation(len(chosen))]
-        return chosen
-
     def step(self) -> None:
         """One tick, in the order of DESIGN section 6, then the DataCollector (if any) takes
         it. ``running`` turns False with the last tick; a step after it does nothing."""
@@ -385,7 +355,7 @@ class MarketModel(mesa.Model):
         if replayed is not None:
             index = replayed.index_usdt[self.tick]
         ex.begin_tick(self.tick, ex.instrument.ticks(index))
-        acting = self.sample_active()
+        acting = self.activity_schedule.next_tick()
         for agent in acting:
             agent.act()
         self.agent_actions += len(acting)
@@ -448,6 +418,7 @@ class MarketModel(mesa.Model):
         i = pool.index(agent)
         pool[i] = pool[-1]
         pool.pop()
+        self.activity_schedule.pools_changed()
 
     def liquidation_map(self) -> LiquidationMap:
         """The public liquidation map (:meth:`Exchange.liquidation_map`), read at most once a

@@ -28,7 +28,7 @@ class Trader(mesa.Agent):
         super().__init__(model)
         self.exchange = model.exchange
         self.wanted_leverage = int(leverage)
-        leverage = min(int(leverage), int(model.exchange.max_leverage))
+        leverage = min(int(leverage), model.exchange.max_leverage)
         self.leverage = leverage
         self.capital = capital
         """The capital drawn for the trader, USDT (its first deposit)."""
