@@ -7,7 +7,8 @@ and every figure (``figures/``), and compile ``paper.pdf`` with Typst.
     python paper/build.py --smoke --out DIR        # the smoke build into DIR (the tests: a temp folder)
 
 The studies are the shipped sweep files (``configs/sweeps/``), their stores the ones
-``abm sweep`` uses (``results/sweeps/NAME``), so a study already run is not run again. The smoke
+``abm sweep`` uses (``results/sweeps/NAME``), so a study already run is not run again. The runs
+of all the studies go to one pool of workers at once, not study after study. The smoke
 build runs every study on a tiny market (a few minutes of a few hundred traders, two
 replications) into ``paper/build-smoke/stores`` so that the whole pipeline is exercised in the
 test suite; its numbers mean nothing.
@@ -30,7 +31,7 @@ from abm.cli_sweep import SweepProgress
 from abm.experiments.compare import interval_narrowing, summarize_sweep
 from abm.experiments.executors import sweep_executor
 from abm.experiments.plan import POINT, Sweep, load_sweep
-from abm.experiments.sweep import run_folder, run_sweep
+from abm.experiments.sweep import run_folder, run_sweeps
 from abm.figures.paper import COLUMN_IN, interval_bars, response_panels
 from abm.files import write_atomic
 
@@ -125,24 +126,31 @@ class Inserts:
 
 
 def run_studies(smoke: bool, build: Path, workers: int) -> dict[str, tuple[Sweep, Path]]:
-    """Run (or complete) every study; returns each one's sweep and store."""
-    done = {}
-    with sweep_executor(workers) as executor:
-        for name in STUDIES:
-            overrides = SMOKE + (SMOKE_VALIDATION if name == "validation" else []) if smoke else []
-            sweep = load_sweep(name, overrides)
-            store = build / "stores" / name if smoke else ROOT / "results" / "sweeps" / name
-            print(f"study {name}: {len(sweep.runs)} runs -> {store}", flush=True)
-            progress = SweepProgress()
-            try:
-                frame = run_sweep(sweep, store, executor, progress=progress)
-            finally:
-                progress.close()
-            failed = frame[frame["status"] != "complete"]
-            if len(failed):
-                raise SystemExit(f"study {name}: {len(failed)} runs did not complete: see {store}")
-            done[name] = (sweep, store)
-    return done
+    """Run (or complete) every study; returns each one's sweep and store. The runs of all the
+    studies not yet complete go to one pool at once (:func:`run_sweeps`, longest first), so
+    that no worker waits at the end of one study while another has runs left; one progress bar
+    counts them all. SystemExit naming each study whose runs did not all complete."""
+    studies = {}
+    for name in STUDIES:
+        overrides = SMOKE + (SMOKE_VALIDATION if name == "validation" else []) if smoke else []
+        sweep = load_sweep(name, overrides)
+        store = build / "stores" / name if smoke else ROOT / "results" / "sweeps" / name
+        print(f"study {name}: {len(sweep.runs)} runs -> {store}", flush=True)
+        studies[name] = (sweep, store)
+    progress = SweepProgress()
+    try:
+        with sweep_executor(workers) as executor:
+            frames = run_sweeps(list(studies.values()), executor, progress=progress)
+    finally:
+        progress.close()
+    problems = []
+    for (name, (_, store)), frame in zip(studies.items(), frames, strict=True):
+        failed = frame[frame["status"] != "complete"]
+        if len(failed):
+            problems.append(f"study {name}: {len(failed)} runs did not complete: see {store}")
+    if problems:
+        raise SystemExit("\n".join(problems))
+    return studies
 
 
 def keys_of(sweep: Sweep) -> list[str]:

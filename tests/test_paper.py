@@ -1,8 +1,9 @@
-"""The paper's pipeline on tiny studies (make paper-smoke): studies, inserts, figures, PDF; and
-the rule that the manuscript types no number by hand."""
+"""The paper's pipeline on tiny studies (make paper-smoke): studies (all in one pool), inserts,
+figures, PDF; and the rule that the manuscript types no number by hand."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import re
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +41,34 @@ def test_the_manuscript_types_no_number_by_hand():
     assert len(sources) > 5
     typed = {p.name: build.typed_numbers(p.read_text(encoding="utf-8")) for p in sources}
     assert {name: found for name, found in typed.items() if found} == {}
+
+
+def test_every_study_goes_to_one_pool_and_a_study_left_incomplete_is_named(
+    monkeypatch, tmp_path, capsys
+):
+    """run_studies hands all seven studies to one run_sweeps call on one executor; a study whose
+    runs did not all complete stops the build with its name, count and store."""
+    calls = []
+
+    def run_sweeps(sweeps, executor, progress=None):
+        calls.append(([store for _, store in sweeps], executor))
+        frames = [pd.DataFrame({"status": ["complete"] * len(s.runs)}) for s, _ in sweeps]
+        frames[build.STUDIES.index("stop_loss")].loc[[0, 3], "status"] = "failed"
+        return frames
+
+    monkeypatch.setattr(build, "run_sweeps", run_sweeps)
+    monkeypatch.setattr(build, "sweep_executor", lambda workers: contextlib.nullcontext("pool"))
+    with pytest.raises(SystemExit) as stop:
+        build.run_studies(True, tmp_path, 2)
+    store = tmp_path / "stores" / "stop_loss"
+    assert str(stop.value) == f"study stop_loss: 2 runs did not complete: see {store}"
+    assert calls == [([tmp_path / "stores" / name for name in build.STUDIES], "pool")]
+    printed = capsys.readouterr().out.splitlines()
+    assert (
+        printed[0]
+        == f"study where_money_goes: 2 runs -> {tmp_path / 'stores' / 'where_money_goes'}"
+    )
+    assert len(printed) == len(build.STUDIES)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """Sweeps: the file and its errors, common random numbers, the store (resume, refusal of another
 sweep's store, a killed sweep resumed), executor equality (1 and 2 local workers, a Dask
-LocalCluster), metrics read back from a full run folder, summaries with hand-computed
-intervals, and ``abm sweep`` end to end."""
+LocalCluster), several sweeps through one pool (the same results as one after the other, resumed,
+interrupted), metrics read back from a full run folder, summaries with hand-computed intervals,
+and ``abm sweep`` end to end."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 import numpy as np
@@ -32,18 +34,21 @@ from abm.experiments.compare import (
 )
 from abm.experiments.executors import sweep_executor
 from abm.experiments.metrics import METRICS, RunTables, compute_metrics, register_metric
-from abm.experiments.plan import load_sweep, replication_seeds
+from abm.experiments.plan import Sweep, load_sweep, replication_seeds
 from abm.experiments.run import METRICS_FILE
 from abm.experiments.status import STALE_AFTER, host_name
 from abm.experiments.sweep import (
     CATALOG_FILE,
     LOCK_FILE,
     RUNS_FOLDER,
+    SWEEP_FILE,
+    SweepInterrupted,
     SweepStoreError,
     catalog,
     is_complete,
     run_folder,
     run_sweep,
+    run_sweeps,
     store_lock,
 )
 
@@ -291,6 +296,156 @@ def test_a_killed_sweep_loses_at_most_its_runs_in_flight_and_resumes(
     with sweep_executor(1) as executor:
         run_sweep(sweep, store, executor)
     pd.testing.assert_frame_equal(results(store), results(reference_store))
+
+
+# ---------------------------------------------------------------- several sweeps, one pool
+
+
+class RecordingExecutor(Executor):
+    """Passes runs to another executor and logs, in order, each submission and each run's end:
+    ``("submit", run_id)`` and ``("done", run_id)``."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self.log: list[tuple[str, str]] = []
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        run_id = args[0].run_id
+        self.log.append(("submit", run_id))
+        future = self.inner.submit(fn, *args, **kwargs)
+        future.add_done_callback(lambda _: self.log.append(("done", run_id)))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.inner.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def submitted(self) -> list[str]:
+        return [run_id for event, run_id in self.log if event == "submit"]
+
+
+@pytest.fixture(scope="module")
+def pair(reference_store, tmp_path_factory) -> tuple[list[Sweep], list[Path]]:
+    """Two sweeps and their stores each run alone, one after the other: the tiny sweep (its
+    store: the reference store) and a second one of two longer runs at cap 20."""
+    folder = tmp_path_factory.mktemp("pair")
+    (folder / "a").mkdir()
+    (folder / "b").mkdir()
+    longer = write_sweep(
+        folder / "b",
+        set={**TINY, "run.hours": 0.1},
+        grid={"exchange.max_leverage": [20]},
+        reference={"exchange.max_leverage": 20},
+    )
+    sweeps = [load_sweep(write_sweep(folder / "a")), load_sweep(longer)]
+    with sweep_executor(1) as executor:
+        run_sweep(sweeps[1], folder / "b" / "store", executor)
+    return sweeps, [reference_store, folder / "b" / "store"]
+
+
+@pytest.fixture(scope="module")
+def pooled(pair, tmp_path_factory) -> tuple[list[Path], RecordingExecutor]:
+    """The same two sweeps through one pool of one worker, with its log."""
+    sweeps, _ = pair
+    folder = tmp_path_factory.mktemp("pooled")
+    stores = [folder / "a", folder / "b"]
+    with sweep_executor(1) as inner:
+        recorder = RecordingExecutor(inner)
+        run_sweeps(list(zip(sweeps, stores, strict=True)), recorder)
+    return stores, recorder
+
+
+def assert_same_stores(sweeps: list[Sweep], stores: list[Path], expected: list[Path]) -> None:
+    """Each store holds the catalogue and the run folders of its expected one."""
+    for sweep, store, reference in zip(sweeps, stores, expected, strict=True):
+        pd.testing.assert_frame_equal(results(store), results(reference))
+        for spec in sweep.runs:
+            mine, theirs = run_folder(store, spec), run_folder(reference, spec)
+            assert sorted(p.name for p in mine.iterdir()) == sorted(
+                p.name for p in theirs.iterdir()
+            )
+            assert (mine / METRICS_FILE).read_bytes() == (theirs / METRICS_FILE).read_bytes()
+
+
+def test_two_sweeps_through_one_pool_give_what_they_give_one_after_the_other(pair, pooled):
+    sweeps, expected = pair
+    stores, recorder = pooled
+    assert_same_stores(sweeps, stores, expected)
+    assert (results(stores[0])["status"] == "complete").all()
+    assert len(results(stores[1])) == 2
+
+
+def test_one_pool_takes_every_run_of_both_sweeps_before_any_ends_longest_first(pair, pooled):
+    """Study after study, the second sweep's runs would be submitted only once the first's had
+    ended. In one pool all six are submitted before any ends, the longer sweep's two (0.1 h)
+    first though given second, then the others in the order planned."""
+    sweeps, _ = pair
+    _, recorder = pooled
+    events = [event for event, _ in recorder.log]
+    assert events[:6] == ["submit"] * 6 and events[6:] == ["done"] * 6
+    short, longer = ([spec.run_id for spec in sweep.runs] for sweep in sweeps)
+    assert recorder.submitted() == longer + short
+
+
+def test_a_resumed_pool_runs_only_what_is_not_complete_in_each_store(pair, pooled, tmp_path):
+    sweeps, expected = pair
+    stores = [tmp_path / "a", tmp_path / "b"]
+    for source, store in zip(pooled[0], stores, strict=True):
+        shutil.copytree(source, store)
+    broken = [sweeps[0].runs[3], sweeps[1].runs[0]]
+    for store, spec in zip(stores, broken, strict=True):
+        (run_folder(store, spec) / METRICS_FILE).unlink()
+    seen = []
+    with sweep_executor(1) as inner:
+        recorder = RecordingExecutor(inner)
+        run_sweeps(list(zip(sweeps, stores, strict=True)), recorder, progress=seen.append)
+    assert sorted(recorder.submitted()) == sorted(spec.run_id for spec in broken)
+    assert (seen[-1].skipped, seen[-1].done, seen[-1].total) == (4, 6, 6)
+    assert_same_stores(sweeps, stores, expected)
+
+
+def test_an_interrupted_pool_writes_every_catalogue_and_resumes(pair, tmp_path):
+    """SIGINT once the first run has ended: what has not started is cancelled, both stores get
+    their catalogue (the longer sweep's first run complete, the other's not all), and a second
+    call completes both."""
+    sweeps, expected = pair
+    stores = [tmp_path / "a", tmp_path / "b"]
+    planned = list(zip(sweeps, stores, strict=True))
+
+    def interrupt(state) -> None:
+        if state.done:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with sweep_executor(1) as executor, pytest.raises(SweepInterrupted) as stop:
+        run_sweeps(planned, executor, progress=interrupt)
+    assert (stop.value.signum, stop.value.total) == (signal.SIGINT, 6)
+    assert 1 <= stop.value.done < 6
+    short, longer = (catalog_of(store) for store in stores)
+    assert len(short) == 4 and (short["status"] != "complete").any()
+    assert len(longer) == 2 and longer.loc[sweeps[1].runs[0].run_id, "status"] == "complete"
+    assert not any((store / LOCK_FILE).exists() for store in stores)
+    with sweep_executor(1) as executor:
+        run_sweeps(planned, executor)
+    assert_same_stores(sweeps, stores, expected)
+
+
+def catalog_of(store: Path) -> pd.DataFrame:
+    return pd.read_parquet(store / CATALOG_FILE).set_index("run_id")
+
+
+def test_a_pool_refuses_one_store_for_two_sweeps_and_checks_every_store_before_writing(
+    pair, tmp_path
+):
+    sweeps, _ = pair
+    with sweep_executor(1) as executor:
+        with pytest.raises(SweepStoreError, match="given to two sweeps"):
+            run_sweeps([(sweeps[0], tmp_path / "s"), (sweeps[1], tmp_path / "s")], executor)
+        assert not (tmp_path / "s").exists()
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other" / "notes.txt").write_text("mine")
+        with pytest.raises(SweepStoreError, match="not empty"):
+            run_sweeps([(sweeps[0], tmp_path / "new"), (sweeps[1], tmp_path / "other")], executor)
+    assert not (tmp_path / "new" / SWEEP_FILE).exists()
+    assert not (tmp_path / "new" / LOCK_FILE).exists()
 
 
 # ---------------------------------------------------------------- metrics

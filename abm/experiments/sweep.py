@@ -15,6 +15,10 @@ Re-running the same sweep into the same store skips the runs that are complete (
 interrupted, killed mid-run). A store built from another sweep is refused unless
 ``reuse=True``. Runs are independent and seeded by the plan, so the results are the same
 whatever the executor and the number of workers.
+
+:func:`run_sweeps` runs several sweeps, each into its own store, through one executor at once
+(the paper's studies: N workers finish in about the total work over N, not study by study);
+:func:`run_sweep` is its one-sweep case.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,10 +94,10 @@ def run_folder(store: Path, spec: RunSpec) -> Path:
     return store / RUNS_FOLDER / spec.run_id
 
 
-def open_store(sweep: Sweep, store: Path, reuse: bool = False) -> None:
-    """Make ``store`` ready for ``sweep``: a new or empty folder, or a store of the same sweep
-    (with ``reuse``, of any sweep: its complete runs with the same config are kept). Writes
-    ``sweep.yaml``. SweepStoreError, changing nothing, otherwise."""
+def check_store(sweep: Sweep, store: Path, reuse: bool = False) -> None:
+    """SweepStoreError unless ``store`` can take ``sweep``: a new or empty folder, or a store of
+    the same sweep (with ``reuse``, of any sweep). Reads only, so that several stores can all be
+    checked before any is written."""
     marker = store / SWEEP_FILE
     if store.exists() and not store.is_dir():
         raise SweepStoreError(f"sweep store {store} is a file; give a folder")
@@ -110,9 +114,16 @@ def open_store(sweep: Sweep, store: Path, reuse: bool = False) -> None:
             f"sweep store {store} is not empty and holds no {SWEEP_FILE}; give an empty or new "
             "folder"
         )
+
+
+def open_store(sweep: Sweep, store: Path, reuse: bool = False) -> None:
+    """Make ``store`` ready for ``sweep`` (see :func:`check_store`; with ``reuse`` a store of
+    another sweep keeps its complete runs with the same config). Writes ``sweep.yaml``.
+    SweepStoreError, changing nothing, when the store cannot take the sweep."""
+    check_store(sweep, store, reuse)
     (store / RUNS_FOLDER).mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(sweep.resolved(), sort_keys=False)
-    write_atomic(marker, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_atomic(store / SWEEP_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 LOCK_FILE = ".lock"
@@ -302,8 +313,49 @@ def run_sweep(
     """Run every planned run of ``sweep`` not yet complete in ``store`` on ``executor``, then
     write and return the catalogue. A failed run is recorded (its manifest says why) and the
     sweep goes on. SIGINT or SIGTERM cancel what has not started, stop the executor's workers
-    where it owns local processes, write the catalogue and raise SweepInterrupted."""
-    store = Path(store)
+    where it owns local processes, write the catalogue and raise SweepInterrupted. The
+    one-sweep case of :func:`run_sweeps`."""
+    return run_sweeps([(sweep, store)], executor, reuse=reuse, progress=progress)[0]
+
+
+def run_sweeps(
+    sweeps: Sequence[tuple[Sweep, Path]],
+    executor: Executor,
+    *,
+    reuse: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+) -> list[pd.DataFrame]:
+    """Run every sweep of ``sweeps`` (each with its own store) on the one ``executor``: the runs
+    not yet complete in every store are all submitted at once, so the workers never wait at the
+    end of one sweep while another has runs left. Each run is written to its own store, then
+    every store's catalogue is written; returns them in the order given.
+
+    Every store is locked and checked before any is written (one refused, another writer's or
+    another sweep's, is SweepStoreError and nothing is run); two sweeps into one store are
+    refused. A failed run is recorded (its manifest says why) and the rest go on. SIGINT or
+    SIGTERM cancel what has not started, stop the executor's workers where it owns local
+    processes, write every catalogue and raise SweepInterrupted (runs done and total over all
+    the sweeps). ``progress`` is told the state of all the sweeps together."""
+    stores = [_store_path(Path(store)) for _, store in sweeps]
+    seen: set[Path] = set()
+    for store in stores:
+        if store.resolve() in seen:
+            raise SweepStoreError(f"sweep store {store} is given to two sweeps; give each its own")
+        seen.add(store.resolve())
+    planned = [(sweep, store) for (sweep, _), store in zip(sweeps, stores, strict=True)]
+    with contextlib.ExitStack() as locks:
+        for store in stores:
+            locks.enter_context(store_lock(store))
+        for sweep, store in planned:
+            check_store(sweep, store, reuse)
+        for sweep, store in planned:
+            open_store(sweep, store, reuse)
+            remove_temporary_files(store)  # a catalogue half-written by a killed sweep
+        return _run_planned(planned, executor, progress)
+
+
+def _store_path(store: Path) -> Path:
+    """``store`` if it can be a store's folder; SweepStoreError (a file, a name not UTF-8)."""
     if store.exists() and not store.is_dir():
         raise SweepStoreError(f"sweep store {store} is a file; give a folder")
     try:
@@ -313,36 +365,54 @@ def run_sweep(
             "the sweep store's folder name is not valid UTF-8; give a folder whose name is "
             "UTF-8 text"
         ) from None
-    with store_lock(store):
-        open_store(sweep, store, reuse)
-        remove_temporary_files(store)  # a catalogue half-written by a killed sweep
-        return _run_planned(sweep, store, executor, progress)
+    return store
+
+
+def run_ticks(spec: RunSpec) -> float:
+    """A run's length in model ticks: what its cost grows with (the paper's studies differ
+    mostly in length: 4-hour flash crashes, 24-hour days, 168-hour validation runs)."""
+    run = spec.config["run"]
+    return run["hours"] * 3600 / run["tick_seconds"]
+
+
+def longest_first(runs: list[tuple[int, RunSpec]]) -> list[tuple[int, RunSpec]]:
+    """``runs`` (sweep index, run) in the order to submit them: longest (most ticks) first,
+    ties in the order given. Pools start runs about in the order submitted: a long run started last
+    keeps one worker busy while the others idle, started first it overlaps the short ones (the
+    longest-processing-time rule of list scheduling). Interleaving the sweeps instead would
+    still leave the longest runs (the paper's validation study) wherever they fell."""
+    return sorted(runs, key=lambda run: -run_ticks(run[1]))
 
 
 def _run_planned(
-    sweep: Sweep,
-    store: Path,
+    sweeps: list[tuple[Sweep, Path]],
     executor: Executor,
     progress: Callable[[Progress], None] | None,
-) -> pd.DataFrame:
-    """:func:`run_sweep`'s work, with the store open and locked."""
-    state = Progress(total=len(sweep.runs))
-    todo = []
-    for spec in sweep.runs:
-        if is_complete(run_folder(store, spec), spec):
-            state.done += 1
-            state.skipped += 1
-        else:
-            todo.append(spec)
-    full = sweep.data.outputs == "full"
-    pending: dict[Future, RunSpec] = {}
-    errors: dict[str, str] = {}
+) -> list[pd.DataFrame]:
+    """:func:`run_sweeps`'s work, with every store open and locked."""
+    state = Progress(total=sum(len(sweep.runs) for sweep, _ in sweeps))
+    todo: list[tuple[int, RunSpec]] = []
+    for index, (sweep, store) in enumerate(sweeps):
+        for spec in sweep.runs:
+            if is_complete(run_folder(store, spec), spec):
+                state.done += 1
+                state.skipped += 1
+            else:
+                todo.append((index, spec))
+    pending: dict[Future, tuple[int, RunSpec]] = {}
+    errors: list[dict[str, str]] = [{} for _ in sweeps]
+    ended: set[int] = set()  # sweeps with runs ended since their catalogue was written
+
+    def write_catalogs(indices: Sequence[int]) -> list[pd.DataFrame]:
+        return [write_catalog(*sweeps[index], errors[index]) for index in indices]
+
     with _stop_on_signals() as fired:
-        for spec in todo:
-            future = executor.submit(
-                run_one, spec, str(run_folder(store, spec)), full, sweep.data.metrics
-            )
-            pending[future] = spec
+        for index, spec in longest_first(todo):
+            sweep, store = sweeps[index]
+            full = sweep.data.outputs == "full"
+            folder = str(run_folder(store, spec))
+            future = executor.submit(run_one, spec, folder, full, sweep.data.metrics)
+            pending[future] = (index, spec)
         state.running = sum(f.running() for f in pending)
         if progress:
             progress(state)
@@ -351,28 +421,30 @@ def _run_planned(
             finished, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
             if fired:
                 _stop(executor, pending)
-                write_catalog(sweep, store, errors)
+                write_catalogs(range(len(sweeps)))
                 raise SweepInterrupted(fired[0], state.done, state.total)
             for future in finished:
-                spec = pending.pop(future)
+                index, spec = pending.pop(future)
+                ended.add(index)
                 try:
                     future.result()
                     state.done += 1
                 except (Exception, RunInterrupted) as err:
                     state.failed += 1
-                    errors[spec.run_id] = f"{type(err).__name__}: {err}"
+                    errors[index][spec.run_id] = f"{type(err).__name__}: {err}"
             running = sum(f.running() for f in pending)
             if finished or running != state.running:
                 state.running = running
                 if progress:
                     progress(state)
                 if time.monotonic() - last_catalog > 10:
-                    write_catalog(sweep, store, errors)
+                    write_catalogs(sorted(ended))
+                    ended.clear()
                     last_catalog = time.monotonic()
-    return write_catalog(sweep, store, errors)
+    return write_catalogs(range(len(sweeps)))
 
 
-def _stop(executor: Executor, pending: dict[Future, RunSpec]) -> None:
+def _stop(executor: Executor, pending: dict[Future, tuple[int, RunSpec]]) -> None:
     """Cancel what has not started; stop the local worker processes running the rest (their
     runs end ``interrupted`` and are redone on resume)."""
     for future in pending:
