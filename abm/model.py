@@ -36,6 +36,7 @@ from abm.agents import (
 )
 from abm.agents.retail import draw_traits
 from abm.config import LogNormal, ModelConfig, config_path, load_config, override_config
+from abm.draws import StandardNormals
 from abm.exchange import Exchange, LiquidationMap, SystemAccount
 from abm.recorder import Recorder
 from abm.schedule import ActivitySchedule
@@ -191,6 +192,8 @@ class MarketModel(mesa.Model):
         replayed = replayed_path(config) if config.replay.active else None
         seeds = np.random.SeedSequence(config.run.seed).spawn(3)
         super().__init__(rng=np.random.default_rng(seeds[0]))
+        self.standard_normal = StandardNormals(self.rng)
+        """One standard normal draw per call, drawn in blocks from the model's generator."""
         self.config = config
         self.replayed = replayed
         """The perp price path this run replays (``replay``), or None: prices from the market."""
@@ -379,7 +382,7 @@ class MarketModel(mesa.Model):
         if self.tick % self.minute_ticks or not self.sentiment_std:
             return
         keep = self.sentiment_keep
-        shock = self.sentiment_std * math.sqrt(1 - keep * keep) * float(self.rng.normal())
+        shock = self.sentiment_std * math.sqrt(1 - keep * keep) * self.standard_normal()
         self.sentiment = keep * self.sentiment + shock
 
     def note_taker_flow(self) -> None:

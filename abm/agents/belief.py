@@ -66,6 +66,6 @@ class Belief:
         if elapsed and self.std:
             keep = 0.5 ** (elapsed / self.half_life)
             spread = self.std * math.sqrt(1.0 - keep * keep)
-            self.error = self.error * keep + spread * float(model.rng.normal())
+            self.error = self.error * keep + spread * model.standard_normal()
         self.read_at = model.tick
         return model.fundamental.price(max(0, model.tick - self.delay)) * math.exp(self.error)

@@ -78,7 +78,7 @@ class RetailTrader(Trader):
             + config.herding_weight * math.tanh(market.retail_flow * 2)
             + config.long_bias
             + self.model.sentiment
-            + config.noise * self.model.rng.normal()
+            + config.noise * self.model.standard_normal()
         )
         return BUY if score >= 0 else SELL
 
