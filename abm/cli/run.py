@@ -128,14 +128,10 @@ def run_command(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.prices is not None:
         overrides += ["world.process=csv", f"world.csv_path={json.dumps(args.prices)}"]
-    if args.seed is not None:
-        overrides.append(f"run.seed={args.seed}")
     try:
-        config, sources = load_config_with_sources(args.config, overrides)
+        config, sources = load_config_with_sources(args.config, overrides, seed=args.seed)
     except ConfigError as err:
         return fail("run", err)
-    if args.seed is not None and "run.seed" in sources:
-        sources["run.seed"] = f"--seed {args.seed}"
     if args.prices is not None:
         for key in ("world.process", "world.csv_path"):
             if key in sources:

@@ -19,7 +19,7 @@ The package, from the bottom up (each module imports only those above it in this
 - :mod:`~abm.config.catalogue`: the shipped configs by name.
 - :mod:`~abm.config.describe`: ``abm config show``'s annotated YAML.
 - :mod:`~abm.config.overrides`: ``--set`` overrides and where each value came from.
-- :mod:`~abm.config.load`: :func:`load_config`, a file with its overrides, validated.
+- :mod:`~abm.config.load`: :func:`load_config`, a file with its overrides and seed, validated.
 
 Every public name is importable from ``abm.config`` itself.
 """
@@ -58,6 +58,7 @@ from abm.config.model import (
 from abm.config.overrides import (
     REPLAY_SHOCKS_OFF,
     apply_overrides,
+    apply_seed,
     override_config,
     parse_override,
     replay_without_shocks,
@@ -133,6 +134,7 @@ __all__ = [
     "WhaleConfig",
     "WorldConfig",
     "apply_overrides",
+    "apply_seed",
     "config_hash",
     "config_path",
     "config_summary",

@@ -130,6 +130,20 @@ def apply_overrides(
     return result
 
 
+def apply_seed(
+    data: dict[str, Any], seed: int, sources: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A config mapping (a copy is returned) with ``run.seed`` set to the integer ``seed``:
+    ``abm run --seed N``, applied after every ``--set`` so that it wins over ``--set
+    run.seed``. ``sources``, when given, records ``--seed N`` as what set ``run.seed``."""
+    run = data.get("run")
+    if run is not None and not isinstance(run, dict):
+        raise ConfigError(f"--seed {seed}: run is not a section")
+    if sources is not None:
+        sources["run.seed"] = f"--seed {seed}"
+    return {**data, "run": {**(run or {}), "seed": seed}}
+
+
 REPLAY_SHOCKS_OFF = "a replay switches off the config's scripted shocks"
 """What a run's ``value_sources`` says of ``world.shocks`` emptied by a replay."""
 
