@@ -35,22 +35,20 @@ from abm.agents import (
     Whale,
 )
 from abm.agents.retail import draw_traits
-from abm.config import LogNormal, ModelConfig, config_path, load_config, override_config
+from abm.config import (
+    POPULATIONS,
+    SYSTEM_POPULATIONS,
+    LogNormal,
+    ModelConfig,
+    config_path,
+    load_config,
+    override_config,
+)
 from abm.exchange import Exchange, LiquidationMap, SystemAccount
 from abm.recorder import Recorder
 from abm.world import FundamentalProcess, SpotVenue
 from abm.world.prices import replay_start
 from abm.world.replay import PerpPath
-
-POPULATIONS = ("retail", "whale", "market_maker", "arbitrageur", "fundamental")
-"""The populations with accounts on the exchange (the spot value traders trade spot only)."""
-SYSTEM_POPULATIONS = {
-    SystemAccount.EXCHANGE: "exchange",
-    SystemAccount.INSURANCE_FUND: "insurance_fund",
-    SystemAccount.BACKSTOP_VAULT: "backstop_vault",
-    SystemAccount.EXTERNAL: "external",
-}
-
 
 DRAW_EACH_ABOVE = 0.02
 """Activity per tick from which a population's actors are drawn one by one (see

@@ -13,7 +13,7 @@ The package, from the bottom up (each module imports only those above it in this
 - :mod:`~abm.config.reader`: YAML files read within limits, and ``extends:``.
 - :mod:`~abm.config.rulebook`: the exchange's rulebook and :func:`load_rulebook`.
 - :mod:`~abm.config.world`: the information process, its shocks and the spot venue.
-- :mod:`~abm.config.populations`: each kind of trader's section.
+- :mod:`~abm.config.populations`: the population names and each kind of trader's section.
 - :mod:`~abm.config.model`: the whole config (:class:`ModelConfig`): run, replay, market
   scale, the checks across sections, and the hashes of a run and its scenario.
 - :mod:`~abm.config.catalogue`: the shipped configs by name.
@@ -66,6 +66,8 @@ from abm.config.overrides import (
     value_sources,
 )
 from abm.config.populations import (
+    POPULATIONS,
+    SYSTEM_POPULATIONS,
     ArbitrageurConfig,
     Choice,
     FundamentalTraderConfig,
@@ -102,10 +104,12 @@ __all__ = [
     "MAX_TICKS",
     "MICRO",
     "MIN_START_TICKS",
+    "POPULATIONS",
     "REPLAY_SHOCKS_OFF",
     "RULEBOOK_FOLDER",
     "SCALED_FIELDS",
     "SWEEP_FOLDER",
+    "SYSTEM_POPULATIONS",
     "ArbitrageurConfig",
     "Bracket",
     "Choice",

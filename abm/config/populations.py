@@ -1,5 +1,6 @@
-"""The populations: the config section of each kind of trader (how many, their capital and how
-they trade), with the draws those sections use and the conventions all agents share."""
+"""The populations: the names they go by in the outputs, and the config section of each kind of
+trader (how many, their capital and how they trade), with the draws those sections use and the
+conventions all agents share."""
 
 from __future__ import annotations
 
@@ -7,6 +8,19 @@ from pydantic import Field, field_validator, model_validator
 
 from abm.config.base import StrictModel
 from abm.config.units import BTC_SUPPLY
+from abm.exchange.ledger import SystemAccount
+
+POPULATIONS = ("retail", "whale", "market_maker", "arbitrageur", "fundamental")
+"""The populations with accounts on the exchange, in the order tables and figures list them:
+each trader class names its own (``population``); the spot value traders (``spot_value``) trade
+spot only and have none."""
+SYSTEM_POPULATIONS = {
+    SystemAccount.EXCHANGE: "exchange",
+    SystemAccount.INSURANCE_FUND: "insurance_fund",
+    SystemAccount.BACKSTOP_VAULT: "backstop_vault",
+    SystemAccount.EXTERNAL: "external",
+}
+"""The population of each of the exchange's system accounts, in the order of their ids."""
 
 
 class LogNormal(StrictModel):
