@@ -200,6 +200,7 @@ class ModelConfig(StrictModel):
         the factor is 1): the same market at another share of the real one. The copy is written
         for its own scale (its factor is 1), so scaling it again changes nothing.
 
+        >>> from abm.config import load_config
         >>> config = load_config("configs/baseline.yaml", ["market.scale=0.0024"])
         >>> config.scaled().market_makers.size_btc == 2 * config.market_makers.size_btc
         True

@@ -169,6 +169,7 @@ def value_sources(base: ModelConfig, final: ModelConfig, sources: dict[str, str]
     alone), where the value came from: the override that set the key or the section file that
     replaced its section (the longest matching key in ``sources``), else ``config``.
 
+    >>> from abm.config import load_config
     >>> sources = {}
     >>> final = load_config("baseline", ["exchange.max_leverage=20"], sources)
     >>> value_sources(load_config("baseline"), final, sources)
