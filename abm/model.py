@@ -35,7 +35,15 @@ from abm.agents import (
     Whale,
 )
 from abm.agents.retail import draw_traits
-from abm.config import LogNormal, ModelConfig, config_path, load_config, override_config
+from abm.config import (
+    POPULATIONS,
+    SYSTEM_POPULATIONS,
+    LogNormal,
+    ModelConfig,
+    config_path,
+    load_config,
+    override_config,
+)
 from abm.draws import StandardNormals
 from abm.exchange import Exchange, LiquidationMap, SystemAccount
 from abm.recorder import Recorder
@@ -43,15 +51,6 @@ from abm.schedule import ActivitySchedule
 from abm.world import FundamentalProcess, SpotVenue
 from abm.world.prices import replay_start
 from abm.world.replay import PerpPath
-
-POPULATIONS = ("retail", "whale", "market_maker", "arbitrageur", "fundamental")
-"""The populations with accounts on the exchange (the spot value traders trade spot only)."""
-SYSTEM_POPULATIONS = {
-    SystemAccount.EXCHANGE: "exchange",
-    SystemAccount.INSURANCE_FUND: "insurance_fund",
-    SystemAccount.BACKSTOP_VAULT: "backstop_vault",
-    SystemAccount.EXTERNAL: "external",
-}
 
 
 class MarketView:

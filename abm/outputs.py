@@ -38,6 +38,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from abm.config import POPULATIONS
+
 INT = pa.int64()
 FLOAT = pa.float64()
 BOOL = pa.bool_()
@@ -271,7 +273,7 @@ TICKS = Output(
                 USDT,
                 f"equity (balance plus unrealized PnL) of all {p} accounts; null between samples",
             )
-            for p in ("retail", "whale", "market_maker", "arbitrageur", "fundamental")
+            for p in POPULATIONS
         ),
     ),
 )

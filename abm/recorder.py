@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from abm.config import POPULATIONS
 from abm.exchange import BUY, SELL, SystemAccount
 from abm.outputs import LIQUIDATION_MAP, TICKS
 
@@ -111,7 +112,7 @@ class Recorder:
             c["depth_bid_1pct_btc"].append(inst.btc(ex.book.depth_between(BUY, mid * 99 // 100)))
             c["depth_ask_1pct_btc"].append(inst.btc(ex.book.depth_between(SELL, mid * 101 // 100)))
         else:
-            for population in ("retail", "whale", "market_maker", "arbitrageur", "fundamental"):
+            for population in POPULATIONS:
                 c[f"equity_{population}_usdt"].append(None)
             c["depth_bid_1pct_btc"].append(None)
             c["depth_ask_1pct_btc"].append(None)

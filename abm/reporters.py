@@ -15,10 +15,11 @@ import math
 from collections.abc import Callable
 from functools import partial
 
+from abm.config import POPULATIONS
 from abm.exchange.liquidation import liquidated_notional
 from abm.exchange.records import LiquidationEvent
 from abm.exchange.units import PPB
-from abm.model import POPULATIONS, MarketModel
+from abm.model import MarketModel
 
 
 def fundamental_usdt(model: MarketModel) -> float:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from abm.analysis.validation import load_bands, pool, run_measures
-from abm.cli_sweep import SweepProgress
+from abm.cli.sweep import SweepProgress
 from abm.experiments.compare import interval_narrowing, summarize_sweep
 from abm.experiments.executors import sweep_executor
 from abm.experiments.plan import POINT, Sweep, load_sweep

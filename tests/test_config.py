@@ -626,6 +626,25 @@ def test_scenario_hash_leaves_out_the_seed_and_config_hash_keeps_it():
         assert hashed(how, "run.seed=1") != hashed(how, "run.seed=1", "exchange.max_leverage=20")
 
 
+def test_a_seed_is_set_as_an_integer_after_the_overrides_and_named_as_its_source(tmp_path):
+    """``abm run --seed N`` reaches ``run.seed`` as the integer: after every ``--set`` (so it
+    wins over ``--set run.seed``), the same config as the override ``run.seed=N``, reported as
+    ``--seed N`` where it differs from the file's, and checked like any other value."""
+    from abm.config import load_config_with_sources
+
+    config, sources = load_config_with_sources("baseline", ["run.seed=5", "run.hours=2"], seed=7)
+    assert config.run.seed == 7
+    assert config == load_config("baseline", ["run.hours=2", "run.seed=7"])
+    assert sources == {"run.seed": "--seed 7", "run.hours": "--set run.hours=2"}
+    own = load_config("baseline").run.seed
+    assert load_config_with_sources("baseline", seed=own) == (load_config("baseline"), {})
+    with pytest.raises(ConfigError, match=r"run\.seed: Input should be greater than or equal to 0"):
+        load_config("baseline", seed=-1)
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(f"extends: {BINANCE.parent.parent / 'baseline.yaml'}\nrun:\n")
+    assert load_config(bare, seed=3).run.seed == 3
+
+
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [

@@ -338,7 +338,7 @@ def test_the_replay_page_plays_back_a_run_folder(finished, tmp_path):
 
 @pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False)])
 def test_serving_beyond_loopback_is_warned_about(monkeypatch, capsys, host, warned):
-    import abm.cli_dashboard as cli_dashboard
+    import abm.cli.dashboard as cli_dashboard
 
     served = []
     monkeypatch.setattr(cli_dashboard, "serve", lambda command, env: served.append(command) or 0)

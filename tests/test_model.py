@@ -8,9 +8,9 @@ import inspect
 import numpy as np
 import pytest
 
-from abm.agents import MarketMaker, RetailTrader, SpotValueTrader
+from abm.agents import MarketMaker, RetailTrader, SpotValueTrader, Trader
 from abm.agents.retail import draw_traits
-from abm.config import load_config
+from abm.config import POPULATIONS, SYSTEM_POPULATIONS, load_config
 from abm.exchange import LiquidationMap
 from abm.experiments.run import run_model
 from abm.experiments.summary import cascades
@@ -43,6 +43,18 @@ def test_agents_follow_mesa_conventions():
     accounts = [agent.account for agent in model.traders]
     assert len(set(accounts)) == len(accounts)
     assert set(model.agents) == set(model.traders) | set(model.agents_by_type[SpotValueTrader])
+
+
+def test_the_population_names_are_the_trader_classes_and_the_system_accounts():
+    """The names defined once in abm.config: each trader class with an account names one of
+    POPULATIONS (all of them, once each), and equity by population and the accounts' populations
+    use them."""
+    assert sorted(kind.population for kind in Trader.__subclasses__()) == sorted(POPULATIONS)
+    assert SpotValueTrader.population not in POPULATIONS
+    model = MarketModel(small_config())
+    assert list(model.equity_by_population()) == list(POPULATIONS)
+    populations = set(model.population_of.values())
+    assert populations == set(POPULATIONS) | set(SYSTEM_POPULATIONS.values())
 
 
 def test_retail_traits_drawn_for_the_whole_population_follow_the_config():

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from abm.agents import SpotValueTrader
+from abm.config import SYSTEM_POPULATIONS
 from abm.exchange import SystemAccount
 from abm.exchange.liquidation import liquidated_notional
 
@@ -197,9 +198,9 @@ def _retail_accounts(model: MarketModel) -> list:
 
 
 SYSTEM_RECEIVERS = {
-    "exchange": SystemAccount.EXCHANGE,
-    "insurance_fund": SystemAccount.INSURANCE_FUND,
-    "backstop_vault": SystemAccount.BACKSTOP_VAULT,
+    name: account
+    for account, name in SYSTEM_POPULATIONS.items()
+    if account != SystemAccount.EXTERNAL
 }
 """The system accounts whose equity changes in a run (``external`` only holds deposits)."""
 

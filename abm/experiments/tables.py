@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from abm import outputs
 from abm.analysis.cascades import CASCADE_WINDOW_SECONDS, cascade_generations
+from abm.config import SYSTEM_POPULATIONS
 from abm.exchange import Cause, SystemAccount
-from abm.model import SYSTEM_POPULATIONS
 from abm.outputs import Clock
 
 if TYPE_CHECKING:

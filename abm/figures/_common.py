@@ -26,20 +26,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from abm import config
+
 MICRO = 1_000_000
 """Micro-units per USDT: transfer amounts are integers of micro-units."""
 
-POPULATIONS = (
-    "retail",
-    "whale",
-    "market_maker",
-    "arbitrageur",
-    "fundamental",
-    "exchange",
-    "insurance_fund",
-    "backstop_vault",
-    "external",
-)
+POPULATIONS = (*config.POPULATIONS, *config.SYSTEM_POPULATIONS.values())
 """Every population of ``accounts.parquet``, traders first, in the order the figures use."""
 
 _PALETTE = sns.color_palette("colorblind", 10)

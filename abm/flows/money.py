@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from abm.config import SYSTEM_POPULATIONS
 from abm.flows.attribution import PAID_PARTS, RECEIVED_PARTS
 
 MICRO = 1_000_000
-SYSTEM_POPULATIONS = ("exchange", "insurance_fund", "backstop_vault", "external")
 WHERE_COLUMNS = [
     "section",
     "party",
@@ -124,7 +124,7 @@ def liquidation_gains(attribution: pd.DataFrame, traders_only: bool = False) -> 
     gains["gain_usdt"] = gains["gain_micro_usdt"] / MICRO
     gains["population"] = gains["population"].astype(object)
     if traders_only:
-        gains = gains[~gains["population"].isin(SYSTEM_POPULATIONS)]
+        gains = gains[~gains["population"].isin(list(SYSTEM_POPULATIONS.values()))]
     gains = gains.reset_index().sort_values(["gain_micro_usdt", "account"], ascending=[False, True])
     columns = [
         "account",

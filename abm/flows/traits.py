@@ -16,21 +16,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from abm.flows.money import MICRO, SYSTEM_POPULATIONS, liquidated_total
+from abm.config import POPULATIONS, SYSTEM_POPULATIONS
+from abm.flows.money import MICRO, liquidated_total
 
 LEVERAGE_BANDS = ((5, "1-5x"), (20, "6-20x"), (50, "21-50x"), (125, "51-125x"))
 """Upper edges (inclusive) of the leverage bands; above the last, ``>125x``."""
 ABOVE_BANDS = ">125x"
 TRAIT_POPULATION = "retail"
 """The population whose accounts are labelled by their trait; the others keep their name."""
-POPULATION_ORDER = (
-    "retail",
-    "whale",
-    "market_maker",
-    "arbitrageur",
-    "fundamental",
-    *SYSTEM_POPULATIONS,
-)
+POPULATION_ORDER = (*POPULATIONS, *SYSTEM_POPULATIONS.values())
 """The other groups, after a trait's own labels, in this order."""
 DERIVED_TRAITS = {
     "leverage_band": "effective_leverage",

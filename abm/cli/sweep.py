@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 from tqdm import tqdm
 
+from abm.cli.errors import fail
 from abm.config import ConfigError, parse_override
 
 SUBCOMMANDS = ("run", "summarize", "figures", "feedback", "decompose", "regime")
@@ -272,11 +273,6 @@ def sweep_argv(argv: list[str]) -> list[str]:
     return argv
 
 
-def fail(message: object) -> int:
-    print(f"abm sweep: {message}", file=sys.stderr)
-    return 2
-
-
 class SweepProgress:
     """A tqdm bar of runs (only on a terminal): done, running, failed, and the ETA."""
 
@@ -381,7 +377,8 @@ def sweep_command(args: argparse.Namespace) -> int:
             store = args.store
             if not (store / "catalog.parquet").is_file():
                 return fail(
-                    f"{store} holds no catalog.parquet: not a sweep store (abm sweep --out)"
+                    "sweep",
+                    f"{store} holds no catalog.parquet: not a sweep store (abm sweep --out)",
                 )
             reference, metrics = _reference(store, args.reference), _metrics(args.metrics)
             if args.sweep_command == "summarize":
@@ -390,9 +387,9 @@ def sweep_command(args: argparse.Namespace) -> int:
                 figures_store(store, reference, metrics)
             return 0
         if args.workers < 1:
-            return fail(f"--workers must be at least 1, got {args.workers}")
+            return fail("sweep", f"--workers must be at least 1, got {args.workers}")
         if args.slurm and args.cluster != "slurm":
-            return fail("--slurm options need --cluster slurm")
+            return fail("sweep", "--slurm options need --cluster slurm")
         sweep = load_sweep(args.sweep_file, args.set)
         store = args.out or Path("results") / "sweeps" / args.sweep_file.stem
         print(
@@ -427,4 +424,4 @@ def sweep_command(args: argparse.Namespace) -> int:
         )
         return stop.exit_code
     except (ConfigError, SweepStoreError, ValueError) as err:
-        return fail(err)
+        return fail("sweep", err)

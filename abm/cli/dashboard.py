@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from abm.cli.common import CONFIG_HELP
+from abm.cli.errors import fail
 from abm.config import ConfigError
 
 LOOPBACK = "127.0.0.1"
@@ -24,13 +26,14 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 """Hosts that serve this machine only; any other gets a warning."""
 
 
-def add_dashboard_parser(commands: argparse._SubParsersAction, config_help: str) -> None:
+def add_dashboard_parser(commands: argparse._SubParsersAction) -> None:
+    """``abm dashboard [CONFIG] [--set ...] [--replay RUN_DIR] [--port N] [--host HOST]``."""
     dashboard = commands.add_parser(
         "dashboard",
         help="an interactive page (Mesa SolaraViz): run the model live, or replay a run folder",
         description="Serve the dashboard on http://HOST:PORT/ until interrupted (Ctrl-C).",
     )
-    dashboard.add_argument("config", nargs="?", help=config_help)
+    dashboard.add_argument("config", nargs="?", help=CONFIG_HELP)
     dashboard.add_argument(
         "--set",
         action="append",
@@ -78,8 +81,7 @@ def dashboard_request(args: argparse.Namespace) -> dict:
 
 
 def dashboard_command(args: argparse.Namespace) -> int:
-    from abm.cli import fail
-
+    """``abm dashboard``: check the request, then serve the page until interrupted."""
     if not 0 <= args.port <= 65_535:
         return fail("dashboard", f"--port {args.port}: a port is 0 to 65535")
     if importlib.util.find_spec("solara") is None:

@@ -7,10 +7,10 @@ A user's mistake (an unknown event, a bad event file or override) prints ``abm e
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from abm.config import ConfigError
+from abm.cli.errors import fail
+from abm.config import ConfigError, load_config
 
 
 def add_event_parser(commands: argparse._SubParsersAction) -> None:
@@ -36,7 +36,6 @@ def add_event_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def event_command(args: argparse.Namespace) -> int:
-    from abm.config import load_config
     from abm.experiments.event import comparison_table, format_comparison, load_event, run_event
 
     try:
@@ -49,8 +48,7 @@ def event_command(args: argparse.Namespace) -> int:
             raise ConfigError(f"--workers must be at least 1, got {args.workers}")
         load_config(scenario, args.overrides)  # a bad override is one message, before any run
     except (ConfigError, ValueError) as err:
-        print(f"abm event: {err}", file=sys.stderr)
-        return 2
+        return fail("event", err)
     print(f"{args.event}: {scenario.name}, {event.seeds} seeds", flush=True)
     runs = run_event(event, scenario, args.workers, tuple(args.overrides))
     if args.out is not None:
