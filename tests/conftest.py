@@ -40,6 +40,16 @@ WIDE_BAND = {"band_up": 0.5, "band_down": 0.5, "market_take_bound": 0.5}
 band is 5% around the mark)."""
 
 
+LIQUIDATABLE_RETAIL = {
+    "retail.leverage": {"values": [20], "weights": [1.0]},
+    "retail.cross_margin_share": 0.0,
+    "retail.margin_fraction": {"low": 0.5, "high": 0.6},
+}
+"""Retail at 20x isolated with half its capital in margin: a crash of 8% or more liquidates tens
+of accounts at any seed (the baseline's retail, mostly cross with little margin used, may see
+none in a short run), so that a test of liquidations never rests on a seed's luck."""
+
+
 def make_rulebook(**overrides) -> Rulebook:
     """A Binance-like rulebook, marked on last price so tests move the mark with one trade."""
     settings = dict(

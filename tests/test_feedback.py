@@ -13,7 +13,7 @@ from abm.analysis.cascades import cascade_generations, generation_summary
 from abm.config import load_config
 from abm.exchange import BUY, Cause, SystemAccount
 from abm.model import MarketModel
-from tests.conftest import U
+from tests.conftest import LIQUIDATABLE_RETAIL, U
 from tests.scenarios import crash, transfers
 
 FUND = int(SystemAccount.INSURANCE_FUND)
@@ -76,16 +76,6 @@ def test_generations_follow_liquidations_that_traded_in_the_book():
     summary = generation_summary(np.array([1, 1, 2, 3, 4, 1]), np.ones(6))
     assert summary == {"share_generation_2_plus": pytest.approx(0.5), "longest_chain": 4.0}
     assert np.isnan(generation_summary(np.array([]), np.array([]))["share_generation_2_plus"])
-
-
-LIQUIDATABLE_RETAIL = {
-    "retail.leverage": {"values": [20], "weights": [1.0]},
-    "retail.cross_margin_share": 0.0,
-    "retail.margin_fraction": {"low": 0.5, "high": 0.6},
-}
-"""Retail at 20x isolated with half its capital in margin: a crash of 8% or more liquidates tens
-of accounts at any seed (the baseline's retail, mostly cross with little margin used, may see
-none in a short run), so that a test of liquidations never rests on a seed's luck."""
 
 
 @pytest.mark.parametrize("execution", ["book", "off_book"])

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import LIQUIDATABLE_RETAIL
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TINY = {
     "retail.count": 200,
     "whales.count": 1,
     "market_makers.count": 2,
     "arbitrageurs.count": 1,
-    "retail.cross_margin_share": 0.5,
+    **LIQUIDATABLE_RETAIL,
 }
 
 

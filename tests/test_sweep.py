@@ -51,6 +51,7 @@ from abm.experiments.sweep import (
     run_sweeps,
     store_lock,
 )
+from tests.conftest import LIQUIDATABLE_RETAIL
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "configs" / "baseline.yaml"
@@ -60,7 +61,7 @@ TINY = {
     "whales.count": 1,
     "market_makers.count": 2,
     "arbitrageurs.count": 1,
-    "retail.cross_margin_share": 0.5,
+    **LIQUIDATABLE_RETAIL,
     "world.shocks": [{"start_minute": 1, "minutes": 1, "move": -0.06}],
 }
 BOOKKEEPING = ["started", "ended", "host", "seconds"]
@@ -239,8 +240,9 @@ def test_a_key_one_run_lacks_counts_as_its_metrics_absent_value(reference_store,
     path.write_text(json.dumps({**json.loads(path.read_text()), "drawdown.crash": math.nan}))
     frame = catalog(sweep, store).set_index("run_id")
     assert frame.loc[first.run_id, "liquidations.long"] == 0.0
-    # Only the first run liquidated: where_money_goes returned nothing for the others, so
-    # their shares are not defined (NaN), not zero.
+    # The crash liquidates the crowd at the 125x cap (the first runs), not at the 10x cap:
+    # where_money_goes returned nothing for those, so their shares are not defined (NaN), not
+    # zero.
     shares = [c for c in frame.columns if c.startswith("where_money_goes.")]
     assert shares
     assert frame.loc[first.run_id, shares].notna().all()

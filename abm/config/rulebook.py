@@ -219,8 +219,8 @@ class Rulebook(StrictModel):
         min_length=1,
         description="maintenance-margin tiers, smallest notional_cap first, the last .inf",
     )
-    max_leverage: float = Field(
-        default=125, ge=1, le=1000, description="leverage cap of every account (x)"
+    max_leverage: int = Field(
+        default=125, ge=1, le=1000, description="leverage cap of every account (x, whole)"
     )
     maker_fee: float = Field(
         default=0.0002, gt=-0.01, lt=0.01, description="fraction of notional (negative: a rebate)"

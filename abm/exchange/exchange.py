@@ -45,7 +45,7 @@ class Exchange:
         self.instrument = Instrument.from_rulebook(rulebook)
         self.k = self.instrument.value_per_tick_lot
         self.brackets = Brackets(rulebook.brackets)
-        self.max_leverage = int(rulebook.max_leverage)
+        self.max_leverage: int = rulebook.max_leverage
         """The leverage cap of every account (x, whole): the one copy the model, the traders
         and the exchange's own checks read."""
         self.fee_tiers = {
