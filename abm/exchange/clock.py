@@ -69,7 +69,7 @@ def end_tick(ex: Exchange) -> None:
     """Steps 3 to 6 of a tick: mark and premium, stops, liquidation rounds, funding; after
     funding, liquidation rounds again, so that no account ends a tick past its threshold
     once the tick's last money has moved (unless the round limit stopped the rounds:
-    :meth:`check_tick_end`)."""
+    :meth:`Exchange.check_tick_end`)."""
     ex.prices.update(ex.book, tick=ex.tick, sample=True)
     stops.trigger_stops(ex)
     liquidation.run_rounds(ex)

@@ -4,6 +4,12 @@ Every amount inside is an integer (micro-USDT, price ticks, quantity lots). Orde
 accepted come back as an :class:`OrderResult` with a :class:`Reject` reason and leave no trace.
 A tick is driven from outside: :meth:`Exchange.begin_tick` with the index, orders, then
 :meth:`Exchange.end_tick` (mark and funding premium, stop triggers, liquidation rounds, funding).
+
+``Exchange`` holds the state, opens accounts and moves money in and out; the rest is done by
+modules of functions over that state, which its public methods delegate to: order entry and
+matching (:mod:`~abm.exchange.matching`), thresholds and the liquidation map
+(:mod:`~abm.exchange.thresholds`), stops (:mod:`~abm.exchange.stops`), the tick and funding
+(:mod:`~abm.exchange.clock`), liquidation (:mod:`~abm.exchange.liquidation`) and its backstops.
 """
 
 from __future__ import annotations

@@ -386,7 +386,7 @@ def after_fill(ex: Exchange, account: Account, before: int, qty: int, price: int
     Outside liquidation, a reduced isolated position releases margin pro rata, a closed one
     all of it; a loss beyond the margin on a trader's own close falls on the free balance,
     and only a flat account below zero goes to the deficit waterfall. During its
-    liquidation an account's margin stays with the position until :func:`settle`.
+    liquidation an account's margin stays with the position until :func:`liquidation.settle`.
     """
     after = account.position
     ex.long_open_interest += max(after, 0) - max(before, 0)

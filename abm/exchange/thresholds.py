@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def refresh(ex: Exchange, account: Account) -> None:
     """Mark the account's liquidation threshold as out of date; it is recomputed once, when
-    thresholds are next read (:meth:`flush_thresholds`), however many fills touched it."""
+    thresholds are next read (:func:`flush`), however many fills touched it."""
     ex.stale_thresholds.add(account.id)
 
 
