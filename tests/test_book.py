@@ -179,3 +179,25 @@ def test_exchange_fills_same_price_makers_in_arrival_order_and_better_price_firs
     assert fills == [(better, 3, 500_000), (first, 3, 500_100), (second, 2, 500_100)]
     assert ex.book.levels(SELL) == [(500_100, 1)]
     ex.check_invariants()
+
+
+def test_orders_cancelled_behind_a_live_one_do_not_pile_up_and_keep_the_queue_s_order():
+    """A maker requoting all day into a level where another order waits: the cancelled orders
+    are rebuilt out of the queue once they outnumber the live ones, and the live ones keep
+    their priority."""
+    first = order(1, BUY, 100, 5)
+    book = book_with(first)
+    live = []
+    for n in range(2, 1_002):
+        quote = order(n, BUY, 100, 3)
+        book.add(quote)
+        if n % 100 == 0:
+            live.append(quote)  # one in a hundred stays
+        else:
+            book.remove_qty(quote, 3)
+    level = book.bids[100]
+    assert len(level.orders) <= 2 * (1 + len(live)) + 17
+    assert level.dead == sum(1 for o in level.orders if not o.qty)
+    assert level.qty == 5 + 3 * len(live)
+    assert take(book, BUY, 5 + 3 * len(live)) == [(1, 100, 5)] + [(o.id, 100, 3) for o in live]
+    assert 100 not in book.bids

@@ -14,6 +14,10 @@ from typing import Final
 BUY: Final = 1
 SELL: Final = -1
 
+COMPACT_DEAD: Final = 16
+"""A level's queue is rebuilt once more than this many cancelled orders wait in it and they
+outnumber the live ones."""
+
 
 class Order:
     """A resting or incoming order. ``side`` is ``BUY`` or ``SELL``; ``qty`` is what remains."""
@@ -36,11 +40,16 @@ class Order:
 
 
 class Level:
-    __slots__ = ("orders", "qty")
+    """The orders at one price, oldest first, with their live total. ``dead`` counts the
+    cancelled orders still queued behind a live one (cancels are lazy); when they outnumber the
+    live ones the queue is rebuilt, so a level a maker requotes into all day does not grow."""
+
+    __slots__ = ("orders", "qty", "dead")
 
     def __init__(self) -> None:
         self.orders: deque[Order] = deque()
         self.qty = 0
+        self.dead = 0
 
 
 class OrderBook:
@@ -89,8 +98,14 @@ class OrderBook:
                 prices.pop()
             else:
                 del prices[bisect_left(prices, order.price)]
-        elif order.qty == 0 and level.orders[0] is order:
-            level.orders.popleft()
+        elif order.qty == 0:
+            if level.orders[0] is order:
+                level.orders.popleft()
+            else:
+                level.dead += 1
+                if level.dead > COMPACT_DEAD and 2 * level.dead > len(level.orders):
+                    level.orders = deque(o for o in level.orders if o.qty)
+                    level.dead = 0
 
     def front(self, side: int) -> Order | None:
         """The first live order on the best level of ``side``, dropping cancelled ones."""
@@ -105,6 +120,7 @@ class OrderBook:
         orders = level.orders
         while not orders[0].qty:
             orders.popleft()
+            level.dead -= 1
         return orders[0]
 
     def _best_first(self, side: int) -> list[int]:

@@ -115,6 +115,12 @@ def check_invariants(ex: Exchange) -> None:
     book_qty = sum(q for _, q in ex.book.levels(1)) + sum(q for _, q in ex.book.levels(-1))
     if book_qty != sum(o.qty for o in ex.orders.values()):
         raise AssertionError("order book levels disagree with the open orders")
+    for levels in (ex.book.bids, ex.book.asks):
+        for price, level in levels.items():
+            if level.qty != sum(o.qty for o in level.orders) or level.dead != sum(
+                1 for o in level.orders if not o.qty
+            ):
+                raise AssertionError(f"price level {price}: its totals disagree with its queue")
 
 
 def check_group_totals(ex: Exchange) -> None:
