@@ -19,12 +19,14 @@ the snapshot's mark.
 
 from __future__ import annotations
 
+from array import array
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from abm.config import POPULATIONS
 from abm.exchange import BUY, SELL, SystemAccount
+from abm.exchange.units import MICRO
 from abm.outputs import LIQUIDATION_MAP, TICKS
 
 if TYPE_CHECKING:
@@ -39,11 +41,55 @@ MAP_WINDOW_PERCENT = 15
 """Bins are kept within this many percent of the snapshot's mark."""
 
 
+RAW_INTEGERS = (
+    "tick",
+    "index",
+    "mark",
+    "last",
+    "best_bid",
+    "best_ask",
+    "depth_bid_50bps",
+    "depth_ask_50bps",
+    "open_interest_long",
+    "open_interest_short",
+    "funding_rate_ppb",
+    "liquidations_long",
+    "liquidations_short",
+    "liquidated_notional_long",
+    "liquidated_notional_short",
+    "liquidation_rounds",
+    "insurance_fund",
+    "backstop_vault",
+    "adl_actions",
+    "other_backstop_actions",
+    "stops_triggered",
+    "wiped_out",
+)
+"""What :meth:`Recorder.record` keeps each tick, in the exchange's own integers (prices in
+ticks, 0 for none; sizes in lots; money in micro-USDT; the funding rate in parts per billion)."""
+
+CADENCED = (
+    *(f"equity_{population}" for population in POPULATIONS),
+    "depth_bid_1pct",
+    "depth_ask_1pct",
+)
+"""What is kept on the equity cadence only (money in micro-USDT, sizes in lots)."""
+
+
 class Recorder:
-    """Collects the per-tick series of one model run."""
+    """Collects the per-tick series of one model run: each tick appends the exchange's integers
+    to typed arrays (no conversion, no dictionary lookups); :attr:`columns` turns them into the
+    output's units, all at once, when read."""
 
     def __init__(self, model: MarketModel) -> None:
-        self.columns: dict[str, list] = {name: [] for name in COLUMNS}
+        self.raw = {name: array("q") for name in RAW_INTEGERS}
+        self.fundamental = array("d")
+        self.cadence_rows = array("q")
+        """The rows (tick positions) at which :data:`CADENCED` was taken."""
+        self.cadenced = {name: array("q") for name in CADENCED}
+        self.appenders = tuple(self.raw[name].append for name in RAW_INTEGERS)
+        self.instrument = model.exchange.instrument
+        self.tick_seconds = model.tick_seconds
         self.every = model.config.run.equity_every_ticks
         self._events_seen = 0
         self._stops_seen = 0
@@ -54,36 +100,21 @@ class Recorder:
         exchange's own bins (1 bps of the first index), so that each holds whole bins."""
 
     def record(self, model: MarketModel) -> None:
+        """Take this tick's row (and, on the cadence, equity and depth within 1%)."""
         ex = model.exchange
-        inst = ex.instrument
-        price = inst.price
-        c = self.columns
-        bid, ask = ex.book.best_bid(), ex.book.best_ask()
+        book = ex.book
+        bid, ask = book.best_bid(), book.best_ask()
         mid = ex.mark
-        c["tick"].append(model.tick)
-        c["elapsed_s"].append(model.tick * model.tick_seconds)
-        c["fundamental_usdt"].append(model.fundamental.price(model.tick))
-        c["index_usdt"].append(price(ex.index))
-        c["mark_usdt"].append(price(ex.mark))
-        c["last_usdt"].append(price(ex.last) if ex.last else None)
-        c["best_bid_usdt"].append(price(bid) if bid is not None else None)
-        c["best_ask_usdt"].append(price(ask) if ask is not None else None)
-        c["spread_usdt"].append(price(ask - bid) if bid is not None and ask is not None else None)
-        c["depth_bid_50bps_btc"].append(inst.btc(ex.book.depth_between(BUY, mid * 9_950 // 10_000)))
-        c["depth_ask_50bps_btc"].append(
-            inst.btc(ex.book.depth_between(SELL, mid * 10_050 // 10_000))
-        )
         long_oi, short_oi = ex.open_interest()
-        c["open_interest_long_btc"].append(inst.btc(long_oi))
-        c["open_interest_short_btc"].append(inst.btc(short_oi))
-        c["funding_rate"].append(ex.prices.funding_rate() / 1e9)
-        counts = {"long": 0, "short": 0}
-        notional = {"long": 0, "short": 0}
-        rounds = adl = other = 0
+        liq_long = liq_short = notional_long = notional_short = rounds = adl = other = 0
         for event in ex.liquidations[self._events_seen :]:
-            if event.side in counts:
-                counts[event.side] += 1
-                notional[event.side] += event.closed * event.mark * ex.k
+            if event.side == "long":
+                liq_long += 1
+                notional_long += event.closed * event.mark * ex.k
+                rounds = max(rounds, event.round + 1)
+            elif event.side == "short":
+                liq_short += 1
+                notional_short += event.closed * event.mark * ex.k
                 rounds = max(rounds, event.round + 1)
             for action in event.actions:
                 if action.step == "adl":
@@ -91,33 +122,111 @@ class Recorder:
                 else:
                     other += 1
         self._events_seen = len(ex.liquidations)
-        c["liquidations_long"].append(counts["long"])
-        c["liquidations_short"].append(counts["short"])
-        c["liquidated_notional_long_usdt"].append(inst.usdt(notional["long"]))
-        c["liquidated_notional_short_usdt"].append(inst.usdt(notional["short"]))
-        c["liquidation_rounds"].append(rounds)
-        c["insurance_fund_usdt"].append(inst.usdt(ex.balance(SystemAccount.INSURANCE_FUND)))
-        c["backstop_vault_usdt"].append(inst.usdt(ex.balance(SystemAccount.BACKSTOP_VAULT)))
-        c["adl_actions"].append(adl)
-        c["other_backstop_actions"].append(other)
-        c["stops_triggered"].append(ex.stop_triggers - self._stops_seen)
+        balances = ex.ledger.balances
+        values = (
+            model.tick,
+            ex.index,
+            mid,
+            ex.last,
+            bid or 0,
+            ask or 0,
+            book.depth_between(BUY, mid * 9_950 // 10_000),
+            book.depth_between(SELL, mid * 10_050 // 10_000),
+            long_oi,
+            short_oi,
+            ex.prices.funding_rate(),
+            liq_long,
+            liq_short,
+            notional_long,
+            notional_short,
+            rounds,
+            balances[SystemAccount.INSURANCE_FUND],
+            balances[SystemAccount.BACKSTOP_VAULT],
+            adl,
+            other,
+            ex.stop_triggers - self._stops_seen,
+            model.wiped_out,
+        )
+        for append, value in zip(self.appenders, values, strict=True):
+            append(value)
         self._stops_seen = ex.stop_triggers
-        c["wiped_out"].append(model.wiped_out)
+        self.fundamental.append(model.fundamental.price(model.tick))
         if model.tick % self.every == 0 or model.tick == model.ticks:
-            equity = model.equity_by_population()
-            for population, value in equity.items():
-                c[f"equity_{population}_usdt"].append(inst.usdt(value))
+            self.cadence_rows.append(len(self.fundamental) - 1)
+            cadenced = self.cadenced
+            for population, value in model.equity_by_population().items():
+                cadenced[f"equity_{population}"].append(value)
             # Depth within 1% (the proportion real venues report against open interest): a
             # longer walk of the book, so on the equity cadence only.
-            c["depth_bid_1pct_btc"].append(inst.btc(ex.book.depth_between(BUY, mid * 99 // 100)))
-            c["depth_ask_1pct_btc"].append(inst.btc(ex.book.depth_between(SELL, mid * 101 // 100)))
-        else:
-            for population in POPULATIONS:
-                c[f"equity_{population}_usdt"].append(None)
-            c["depth_bid_1pct_btc"].append(None)
-            c["depth_ask_1pct_btc"].append(None)
+            cadenced["depth_bid_1pct"].append(book.depth_between(BUY, mid * 99 // 100))
+            cadenced["depth_ask_1pct"].append(book.depth_between(SELL, mid * 101 // 100))
         if model.tick % self.map_every == 0 or model.tick == model.ticks:
             self.record_liquidation_map(model)
+
+    @property
+    def columns(self) -> dict[str, list]:
+        """The recorded columns of ``ticks.parquet`` in its units (:data:`COLUMNS`; None where a
+        price is missing, and off the equity cadence), converted from the raw integers at once.
+        Each value equals the scalar conversion of :class:`~abm.exchange.Instrument`."""
+        raw = {name: np.frombuffer(values, dtype=np.int64) for name, values in self.raw.items()}
+        inst = self.instrument
+        rows = len(raw["tick"])
+
+        def prices(ticks: np.ndarray) -> np.ndarray:
+            return ticks * inst.tick_micro / MICRO
+
+        def lots_to_btc(lots: np.ndarray) -> np.ndarray:
+            return lots * inst.lots_per_btc_inverse
+
+        def nullable(values: np.ndarray, present: np.ndarray) -> list:
+            return [
+                v if p else None for v, p in zip(values.tolist(), present.tolist(), strict=True)
+            ]
+
+        def cadenced(values: np.ndarray) -> list:
+            full: list = [None] * rows
+            for row, value in zip(self.cadence_rows.tolist(), values.tolist(), strict=True):
+                full[row] = value
+            return full
+
+        bid, ask = raw["best_bid"], raw["best_ask"]
+        both = (bid > 0) & (ask > 0)
+        columns = {
+            "tick": raw["tick"].tolist(),
+            "elapsed_s": (raw["tick"] * self.tick_seconds).tolist(),
+            "fundamental_usdt": self.fundamental.tolist(),
+            "index_usdt": prices(raw["index"]).tolist(),
+            "mark_usdt": prices(raw["mark"]).tolist(),
+            "last_usdt": nullable(prices(raw["last"]), raw["last"] > 0),
+            "best_bid_usdt": nullable(prices(bid), bid > 0),
+            "best_ask_usdt": nullable(prices(ask), ask > 0),
+            "spread_usdt": nullable(prices(ask - bid), both),
+            "depth_bid_50bps_btc": lots_to_btc(raw["depth_bid_50bps"]).tolist(),
+            "depth_ask_50bps_btc": lots_to_btc(raw["depth_ask_50bps"]).tolist(),
+            "open_interest_long_btc": lots_to_btc(raw["open_interest_long"]).tolist(),
+            "open_interest_short_btc": lots_to_btc(raw["open_interest_short"]).tolist(),
+            "funding_rate": (raw["funding_rate_ppb"] / 1e9).tolist(),
+            "liquidated_notional_long_usdt": (raw["liquidated_notional_long"] / MICRO).tolist(),
+            "liquidated_notional_short_usdt": (raw["liquidated_notional_short"] / MICRO).tolist(),
+            "insurance_fund_usdt": (raw["insurance_fund"] / MICRO).tolist(),
+            "backstop_vault_usdt": (raw["backstop_vault"] / MICRO).tolist(),
+        }
+        for name in (
+            "liquidations_long",
+            "liquidations_short",
+            "liquidation_rounds",
+            "adl_actions",
+            "other_backstop_actions",
+            "stops_triggered",
+            "wiped_out",
+        ):
+            columns[name] = raw[name].tolist()
+        kept = {name: np.frombuffer(v, dtype=np.int64) for name, v in self.cadenced.items()}
+        for population in POPULATIONS:
+            columns[f"equity_{population}_usdt"] = cadenced(kept[f"equity_{population}"] / MICRO)
+        for side in ("bid", "ask"):
+            columns[f"depth_{side}_1pct_btc"] = cadenced(lots_to_btc(kept[f"depth_{side}_1pct"]))
+        return {name: columns[name] for name in COLUMNS}
 
     def record_liquidation_map(self, model: MarketModel) -> None:
         """Snapshot the liquidation map: sizes per side and price bin (module docstring)."""
