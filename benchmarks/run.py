@@ -43,7 +43,7 @@ import numpy as np
 from abm.compiled import variant
 from abm.config import MICRO, load_rulebook
 from abm.exchange import BUY, SELL, Exchange, liquidation
-from benchmarks import ladder
+from benchmarks import ladder, phases
 from benchmarks.bare_loop import BareBook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -684,6 +684,24 @@ def bench_model(args: argparse.Namespace) -> dict:
     }
 
 
+@section("model.phases", "where a baseline tick goes: agents by kind, the ladder, recorder")
+def bench_phases(args: argparse.Namespace) -> dict:
+    """The baseline's phases, timed in this process (:mod:`benchmarks.phases`)."""
+    hours = 0.5 if args.quick else args.phase_hours
+    result = phases.phase_times(hours)
+    ticks, total = result["ticks"], result["total"]
+    say(f"[model.phases] baseline, {hours:g} h: {total:.2f} s, {total / ticks * 1e6:.1f} us a tick")
+    shares = {}
+    for name, value in sorted(result["seconds"].items(), key=lambda kv: -kv[1]):
+        calls = result["calls"].get(name)
+        per_call = f", {value / calls * 1e6:.1f} us a call x {calls:,}" if calls else ""
+        say(f"  {name:32} {value / total:6.1%}  {value / ticks * 1e6:6.1f} us a tick{per_call}")
+        shares[name] = round(value / total, 4)
+    return {
+        "phases": {"hours": hours, "us_per_tick": round(total / ticks * 1e6, 2), "share": shares}
+    }
+
+
 @section("model.million", "one simulated hour of the baseline with 10^6 retail traders")
 def bench_million(args: argparse.Namespace) -> dict:
     """The baseline with ``--million-retail`` retail traders (10^6) for ``--million-hours``
@@ -788,6 +806,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g = p.add_argument_group("sweep.throughput")
     g.add_argument("--sweep-hours", type=float, default=2.0, help="simulated hours per run")
     g.add_argument("--sweep-replications", type=int, default=6, help="replications per cap")
+    g = p.add_argument_group("model.phases")
+    g.add_argument("--phase-hours", type=float, default=4.0, help="simulated hours timed")
     g = p.add_argument_group("model.million")
     g.add_argument("--million-retail", type=int, default=1_000_000, help="retail traders")
     g.add_argument("--million-hours", type=float, default=1.0, help="simulated hours")
