@@ -706,3 +706,10 @@ def test_each_fill_is_charged_separately():
     assert ex.submit(taker, BUY, 2, kind="market").filled == 2
     taker_fees = [a for s, _, a, c in fee_transfers(ex) if s == taker]
     assert taker_fees == [20_001, 20_001]  # not ceil(40,000.08) = 40,001 once
+
+
+@given(signed=st.integers(-(2**62), 2**62), factor=st.integers(0, 2**62))
+def test_the_margin_check_s_multiplication_by_magnitudes_is_the_product(signed, factor):
+    from abm.exchange.risk import times
+
+    assert times(signed, factor) == signed * factor
