@@ -14,6 +14,9 @@ from typing import Final
 BUY: Final = 1
 SELL: Final = -1
 
+MAX_SPARE_LEVELS: Final = 256
+"""Emptied levels kept for reuse, at most."""
+
 COMPACT_DEAD: Final = 16
 """A level's queue is rebuilt once more than this many cancelled orders wait in it and they
 outnumber the live ones."""
@@ -53,15 +56,19 @@ class Level:
 
 
 class OrderBook:
-    """Bids and asks; both price lists ascend, so the best bid is last and the best ask first."""
+    """Bids and asks; both price lists ascend, so the best bid is last and the best ask first.
 
-    __slots__ = ("bids", "asks", "bid_prices", "ask_prices")
+    An emptied level is kept for reuse (``spare``): a market maker's requote empties and opens
+    tens of levels, and a level and its queue cost an allocation each."""
+
+    __slots__ = ("bids", "asks", "bid_prices", "ask_prices", "spare")
 
     def __init__(self) -> None:
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
         self.bid_prices: list[int] = []
         self.ask_prices: list[int] = []
+        self.spare: list[Level] = []
 
     def best_bid(self) -> int | None:
         return self.bid_prices[-1] if self.bid_prices else None
@@ -80,7 +87,7 @@ class OrderBook:
         levels = self.bids if order.side == BUY else self.asks
         level = levels.get(order.price)
         if level is None:
-            level = levels[order.price] = Level()
+            level = levels[order.price] = self.spare.pop() if self.spare else Level()
             insort(self.bid_prices if order.side == BUY else self.ask_prices, order.price)
         level.orders.append(order)
         level.qty += order.qty
@@ -93,6 +100,10 @@ class OrderBook:
         level.qty -= qty
         if level.qty == 0:
             del levels[order.price]
+            if len(self.spare) < MAX_SPARE_LEVELS:
+                level.orders.clear()
+                level.dead = 0
+                self.spare.append(level)
             prices = self.bid_prices if order.side == BUY else self.ask_prices
             if prices[-1] == order.price:
                 prices.pop()
