@@ -238,6 +238,8 @@ class MarketModel(mesa.Model):
             MarketMaker: list(self.agents_by_type.get(MarketMaker, [])),
             SpotValueTrader: list(self.agents_by_type.get(SpotValueTrader, [])),
         }
+        for slot, trader in enumerate(self.active[RetailTrader]):
+            trader.activity_slot = slot
         self.activity = {
             RetailTrader: self.per_tick(config.retail.activity_per_hour),
             Whale: self.per_tick(config.whales.activity_per_hour),
@@ -415,11 +417,13 @@ class MarketModel(mesa.Model):
         return balance < self.minimum_balance or balance < share * self.exchange.deposited[account]
 
     def depart(self, agent: RetailTrader) -> None:
-        """A wiped-out trader leaves for good: drop it from the activity pool in O(1)."""
+        """A wiped-out trader leaves for good: drop it from the activity pool in O(1) (the
+        last trader of the pool takes its place)."""
         pool = self.active[RetailTrader]
-        i = pool.index(agent)
-        pool[i] = pool[-1]
-        pool.pop()
+        last = pool.pop()
+        if last is not agent:
+            pool[agent.activity_slot] = last
+            last.activity_slot = agent.activity_slot
         self.activity_schedule.pools_changed()
 
     def liquidation_map(self) -> LiquidationMap:

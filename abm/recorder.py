@@ -167,7 +167,9 @@ class Recorder:
     def columns(self) -> dict[str, list]:
         """The recorded columns of ``ticks.parquet`` in its units (:data:`COLUMNS`; None where a
         price is missing, and off the equity cadence), converted from the raw integers at once.
-        Each value equals the scalar conversion of :class:`~abm.exchange.Instrument`."""
+        Each value equals the scalar conversion of :class:`~abm.exchange.Instrument` (whose
+        methods take whole numbers in the compiled core, so the same arithmetic is written here
+        for arrays)."""
         raw = {name: np.frombuffer(values, dtype=np.int64) for name, values in self.raw.items()}
         inst = self.instrument
         rows = len(raw["tick"])

@@ -6,7 +6,10 @@ order for all of them, so no population always moves first. Drawing them tick by
 handful of numpy calls per tick whatever the population; here a block of :data:`BLOCK_TICKS`
 ticks is drawn at once, so a tick costs a slice of a list. A population's pool may shrink (a
 wiped-out trader leaves): :meth:`ActivitySchedule.pools_changed` discards the rest of the block
-and the next tick draws a new one from the pools as they are, so nobody who left is drawn.
+and the next tick draws a new one from the pools as they are, so nobody who left is drawn. That
+block is short (:data:`BLOCK_AFTER_CHANGE` ticks) and the blocks double back to
+:data:`BLOCK_TICKS`, so a cascade that wipes traders out every tick does not draw 256 ticks a
+tick.
 
 How a population's actors are drawn depends on its rate ``p`` per tick:
 
@@ -25,6 +28,9 @@ import numpy as np
 
 BLOCK_TICKS = 256
 """Ticks drawn at once."""
+
+BLOCK_AFTER_CHANGE = 8
+"""Ticks drawn at once right after a pool changed."""
 
 DRAW_EACH_ABOVE = 0.02
 """Activity per tick from which a population's actors are drawn one by one."""
@@ -55,21 +61,26 @@ class ActivitySchedule[Agent]:
         self.pools = pools
         self.rates = [float(p) for p in rates]
         self.block_ticks = block_ticks
+        self.next_block = block_ticks
+        """Ticks the next draw covers: short after a change, doubling up to ``block_ticks``."""
         self.drawn: list[list[Agent]] = []
         self.next = 0
 
     def next_tick(self) -> list[Agent]:
         """The agents acting in the next tick, in the order they act."""
         if self.next >= len(self.drawn):
-            self.drawn = self.draw_block(self.block_ticks)
+            self.drawn = self.draw_block(self.next_block)
             self.next = 0
+            self.next_block = min(self.block_ticks, 2 * self.next_block)
         actors = self.drawn[self.next]
         self.next += 1
         return actors
 
     def pools_changed(self) -> None:
-        """A pool lost an agent: the ticks drawn ahead are drawn again from the pools now."""
+        """A pool lost an agent: the ticks drawn ahead are drawn again from the pools now, a
+        short block first."""
         del self.drawn[self.next :]
+        self.next_block = min(self.block_ticks, BLOCK_AFTER_CHANGE)
 
     def draw_block(self, ticks: int) -> list[list[Agent]]:
         """The actors of ``ticks`` ticks: per population, (tick, agent) pairs at its rate; then

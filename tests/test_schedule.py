@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abm.schedule import BLOCK_TICKS, ActivitySchedule
+from abm.schedule import BLOCK_AFTER_CHANGE, BLOCK_TICKS, ActivitySchedule
 
 TICKS = 4_000
 
@@ -70,3 +70,26 @@ def test_the_same_seed_draws_the_same_ticks():
 def test_pools_and_rates_must_pair_up():
     with pytest.raises(ValueError, match="2 pools but 1 rates"):
         ActivitySchedule(np.random.default_rng(0), [["a"], ["b"]], [0.5])
+
+
+def test_a_departure_redraws_a_short_block_and_the_blocks_grow_back():
+    """A cascade that wipes a trader out every tick draws a few ticks ahead, not 256."""
+    pool = [f"r{i}" for i in range(50)]
+    schedule = ActivitySchedule(np.random.default_rng(5), [pool], [0.5])
+    schedule.next_tick()
+    assert len(schedule.drawn) == BLOCK_TICKS
+    pool.pop()
+    schedule.pools_changed()
+    schedule.next_tick()
+    assert len(schedule.drawn) == BLOCK_AFTER_CHANGE
+    sizes = []
+    for _ in range(BLOCK_TICKS):
+        schedule.next_tick()
+        if schedule.next == 1:
+            sizes.append(len(schedule.drawn))
+    assert sizes[:4] == [
+        2 * BLOCK_AFTER_CHANGE,
+        4 * BLOCK_AFTER_CHANGE,
+        8 * BLOCK_AFTER_CHANGE,
+        16 * BLOCK_AFTER_CHANGE,
+    ]

@@ -47,6 +47,8 @@ class RetailTrader(Trader):
         self.wiped_out = 0
         self.reentries = 0
         self.departed = False
+        self.activity_slot = 0
+        """Its place in the model's activity pool (:meth:`MarketModel.depart`)."""
 
     @property
     def style_name(self) -> str:

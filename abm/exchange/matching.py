@@ -181,11 +181,10 @@ def requote_ladder(
 def post_quote(
     ex: Exchange, account: Account, side: int, lots: int | Reject, price: int | None
 ) -> OrderResult:
-    """One post-only quote of a ladder (:func:`requote_ladder`); a None price is invalid."""
+    """One post-only quote of a ladder (:func:`requote_ladder`); a None price is refused as
+    :func:`submit_valid` refuses a limit order without one."""
     if isinstance(lots, Reject):
         return OrderResult(False, lots)
-    if price is None:
-        return OrderResult(False, Reject.INVALID_PRICE if ex.prices.mark else Reject.NO_MARK_PRICE)
     return submit_valid(ex, account, side, lots, price, "post_only", False)
 
 
