@@ -216,3 +216,60 @@ def adl_facts(liquidations) -> dict:
         "actions_not_book": actions - counts.get(BOOK_CANNOT_ABSORB, 0),
         "reasons": dict(sorted(counts.items())),
     }
+
+
+def liquidation_window_pnl(ticks, liquidations, transfers, accounts) -> dict[str, float]:
+    """Each population's marked-to-market PnL over the liquidation windows, USDT: a check of who
+    gained while accounts were liquidated that rests on no link convention (equity at the mark
+    is the same whichever links a closing side leaves; the attribution's receivers are not).
+
+    A window is an interval between two equity snapshots (``run.equity_every_ticks``) holding a
+    liquidation; a population's PnL over it is its equity change (``equity_<population>_usdt``,
+    and ``insurance_fund_usdt`` for the fund) less its net deposits in it. Inputs: the ticks,
+    liquidations (``tick``), transfers (``tick``, ``src``, ``dst``, ``amount_micro_usdt``,
+    ``cause``) and accounts (``account``, ``population``) tables. Output: ``<population>`` USDT
+    per population and ``insurance_fund``, and ``windows`` (how many).
+
+    >>> ticks = {"tick": [0, 60, 120], "equity_retail_usdt": [100.0, 80.0, 85.0],
+    ...          "equity_whale_usdt": [50.0, 70.0, 60.0], "insurance_fund_usdt": [1.0] * 3}
+    >>> liquidation_window_pnl(ticks, {"tick": [61, 100]},
+    ...     {"tick": [90], "src": [3], "dst": [4], "amount_micro_usdt": [4_000_000],
+    ...      "cause": ["deposit"]},
+    ...     {"account": [3, 4], "population": ["external", "retail"]})
+    {'retail': 1.0, 'whale': -10.0, 'insurance_fund': 0.0, 'windows': 1.0}
+    """
+    equity = {
+        name[len("equity_") : -len("_usdt")]: name
+        for name in ticks
+        if name.startswith("equity_") and name.endswith("_usdt")
+    }
+    first = next(iter(equity.values()), None)
+    if first is None:
+        return {}
+    on_cadence = np.isfinite(column(ticks, first))
+    snapshot_ticks = column(ticks, "tick", np.int64)[on_cadence]
+    series = {p: column(ticks, name)[on_cadence] for p, name in equity.items()}
+    series["insurance_fund"] = column(ticks, "insurance_fund_usdt")[on_cadence]
+    ends = np.unique(np.searchsorted(snapshot_ticks, column(liquidations, "tick", np.int64)))
+    ends = ends[(ends >= 1) & (ends < len(snapshot_ticks))]
+    out = {p: float((values[ends] - values[ends - 1]).sum()) for p, values in series.items()}
+    causes = np.asarray(transfers["cause"], dtype=object)
+    moving = np.isin(causes, ("deposit", "withdrawal"))
+    if moving.any() and len(ends):
+        ids = column(accounts, "account", np.int64)
+        population = dict(zip(ids, np.asarray(accounts["population"]), strict=True))
+        where = np.searchsorted(snapshot_ticks, column(transfers, "tick", np.int64)[moving])
+        inside = np.isin(where, ends)
+        amounts = column(transfers, "amount_micro_usdt")[moving][inside] / 1e6
+        deposit = causes[moving][inside] == "deposit"
+        owners = np.where(
+            deposit,
+            column(transfers, "dst", np.int64)[moving][inside],
+            column(transfers, "src", np.int64)[moving][inside],
+        )
+        for owner, amount, is_deposit in zip(owners, amounts, deposit, strict=True):
+            name = population.get(int(owner))
+            if name in out:
+                out[name] -= float(amount) if is_deposit else -float(amount)
+    out["windows"] = float(len(ends))
+    return out

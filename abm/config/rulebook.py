@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from abm.config.base import ConfigError, StrictModel, describe_errors
 from abm.config.reader import read_yaml
-from abm.exchange.records import BackstopStep
+from abm.exchange.records import BackstopStep, LinkMatching
 from abm.exchange.units import MICRO
 
 
@@ -242,6 +242,11 @@ class Rulebook(StrictModel):
     backstops: tuple[BackstopStep, ...] = Field(
         default=("insurance_fund", "adl", "exchange_absorbs"),
         description="the steps that cover a liquidation's deficit, in order",
+    )
+    link_matching: LinkMatching = Field(
+        default="fifo",
+        description="which links a closing side leaves: oldest first (fifo), newest first "
+        "(lifo) or all in proportion (pro_rata); who is paid a loss, not how much anyone has",
     )
     insurance_fund_seed: float = Field(default=1_000_000.0, ge=0, le=1e11, description="USDT")
     backstop_vault_seed: float = Field(default=0.0, ge=0, description="USDT")

@@ -26,7 +26,7 @@ from abm.exchange.instrument import MAX_TOTAL_DEPOSITS, MONEY_BOUND, Instrument
 from abm.exchange.ledger import FIRST_TRADER, Ledger, SystemAccount
 from abm.exchange.margin import Brackets
 from abm.exchange.pricing import PriceFeed
-from abm.exchange.records import LiquidationEvent
+from abm.exchange.records import LINK_MATCHINGS, LiquidationEvent
 from abm.exchange.results import (
     LiquidationMap,
     OrderResult,
@@ -67,6 +67,8 @@ class Exchange:
         self.take_bound_ppm = round(band.market_take_bound * MICRO)
         self.band_cache = (0, 0, 0)
         self.liquidate_at_equality = rulebook.liquidation.liquidate_at_equality
+        self.link_matching: int = LINK_MATCHINGS.index(rulebook.link_matching)
+        """Which links a closing side leaves (:data:`abm.exchange.records.LINK_MATCHINGS`)."""
         self.rng = np.random.default_rng(seed)
         system = AccountGroup(SYSTEM_GROUP)
         self.groups: dict[str, AccountGroup] = {SYSTEM_GROUP: system}

@@ -343,7 +343,9 @@ def execute(
     """One fill: links and their settlement, fees, margin allocation, thresholds, records."""
     cause = FILL_CAUSES[kind]
     buyer_before, seller_before = buyer.position, seller.position
-    apply_fill(ex.accounts, ex.ledger, ex.k, buyer, seller, qty, price, cause, event)
+    apply_fill(
+        ex.accounts, ex.ledger, ex.k, buyer, seller, qty, price, cause, event, ex.link_matching
+    )
     if kind in (FILL_NORMAL, FILL_LIQUIDATION, FILL_UNWIND):
         value = qty * price * ex.k
         taker, maker = (buyer, seller) if aggressor == BUY else (seller, buyer)

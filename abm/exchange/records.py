@@ -18,6 +18,18 @@ FILL_UNWIND: Final = 4
 FILL_KINDS = ("normal", "liquidation", "adl", "takeover", "unwind")
 """The names of the fill kinds, by code (the ``kind`` column of fills)."""
 
+LinkMatching = Literal["fifo", "lifo", "pro_rata"]
+"""Which links a closing side leaves (``exchange.link_matching``): its oldest first (``fifo``),
+its newest first (``lifo``), or every link in proportion to its size (``pro_rata``). A convention
+of attribution, not a venue's rule: every account's equity, position and margin, and so every
+price, are the same under each; who is paid a closing side's loss differs."""
+
+LINK_MATCHINGS: tuple[str, ...] = get_args(LinkMatching)
+"""The link conventions, by code (what the exchange holds)."""
+LINK_FIFO: Final = 0
+LINK_LIFO: Final = 1
+LINK_PRO_RATA: Final = 2
+
 BackstopStep = Literal[
     "insurance_fund",
     "backstop_vault",

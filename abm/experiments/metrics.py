@@ -31,6 +31,7 @@ import pandas as pd
 
 from abm.analysis.cascades import generation_summary
 from abm.analysis.economics import liquidation_facts
+from abm.analysis.economics import liquidation_window_pnl as window_pnl
 from abm.analysis.economics import population_pnl as economics_pnl
 from abm.analysis.validation import series_facts
 from abm.config import Shock
@@ -513,6 +514,15 @@ def feedback(run: RunTables) -> dict[str, float]:
     )
     out.update(summary)
     return out
+
+
+@register_metric("liquidation_window_pnl")
+def liquidation_window_pnl(run: RunTables) -> dict[str, float]:
+    """Each population's (and the insurance fund's) marked-to-market PnL over the intervals
+    between equity snapshots that hold a liquidation, USDT, net of deposits, and ``windows``
+    (how many): who gained while accounts were liquidated, resting on no link convention
+    (:func:`abm.analysis.economics.liquidation_window_pnl`)."""
+    return window_pnl(run.ticks, run.liquidations, run.transfers, run.accounts)
 
 
 @register_metric("proportions", bounds=COUNT_RANGE)
