@@ -44,6 +44,7 @@ STUDIES = (
     "backstops",
     "stop_loss",
     "mark_price",
+    "link_matching",
     "validation",
 )
 SMOKE = [
@@ -85,6 +86,11 @@ def usdt(value: float) -> str:
 def percent(value: float, digits: int = 2) -> str:
     """A share as a percentage: ``4.59%``."""
     return "n/a" if value != value else f"{100 * value:.{digits}f}%"
+
+
+def ratio(value: float) -> str:
+    """An over-representation ratio: 1.43."""
+    return "n/a" if pd.isna(value) else f"{value:.2f}"
 
 
 def bps(value: float) -> str:
@@ -350,12 +356,56 @@ QUOTED_GROUPS = (
 """The trait groups whose share of the liquidated total the text quotes."""
 
 
+BASE_RATES = {
+    "base_rates_by_population": "population",
+    "base_rates_by_leverage": "leverage",
+    "base_rates_by_style": "style",
+    "base_rates_by_stop_habit": "stop habit",
+}
+"""The metrics of each group's loss, trader and exposure shares, by the trait they split."""
+
+
 def trait_catalog(catalog: pd.DataFrame) -> pd.DataFrame:
-    """The catalogue with each trait group's share of the liquidated total (``trait_share.*``)."""
+    """The catalogue with each trait group's share of the liquidated total (``share_*``) and,
+    per run, its over-representation: loss share over exposure share (``ratio_*``, undefined
+    where the group held no exposure)."""
     for prefix in TRAITS:
         if f"{prefix}.all" in catalog.columns:
             catalog = shares_of(catalog, prefix, f"{prefix}.all", f"share_{prefix}")
-    return catalog
+    ratios = {}
+    for prefix in BASE_RATES:
+        for column in [c for c in catalog.columns if c.startswith(f"{prefix}.loss_share_")]:
+            group = column.removeprefix(f"{prefix}.loss_share_")
+            held = catalog.get(f"{prefix}.exposure_share_{group}")
+            if held is not None:
+                ratios[f"ratio_{prefix}.{group}"] = (catalog[column] / held).where(held > 0)
+    return pd.concat([catalog, pd.DataFrame(ratios, index=catalog.index)], axis=1)
+
+
+def base_rate_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each group's share of the liquidated loss beside its share of traders and of exposure,
+    and the over-representation ratio (loss share over exposure share, per run), each the mean
+    and 95% interval over replications; groups that carried no loss in any run left out."""
+    rows = []
+    for prefix, trait in BASE_RATES.items():
+        for metric in present(summary, f"{prefix}.loss_share_"):
+            group = metric.removeprefix(f"{prefix}.loss_share_")
+            rows.append(
+                {
+                    "Trait": trait,
+                    "Group": group.replace("_", " "),
+                    "Of the loss": mean_ci(cell(summary, metric), percent),
+                    "Of traders": percent(cell(summary, f"{prefix}.trader_share_{group}")["mean"]),
+                    "Of exposure": percent(
+                        cell(summary, f"{prefix}.exposure_share_{group}")["mean"]
+                    ),
+                    "Loss / exposure": mean_ci(cell(summary, f"ratio_{prefix}.{group}"), ratio),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["Trait", "Group", "Of the loss", "Of traders", "Of exposure", "Loss / exposure"],
+    )
 
 
 def money_table(summary: pd.DataFrame, section: str, **where) -> pd.DataFrame:
@@ -377,6 +427,20 @@ def where_money_goes_study(out: Inserts, sweep: Sweep, store: Path, figures: Pat
         "money_total_usdt", mean_ci(cell(summary, "liquidated_loss_by_population.all"), usdt)
     )
     out.table("money_received", money_table(summary, "received"))
+    out.table("money_base_rates", base_rate_table(summary))
+    for prefix, group in (
+        ("base_rates_by_stop_habit", "no stop"),
+        ("base_rates_by_style", "trend"),
+        ("base_rates_by_leverage", "51-125x"),
+    ):
+        key = safe(f"{prefix.removeprefix('base_rates_by_')}_{group}")
+        out.number(
+            f"exposure_{key}", percent(cell(summary, f"{prefix}.exposure_share_{group}")["mean"])
+        )
+        out.number(
+            f"traders_{key}", percent(cell(summary, f"{prefix}.trader_share_{group}")["mean"])
+        )
+        out.number(f"ratio_{key}", mean_ci(cell(summary, f"ratio_{prefix}.{group}"), ratio))
     out.table("money_paid", money_table(summary, "paid"))
     received = present(summary, f"{MONEY}.received_")
     for party in QUOTED_PARTIES:
@@ -661,6 +725,69 @@ def mark_price_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> 
         out.number(f"mark_{mode}_count_diff", diff_ci(row, count))
 
 
+WINDOW = "liquidation_window_pnl"
+
+
+def conventions_study(out: Inserts, sweep: Sweep, store: Path) -> None:
+    """Receivers' shares of the liquidated total under the three link conventions, with the
+    paired difference to fifo, and each population's PnL over the liquidation windows (the
+    convention-free check) as a share of the liquidated total."""
+    summary = summary_of(sweep, store, window_shares)
+    conventions = [p.name for p in sweep.data.points]
+    out.number("conventions_runs", count(sweep.data.replications))
+    rows = []
+    for metric in present(summary, f"{MONEY}.received_"):
+        row = {"Receiver": party_label(metric)}
+        for convention in conventions:
+            value = cell(summary, metric, point=convention)
+            text = mean_ci(value, percent)
+            if convention != sweep.data.reference.get(POINT):
+                text += f"; {diff_ci(value, percent)}"
+            row[convention.replace("_", " ")] = text
+        rows.append(row)
+    out.table("conventions_received", pd.DataFrame(rows))
+    for convention in conventions:
+        total = cell(summary, "liquidated_loss_by_population.all", point=convention)
+        out.number(f"conventions_{convention}_total", mean_ci(total, usdt))
+        out.number(f"conventions_{convention}_total_diff", diff_ci(total, usdt))
+        crash = cell(summary, "drawdown.crash", point=convention)
+        out.number(f"conventions_{convention}_drawdown_diff", diff_ci(crash, percent))
+        for party in ("fundamental", "market_maker", "retail", "arbitrageur"):
+            share = cell(summary, f"{MONEY}.received_{party}", point=convention)
+            out.number(f"conventions_{convention}_{party}", mean_ci(share, percent))
+            out.number(f"conventions_{convention}_{party}_diff", diff_ci(share, percent))
+    reference = sweep.data.reference.get(POINT, conventions[0])
+    windows = []
+    for metric in present(summary, "window_share.", floor=-float("inf")):
+        party = metric.split(".", 1)[1]
+        windows.append(
+            {
+                "Population": PARTY.get(party, party.replace("_", " ")),
+                "PnL over the windows / liquidated total": mean_ci(
+                    cell(summary, metric, point=reference), ratio
+                ),
+            }
+        )
+    out.table("conventions_windows", pd.DataFrame(windows))
+    for party in ("fundamental", "market_maker", "retail", "arbitrageur"):
+        share = cell(summary, f"window_share.{party}", point=reference)
+        out.number(f"window_{party}", mean_ci(share, ratio))
+
+
+def window_shares(catalog: pd.DataFrame) -> pd.DataFrame:
+    """Columns ``window_share.P``: population P's PnL over the liquidation windows over the
+    run's liquidated total (NaN where nothing was liquidated); also negative, for losers."""
+    total = catalog.get("liquidated_loss_by_population.all")
+    if total is None:
+        return catalog
+    shares = {}
+    for column in [c for c in catalog.columns if c.startswith(f"{WINDOW}.")]:
+        party = column.removeprefix(f"{WINDOW}.")
+        if party != "windows":
+            shares[f"window_share.{party}"] = (catalog[column] / total).where(total > 0)
+    return pd.concat([catalog, pd.DataFrame(shares, index=catalog.index)], axis=1)
+
+
 # ------------------------------------------------------------------------------ the PDF
 
 
@@ -744,6 +871,7 @@ def build_paper(smoke: bool, workers: int, out: Path | None = None) -> Path:
     backstops_study(out, *studies["backstops"], figures)
     stop_loss_study(out, *studies["stop_loss"], figures)
     mark_price_study(out, *studies["mark_price"], figures)
+    conventions_study(out, *studies["link_matching"])
     validation_study(out, *studies["validation"])
     out.write()
     if MISSING and not smoke:

@@ -31,6 +31,7 @@ from abm.analysis import (
     spread_stats,
     top_share,
 )
+from abm.analysis.economics import liquidation_window_pnl
 from abm.analysis.validation import (
     VERDICTS,
     Band,
@@ -426,3 +427,33 @@ def test_pooling_means_intervals_medians_and_verdicts():
     assert {r.verdict for r in pool(runs, bands)} <= set(VERDICTS)
     assert mean_interval([5.0]) == (5.0, None, None)
     assert pool(runs, bands, prefix="w")[0].metric == "w"
+
+
+def test_liquidation_window_pnl_nets_deposits_and_withdrawals_per_window():
+    """Snapshots at ticks 0, 60, 120, 180; liquidations at tick 60 (the window (0, 60]) and 150
+    ((120, 180]); the window (60, 120] holds none. Retail deposits 2 USDT at tick 30 and the
+    whale withdraws 5 USDT at tick 170; a deposit at tick 90 falls outside every window."""
+    ticks = {
+        "tick": [0, 30, 60, 120, 180],
+        "equity_retail_usdt": [100.0, np.nan, 90.0, 200.0, 150.0],
+        "equity_whale_usdt": [50.0, np.nan, 58.0, 58.0, 100.0],
+        "insurance_fund_usdt": [10.0, 10.0, 11.0, 11.0, 12.0],
+    }
+    transfers = {
+        "tick": [30, 90, 170],
+        "src": [3, 3, 6],
+        "dst": [5, 5, 3],
+        "amount_micro_usdt": [2_000_000, 99_000_000, 5_000_000],
+        "cause": ["deposit", "deposit", "withdrawal"],
+    }
+    accounts = {"account": [3, 5, 6], "population": ["external", "retail", "whale"]}
+    out = liquidation_window_pnl(ticks, {"tick": [60, 150]}, transfers, accounts)
+    assert out == pytest.approx(
+        {
+            "retail": (90 - 100 - 2) + (150 - 200),
+            "whale": (58 - 50) + (100 - 58 + 5),
+            "insurance_fund": 1 + 1,
+            "windows": 2,
+        }
+    )
+    assert liquidation_window_pnl(ticks, {"tick": []}, transfers, accounts)["windows"] == 0

@@ -26,8 +26,10 @@ from abm.experiments import tables
 from abm.experiments.run import execute
 from abm.flows import (
     attribute_liquidations,
+    base_rates,
     build_graph,
     check_attribution,
+    exposure,
     flow_edges,
     flows_by_population,
     liquidated_total,
@@ -647,3 +649,73 @@ def test_cli_flows_by_a_trait(run, capsys):
     err = capsys.readouterr().err
     assert err.startswith("abm flows: unknown trait 'shoe_size'; allowed:")
     assert "stop_habit" in err and "Traceback" not in err
+
+
+def test_base_rates_set_loss_shares_against_traders_and_exposure():
+    """Hand-computed: trend trader 10 holds 2 BTC at 100 USDT for 10 ticks (2,000 USDT-ticks),
+    noise trader 11 holds 1 BTC (1,000), the whale the other side (3,000); liquidations take 30
+    USDT from 10 and 10 USDT from 11."""
+    accounts = pd.DataFrame(
+        {
+            "account": [1, 10, 11, 12],
+            "population": ["insurance_fund", "retail", "retail", "whale"],
+            "style": [None, "trend", "noise", None],
+        }
+    )
+    fills = pd.DataFrame(
+        {
+            "tick": [0, 0],
+            "buyer": [10, 11],
+            "seller": [12, 12],
+            "qty_btc": [2.0, 1.0],
+            "price_usdt": [100.0, 100.0],
+        }
+    )
+    attribution = pd.DataFrame(
+        {
+            "section": ["received", "received", "paid"],
+            "account": [10, 11, 10],
+            "event_id": [1, 2, 1],
+            "amount_micro_usdt": [30_000_000, 10_000_000, 30_000_000],
+        }
+    )
+    table = base_rates(attribution, accounts, fills, 10, "style").set_index("group")
+    assert table["traders"].to_dict() == {"noise": 1, "trend": 1, "whale": 1}
+    assert table["exposure_share"].to_dict() == pytest.approx(
+        {"noise": 1 / 6, "trend": 1 / 3, "whale": 1 / 2}
+    )
+    assert table["loss_share"].to_dict() == pytest.approx(
+        {"noise": 0.25, "trend": 0.75, "whale": 0}
+    )
+    assert table["ratio_to_exposure"].to_dict() == pytest.approx(
+        {"noise": 1.5, "trend": 2.25, "whale": 0}
+    )
+    assert table["ratio_to_traders"]["trend"] == pytest.approx(0.75 * 3)
+    # Two events drawn with replacement: trend's share is 0, 0.75 or 1 -> ratio 0 to 3.
+    assert table.loc["trend", "ratio_low"] >= 0 and table.loc["trend", "ratio_high"] <= 3 + 1e-9
+    assert "insurance_fund" not in table.index
+
+
+def test_base_rates_of_a_run_add_up(run):
+    fills, accounts = run.data.fills, plain(run.data.accounts)
+    end_tick = int(pd.read_parquet(run.out / "ticks.parquet")["tick"].max())
+    for by in ("population", "stop_habit", "leverage_band"):
+        table = base_rates(run.attribution, accounts, fills, end_tick, by)
+        assert table["trader_share"].sum() == pytest.approx(1)
+        assert table["exposure_share"].sum() == pytest.approx(1)
+        received = run.attribution[run.attribution["section"] == "received"]
+        assert table["loss_usdt"].sum() == pytest.approx(received["amount_micro_usdt"].sum() / 1e6)
+        if received.empty:
+            continue
+        assert table["loss_share"].sum() == pytest.approx(1)
+        shown = table.dropna(subset=["ratio_low"])
+        assert (shown["ratio_low"] <= shown["ratio_high"]).all()
+    held = exposure(fills, end_tick)
+    assert (held >= 0).all() and held.sum() > 0
+
+
+def test_cli_flows_by_a_trait_sets_shares_against_base_rates(run, capsys):
+    assert main(["flows", str(run.out), "--by", "stop_habit"]) == 0
+    printed = capsys.readouterr().out
+    assert "against base rates (stop_habit)" in printed
+    assert "of exposure" in printed and "no stop" in printed.split("against base rates")[1]

@@ -646,6 +646,50 @@ def test_deficit_paid_by_counts_debt_left_not_a_negative_balance_paid_back():
     assert values["total"] == 8.0 and values["adl_haircut"] == 4.0
 
 
+def test_backstop_cost_adds_every_cover_and_the_vaults_loss_and_traces_the_book_walk():
+    """The fund paid 3 USDT and ADL cut 4 USDT from the winners; the vault, seeded with 100
+    USDT, ends with 90 (a 10 USDT loss on what it took over); a liquidated long (account 9) sold
+    1 BTC at 99 and 2 BTC at 97 into a mark of 100, bought by a maker (7) and a whale (8)."""
+    attribution = pd.DataFrame(
+        {
+            "event_id": [1, 1, 1],
+            "section": ["paid", "paid", "memo"],
+            "part": ["own_collateral", "insurance_payout", "adl_haircut"],
+            "amount_micro_usdt": [10_000_000, 3_000_000, 4_000_000],
+        }
+    )
+    accounts = pd.DataFrame(
+        {
+            "account": [1, 2, 7, 8, 9],
+            "population": ["insurance_fund", "backstop_vault", "market_maker", "whale", "retail"],
+            "net_deposits_micro_usdt": [0, 100_000_000, 0, 0, 0],
+            "final_equity_micro_usdt": [0, 90_000_000, 0, 0, 0],
+        }
+    )
+    fills = pd.DataFrame(
+        {
+            "tick": [4, 5, 5],
+            "buyer": [8, 7, 8],
+            "seller": [7, 9, 9],
+            "qty_btc": [5.0, 1.0, 2.0],
+            "price_usdt": [100.0, 99.0, 97.0],
+            "aggressor": ["buy", "sell", "sell"],
+            "kind": ["normal", "liquidation", "liquidation"],
+        }
+    )
+    ticks = pd.DataFrame({"tick": [4, 5], "mark_usdt": [100.0, 100.0]})
+    empty = pd.DataFrame()
+    run = RunTables({}, {}, ticks, empty, accounts, fills, empty)
+    run.__dict__["attribution"] = attribution
+    cost = METRICS["backstop_cost"](run)
+    assert cost["insurance_payout"] == 3.0 and cost["adl_haircut"] == 4.0
+    assert cost["vault_loss"] == 10.0
+    assert cost["total"] == pytest.approx(3 + 4 + 10)
+    assert cost["book_walk"] == pytest.approx(1 * 1 + 2 * 3)
+    assert cost["book_walk_to_market_maker"] == pytest.approx(1)
+    assert cost["book_walk_to_whale"] == pytest.approx(6)
+
+
 def test_a_grid_too_large_is_refused_with_its_count_before_planning(tmp_path):
     values = list(range(1, 301))
     path = write_sweep(

@@ -273,3 +273,43 @@ def liquidation_window_pnl(ticks, liquidations, transfers, accounts) -> dict[str
                 out[name] -= float(amount) if is_deposit else -float(amount)
     out["windows"] = float(len(ends))
     return out
+
+
+def book_walk(fills, ticks, accounts) -> dict[str, float]:
+    """What liquidation orders paid for trading on the book rather than at the mark, USDT, and
+    who received it: per liquidation fill, its BTC x how far its price was from the mark of its
+    tick against the liquidated side (a long's forced sale below the mark, a short's forced
+    buy above it; a fill better than the mark counts negative). The counterfactual is closing
+    at the mark. The liquidated side is the fill's aggressor; the receiver, the resting side.
+
+    Inputs: fills (``tick``, ``buyer``, ``seller``, ``qty_btc``, ``price_usdt``,
+    ``aggressor``, ``kind``), ticks (``tick``, ``mark_usdt``) and accounts (``account``,
+    ``population``). Output: ``total`` and ``to_<population>``.
+
+    >>> fills = {"tick": [5, 5], "buyer": [7, 8], "seller": [9, 9], "qty_btc": [1.0, 2.0],
+    ...          "price_usdt": [99.0, 98.0], "aggressor": ["sell", "sell"],
+    ...          "kind": ["liquidation", "liquidation"]}
+    >>> book_walk(fills, {"tick": [5], "mark_usdt": [100.0]},
+    ...           {"account": [7, 8, 9], "population": ["market_maker", "whale", "retail"]})
+    {'total': 5.0, 'to_market_maker': 1.0, 'to_whale': 4.0}
+    """
+    kind = np.asarray(fills["kind"], dtype=object)
+    forced = kind == "liquidation"
+    if not forced.any():
+        return {"total": 0.0}
+    mark_of = dict(zip(column(ticks, "tick", np.int64), column(ticks, "mark_usdt"), strict=True))
+    tick = column(fills, "tick", np.int64)[forced]
+    mark = np.array([mark_of.get(int(t), np.nan) for t in tick])
+    price = column(fills, "price_usdt")[forced]
+    selling = np.asarray(fills["aggressor"], dtype=object)[forced] == "sell"
+    cost = column(fills, "qty_btc")[forced] * np.where(selling, mark - price, price - mark)
+    maker = np.where(
+        selling, column(fills, "buyer", np.int64)[forced], column(fills, "seller", np.int64)[forced]
+    )
+    population = dict(
+        zip(column(accounts, "account", np.int64), np.asarray(accounts["population"]), strict=True)
+    )
+    received = pd.Series(cost).groupby([population.get(int(m), "unknown") for m in maker]).sum()
+    out = {"total": float(np.nansum(cost))}
+    out.update({f"to_{p}": float(v) for p, v in received.items()})
+    return out

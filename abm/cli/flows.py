@@ -137,18 +137,24 @@ def split_by_trait(
     run_dir: Path, by: str, bins: list[float] | None = None, csv: Path | None = None
 ) -> str:
     """``abm flows --by TRAIT [--bins EDGES] [--csv FILE]``: the folder's liquidation
-    attribution split by ``by`` (:func:`abm.flows.split_by`), as text, and written to ``csv``
-    (atomically) when given; UnknownTraitError names the allowed traits."""
+    attribution split by ``by`` (:func:`abm.flows.split_by`) and each group's share of the loss
+    against its share of traders and of exposure (:func:`abm.flows.base_rates`), as text; the
+    split written to ``csv`` (atomically) when given. UnknownTraitError names the allowed
+    traits."""
     import pandas as pd
 
     from abm.files import write_atomic
-    from abm.flows import format_split, split_by
+    from abm.flows import base_rates, format_base_rates, format_split, read_run, split_by
     from abm.outputs import plain
 
-    accounts = plain(pd.read_parquet(run_dir / "accounts.parquet"))
+    data = read_run(run_dir)
+    accounts = plain(data.accounts)
     attribution = plain(pd.read_parquet(run_dir / "liquidation_attribution.parquet"))
     split = split_by(attribution, accounts, by, bins)
     text = format_split(split, by)
+    end_tick = int(pd.read_parquet(run_dir / "ticks.parquet", columns=["tick"])["tick"].max())
+    rates = base_rates(attribution, accounts, data.fills, end_tick, by, bins)
+    text += "\n" + format_base_rates(rates, by)
     if csv is not None:
         write_atomic(csv, lambda tmp: split.to_csv(tmp, index=False))
         text += f"\nsplit table: {csv}"

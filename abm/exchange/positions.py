@@ -87,55 +87,54 @@ def leave_links(
     if links is None:
         raise ValueError(f"account {account.id} closes {qty} lots but holds no links")
     is_long = account.position > 0
-    closed_mutual = 0
     if matching == LINK_PRO_RATA:
-        for link, piece in pro_rata_pieces(links, qty):
-            closed_mutual += leave_piece(
-                accounts,
-                ledger,
-                k,
-                link,
-                piece,
-                price,
-                cause,
-                event_id,
-                is_long,
-                mutual,
-                mutual_qty - closed_mutual,
-                partners,
-            )
+        pieces = pro_rata_pieces(links, qty)
+    else:
+        pieces = ordered_pieces(account, links, qty, matching == LINK_LIFO)
+    closed_mutual = 0
+    for link, piece in pieces:
+        closed_mutual += leave_piece(
+            accounts,
+            ledger,
+            k,
+            link,
+            piece,
+            price,
+            cause,
+            event_id,
+            is_long,
+            mutual,
+            mutual_qty - closed_mutual,
+            partners,
+        )
+    if matching == LINK_PRO_RATA:
         account.links = deque(link for link in links if link.qty)
         account.dead_links = 0
-        return partners, closed_mutual
-    newest_first = matching == LINK_LIFO
+    return partners, closed_mutual
+
+
+def ordered_pieces(
+    account: Account, links: deque[Link], qty: int, newest_first: bool
+) -> list[tuple[Link, int]]:
+    """The lots each link gives up when ``account`` closes ``qty`` lots from one end of its
+    queue (its oldest links first, or its newest), taking the links it empties and the closed
+    ones it passes off the queue."""
+    pieces: list[tuple[Link, int]] = []
     while qty:
         link = links[-1] if newest_first else links[0]
         if link.qty:
             piece = min(qty, link.qty)
+            pieces.append((link, piece))
             qty -= piece
-            closed_mutual += leave_piece(
-                accounts,
-                ledger,
-                k,
-                link,
-                piece,
-                price,
-                cause,
-                event_id,
-                is_long,
-                mutual,
-                mutual_qty - closed_mutual,
-                partners,
-            )
-            if link.qty:
-                continue
+            if piece < link.qty:
+                break
         else:
             account.dead_links -= 1
         if newest_first:
             links.pop()
         else:
             links.popleft()
-    return partners, closed_mutual
+    return pieces
 
 
 def leave_piece(

@@ -21,8 +21,10 @@ FILL_KINDS = ("normal", "liquidation", "adl", "takeover", "unwind")
 LinkMatching = Literal["fifo", "lifo", "pro_rata"]
 """Which links a closing side leaves (``exchange.link_matching``): its oldest first (``fifo``),
 its newest first (``lifo``), or every link in proportion to its size (``pro_rata``). A convention
-of attribution, not a venue's rule: every account's equity, position and margin, and so every
-price, are the same under each; who is paid a closing side's loss differs."""
+of attribution, not a venue's rule: after every fill each account's equity and position are the
+same under each; who is paid a closing side's gains and losses differs, and with it an account's
+realized balance (which traders size orders by) and the margin an isolated position releases
+when reduced in part."""
 
 LINK_MATCHINGS: tuple[str, ...] = get_args(LinkMatching)
 """The link conventions, by code (what the exchange holds)."""

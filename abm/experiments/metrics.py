@@ -30,13 +30,20 @@ import numpy as np
 import pandas as pd
 
 from abm.analysis.cascades import generation_summary
-from abm.analysis.economics import liquidation_facts
+from abm.analysis.economics import book_walk, liquidation_facts
 from abm.analysis.economics import liquidation_window_pnl as window_pnl
 from abm.analysis.economics import population_pnl as economics_pnl
 from abm.analysis.validation import series_facts
 from abm.config import Shock
 from abm.exchange.records import BACKSTOP_STEPS
-from abm.flows import attribute_liquidations, read_run, run_data, value_per_tick_lot
+from abm.flows import (
+    attribute_liquidations,
+    base_rates,
+    exposure,
+    read_run,
+    run_data,
+    value_per_tick_lot,
+)
 from abm.flows.money import where_money_goes
 from abm.flows.traits import trait_labels
 
@@ -157,6 +164,13 @@ class RunTables:
             self.accounts,
             value_per_tick_lot=value_per_tick_lot(self.config),
         )
+
+    @cached_property
+    def exposure(self) -> pd.Series:
+        """Each account's open notional held over the run, USDT-ticks
+        (:func:`abm.flows.exposure`)."""
+        end_tick = int(self.ticks["tick"].max()) if len(self.ticks) else 0
+        return exposure(self.fills, end_tick)
 
 
 def absent_value(column: str) -> float:
@@ -334,6 +348,46 @@ def liquidated_loss_by_stop_habit(run: RunTables) -> dict[str, float]:
     return _liquidated_loss(run, "stop_habit")
 
 
+def _base_rates(run: RunTables, trait: str) -> dict[str, float]:
+    """Per group (``trait``: retail by the trait, others by population): ``loss_share_<group>``
+    of the liquidated total, ``trader_share_<group>`` and ``exposure_share_<group>``
+    (:func:`abm.flows.base_rates`); empty when nothing was liquidated."""
+    a = run.attribution
+    if a[a["section"] == "received"].empty:
+        return {}
+    end_tick = int(run.ticks["tick"].max()) if len(run.ticks) else 0
+    table = base_rates(a, run.accounts, run.fills, end_tick, trait, resamples=0, held=run.exposure)
+    out: dict[str, float] = {}
+    for row in table.itertuples(index=False):
+        for part in ("loss_share", "trader_share", "exposure_share"):
+            out[f"{part}_{row.group}"] = float(getattr(row, part))
+    return out
+
+
+@register_metric("base_rates_by_population", bounds=SHARE_RANGE)
+def base_rates_by_population(run: RunTables) -> dict[str, float]:
+    """Each population's share of the liquidated total, of the traders and of the exposure."""
+    return _base_rates(run, "population")
+
+
+@register_metric("base_rates_by_leverage", bounds=SHARE_RANGE)
+def base_rates_by_leverage(run: RunTables) -> dict[str, float]:
+    """The same by effective-leverage band (retail; other populations by population)."""
+    return _base_rates(run, "leverage_band")
+
+
+@register_metric("base_rates_by_style", bounds=SHARE_RANGE)
+def base_rates_by_style(run: RunTables) -> dict[str, float]:
+    """The same by retail trading style."""
+    return _base_rates(run, "style")
+
+
+@register_metric("base_rates_by_stop_habit", bounds=SHARE_RANGE)
+def base_rates_by_stop_habit(run: RunTables) -> dict[str, float]:
+    """The same by retail stop-loss habit."""
+    return _base_rates(run, "stop_habit")
+
+
 @register_metric("deficit_paid_by")
 def deficit_paid_by(run: RunTables) -> dict[str, float]:
     """Who covered what liquidations could not take from the liquidated accounts' own
@@ -363,6 +417,39 @@ def deficit_paid_by(run: RunTables) -> dict[str, float]:
     out = {part: float(paid.get(part, 0)) / 1e6 for part in parts}
     out["total"] = sum(out.values())
     out["adl_haircut"] = float(memo) / 1e6
+    return out
+
+
+@register_metric("backstop_cost")
+def backstop_cost(run: RunTables) -> dict[str, float]:
+    """The full cost of covering liquidations, USDT, each part against a stated counterfactual:
+    ``insurance_payout``, ``socialized_loss``, ``exchange_absorbs`` and ``trader_debt`` (against
+    the liquidated account covering its own deficit: zero), ``adl_haircut`` (against closing the
+    deleveraged winners at the mark), ``vault_loss`` (the backstop vault's equity change over
+    the run with the sign turned, against no vault: what taking over positions at the
+    bankruptcy price cost it once held to the end; negative when it gained) and their sum
+    ``total``. Beside the sum: ``book_walk`` (what liquidation orders paid for trading on the
+    book rather than at the mark) and ``book_walk_to_<population>``, who received it
+    (:func:`abm.analysis.economics.book_walk`). The vault's cover at the takeover is inside
+    ``vault_loss``, so it is not counted again."""
+    paid = deficit_paid_by(run)
+    out = {
+        part: paid[part]
+        for part in (
+            "insurance_payout",
+            "socialized_loss",
+            "exchange_absorbs",
+            "trader_debt",
+            "adl_haircut",
+        )
+    }
+    vault = run.accounts[run.accounts["population"] == "backstop_vault"]
+    vault_pnl = (vault["final_equity_micro_usdt"] - vault["net_deposits_micro_usdt"]).sum()
+    out["vault_loss"] = 0.0 - float(vault_pnl) / 1e6
+    out["total"] = sum(out.values())
+    walk = book_walk(run.fills, run.ticks, run.accounts)
+    out["book_walk"] = walk.pop("total")
+    out.update({f"book_walk_{key}": value for key, value in walk.items()})
     return out
 
 

@@ -14,10 +14,13 @@ layer reads files, never the model.
   summary measures;
 - :func:`split_by`, :func:`traits`, :func:`format_split`: the attribution by kind of trader
   (leverage band, style, stop habit, margin mode, population, ...);
+- :func:`base_rates`, :func:`exposure`, :func:`format_base_rates`: each group's share of the
+  liquidated loss against its share of traders and of exposure;
 - :func:`write_flows`: the run folder's flow outputs.
 """
 
 from abm.flows.attribution import attribute_liquidations, check_attribution, liquidation_losses
+from abm.flows.base_rates import base_rates, exposure, format_base_rates
 from abm.flows.graph import (
     build_graph,
     flow_edges,
@@ -43,10 +46,13 @@ __all__ = [
     "RunData",
     "UnknownTraitError",
     "attribute_liquidations",
+    "base_rates",
     "build_graph",
     "check_attribution",
+    "exposure",
     "flow_edges",
     "flows_by_population",
+    "format_base_rates",
     "format_split",
     "format_where_money_goes",
     "liquidated_total",
