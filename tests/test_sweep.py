@@ -24,6 +24,7 @@ import yaml
 
 from abm.cli import main
 from abm.config import ConfigError
+from abm.config.rulebook import load_rulebook
 from abm.experiments.compare import (
     find_reference,
     format_summary,
@@ -51,6 +52,7 @@ from abm.experiments.sweep import (
     run_sweeps,
     store_lock,
 )
+from abm.experiments.venue_rules import RULE_GROUPS, rule_differences, write_venue_rules
 from tests.conftest import LIQUIDATABLE_RETAIL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -718,3 +720,25 @@ def test_a_sweep_whose_shock_starts_after_its_runs_end_warns_with_the_runs_affec
         ROOT / "configs/sweeps/leverage_caps.yaml", ["run.hours=1", "replications=2", shock]
     )
     assert fixed.warnings() == []
+
+
+def test_the_venue_rules_sweep_matches_the_presets_and_splits_them_by_rule(tmp_path):
+    """configs/sweeps/venue_rules.yaml is what tools/venue_rules.py writes from the presets
+    today; each of its points differs from Binance's rulebook in one rule group only."""
+    written = tmp_path / "venue_rules.yaml"
+    write_venue_rules(written, ROOT / "configs" / "exchanges")
+    shipped = ROOT / "configs" / "sweeps" / "venue_rules.yaml"
+    assert written.read_text() == shipped.read_text(), "run: uv run python tools/venue_rules.py"
+    sweep = load_sweep(shipped, ["replications=1"])
+    by_point = {run.values["point"]: run.config["exchange"] for run in sweep.runs}
+    binance = by_point.pop("binance")
+    for name, rules in by_point.items():
+        venue, _, group = name.partition("_")
+        changed = {key for key in rules if rules[key] != binance[key]}
+        if group:
+            assert changed and changed <= set(RULE_GROUPS[group]), (name, changed)
+        else:
+            assert rules["name"] != binance["name"]
+    dydx = load_rulebook(ROOT / "configs/exchanges/dydx.yaml")
+    binance_rules = load_rulebook(ROOT / "configs/exchanges/binance.yaml")
+    assert rule_differences(binance_rules, dydx)["cap"] == {"max_leverage": 20}
