@@ -12,7 +12,15 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from abm.config import ConfigError, Rulebook, StrictModel, load_config, load_rulebook, read_yaml
+from abm.config import (
+    ConfigError,
+    Rulebook,
+    StrictModel,
+    load_config,
+    load_rulebook,
+    override_config,
+    read_yaml,
+)
 from tests.conftest import make_rulebook
 
 PRESETS = Path(__file__).resolve().parents[1] / "configs" / "exchanges"
@@ -683,3 +691,14 @@ def test_a_sections_check_names_the_dotted_key():
         load_config("baseline", ["retail.leverage.values=[0, 1, 1, 1, 1, 1, 1, 1, 1, 1]"])
     assert "  retail.leverage.values [0, 1," in str(info.value)
     assert "retail: leverage" not in str(info.value)
+
+
+def test_a_dotted_override_reaches_into_a_list_by_number():
+    config = load_config("baseline")
+    changed = override_config(config, {"world.shocks.0.move": -0.1})
+    assert changed.world.shocks[0].move == -0.1
+    assert changed.world.shocks[0].minutes == config.world.shocks[0].minutes
+    assert config.world.shocks[0].move == -0.06
+    for key in ("world.shocks.1.move", "world.shocks.first.move"):
+        with pytest.raises(ConfigError, match="is not an item of a list of 1 \\(give 0 to 0\\)"):
+            override_config(config, {key: -0.1})

@@ -37,6 +37,7 @@ from abm.experiments.executors import sweep_executor
 from abm.experiments.metrics import METRICS, RunTables, compute_metrics, register_metric
 from abm.experiments.plan import Sweep, load_sweep, replication_seeds
 from abm.experiments.run import METRICS_FILE
+from abm.experiments.sensitivity import SampleSpec, sample_matrix
 from abm.experiments.status import STALE_AFTER, host_name
 from abm.experiments.sweep import (
     CATALOG_FILE,
@@ -742,3 +743,58 @@ def test_the_venue_rules_sweep_matches_the_presets_and_splits_them_by_rule(tmp_p
     dydx = load_rulebook(ROOT / "configs/exchanges/dydx.yaml")
     binance_rules = load_rulebook(ROOT / "configs/exchanges/binance.yaml")
     assert rule_differences(binance_rules, dydx)["cap"] == {"max_leverage": 20}
+
+
+SAMPLE = {
+    "method": "morris",
+    "size": 2,
+    "levels": 4,
+    "seed": 3,
+    "parameters": {
+        "world.shocks.0.move": {"range": [-0.1, -0.03], "reason": "a test"},
+        "market_makers.levels": {"range": [3, 9], "integer": True, "reason": "a test"},
+    },
+    "outputs": {
+        "liquidated": {"metric": "liquidations.count", "at": {"exchange.max_leverage": 125}},
+        "cap_effect": {
+            "metric": "liquidations.count",
+            "at": {"exchange.max_leverage": 125},
+            "minus": {"exchange.max_leverage": 10},
+        },
+    },
+}
+
+
+def test_a_sample_section_makes_the_points_and_the_store_gives_morris_indices(tmp_path, capsys):
+    """Morris with 2 trajectories over 2 parameters: 2 x 3 rows, each at two caps, one
+    replication; the shock's size reaches the config through the list index, the levels are
+    whole; the indices come back per output and parameter."""
+    path = write_sweep(tmp_path, sample=SAMPLE, replications=1, metrics=["liquidations"])
+    sweep = load_sweep(path)
+    assert len(sweep.runs) == 2 * 3 * 2
+    rows = sample_matrix(SampleSpec.model_validate(SAMPLE))
+    first = sweep.runs[0].config
+    assert first["world"]["shocks"][0]["move"] == pytest.approx(rows[0, 0])
+    assert first["market_makers"]["levels"] == rows[0, 1] == round(rows[0, 1])
+    assert {r.values["point"] for r in sweep.runs} == {f"s{i:04d}" for i in range(6)}
+    store = tmp_path / "store"
+    assert main(["sweep", str(path), "--out", str(store), "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "cap_effect:" in printed and "mu*" in printed
+    table = pd.read_csv(store / "sensitivity.csv")
+    assert set(table["output"]) == {"liquidated", "cap_effect"}
+    assert set(table["parameter"]) == set(SAMPLE["parameters"])
+    assert (table["mu_star"] >= 0).all() and (table["mu_star_conf"] >= 0).all()
+    assert main(["sweep", "sensitivity", str(store)]) == 0
+
+
+def test_a_sample_section_is_checked_before_anything_runs(tmp_path):
+    bad = {**SAMPLE, "parameters": {"retail.count": {"range": [5, 1], "reason": "x"}}}
+    with pytest.raises(ConfigError, match="range"):
+        load_sweep(write_sweep(tmp_path, sample=bad))
+    sobol = {**SAMPLE, "method": "sobol", "size": 6}
+    with pytest.raises(ConfigError, match="power of 2"):
+        load_sweep(write_sweep(tmp_path, sample=sobol))
+    unreasoned = {**SAMPLE, "parameters": {"retail.count": {"range": [1, 5]}}}
+    with pytest.raises(ConfigError, match="reason"):
+        load_sweep(write_sweep(tmp_path, sample=unreasoned))

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from abm.cli.errors import fail
 from abm.config import ConfigError, parse_override
 
-SUBCOMMANDS = ("run", "summarize", "figures", "feedback", "decompose", "regime")
+SUBCOMMANDS = ("run", "summarize", "figures", "feedback", "decompose", "regime", "sensitivity")
 SUMMARY_FILE = "summary.parquet"
 
 
@@ -130,6 +130,35 @@ def add_channel_parsers(actions: argparse._SubParsersAction) -> None:
     regime.add_argument("store", type=Path, help="the regime sweep's store")
     regime.add_argument("--high-cap", type=float, default=125)
     regime.add_argument("--low-cap", type=float, default=5)
+    sensitivity = actions.add_parser(
+        "sensitivity",
+        help="Morris or Sobol indices of a sampled sweep (a sweep file with a sample section)",
+        description="From the store of a sweep whose points are a sensitivity sample "
+        "(configs/sweeps/sensitivity_morris.yaml, sensitivity_sobol.yaml): per output, each "
+        "parameter's Morris mu* and sigma, or Sobol S1 and ST, with 95%% intervals (SALib). "
+        "Writes sensitivity.csv in the store.",
+    )
+    sensitivity.add_argument("store", type=Path, help="a sampled sweep's store")
+
+
+def sensitivity_store(store: Path) -> pd.DataFrame:
+    """Print and write a sampled sweep's indices (see ``abm sweep sensitivity``)."""
+    from abm.experiments.plan import SweepFile
+    from abm.experiments.sensitivity import format_indices, sensitivity_indices
+    from abm.files import write_atomic
+
+    catalog = _catalog(store)
+    resolved = yaml.safe_load((store / "sweep.yaml").read_text(encoding="utf-8"))
+    if not resolved.get("sample"):
+        raise ValueError(f"{store}: its sweep has no sample section; nothing to analyse")
+    data = SweepFile.model_validate(
+        {k: v for k, v in resolved.items() if k in SweepFile.model_fields}
+    )
+    table = sensitivity_indices(data.sample, catalog)
+    write_atomic(store / "sensitivity.csv", lambda tmp: table.to_csv(tmp, index=False))
+    print(format_indices(table, data.sample))
+    print(f"table: {store / 'sensitivity.csv'}")
+    return table
 
 
 def _catalog(store: Path) -> pd.DataFrame:
@@ -370,6 +399,9 @@ def sweep_command(args: argparse.Namespace) -> int:
         if args.sweep_command == "regime":
             regime_store(args.store, args.high_cap, args.low_cap)
             return 0
+        if args.sweep_command == "sensitivity":
+            sensitivity_store(args.store)
+            return 0
         if args.sweep_command == "feedback":
             feedback_store(args.store, args.reference_cap)
             return 0
@@ -409,7 +441,10 @@ def sweep_command(args: argparse.Namespace) -> int:
         print(f"{done} of {len(catalog)} runs complete; catalogue: {store / 'catalog.parquet'}")
         for row in failed.itertuples(index=False):
             print(f"  {row.run_id}: {row.status} {row.error or ''}".rstrip(), file=sys.stderr)
-        if done:
+        if done and sweep.data.sample is not None:
+            if not len(failed):
+                sensitivity_store(store)
+        elif done:
             reference = sweep.data.reference
             summarize_store(store, reference, None)
             figures_store(store, reference, list(HEADLINE))

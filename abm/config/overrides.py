@@ -204,20 +204,35 @@ def _set_override(
             raise ConfigError(f"{label}: give the config file to extend as the command's argument")
         if not isinstance(value, str):
             raise ConfigError(f"{label}: extends takes the path of a YAML file")
-    node = data
+    node: Any = data
     for part in path[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {} if child is None else child
-            if not isinstance(child, dict):
-                raise ConfigError(f"{label}: {part} is not a section")
-            node[part] = child
+        key = _item_key(label, node, part)
+        child = node[key] if isinstance(node, list) else node.get(key)
+        if isinstance(child, list | tuple):
+            node[key] = list(child)
+        elif isinstance(child, dict):
+            node[key] = dict(child)
+        elif child is None:
+            node[key] = {}
         else:
-            node[part] = dict(child)
-        node = node[part]
-    if isinstance(value, str) and _is_section(path, node.get(path[-1])):
+            raise ConfigError(f"{label}: {part} is not a section")
+        node = node[key]
+    last = _item_key(label, node, path[-1])
+    if isinstance(value, str) and isinstance(node, dict) and _is_section(path, node.get(last)):
         value = read_yaml(_override_file(label, value, base))
-    node[path[-1]] = value
+    node[last] = value
+
+
+def _item_key(label: str, node: dict[str, Any] | list[Any], part: str) -> str | int:
+    """``part`` as the key of ``node``: a name in a section, a number (from 0) in a list, as in
+    ``world.shocks.0.move``."""
+    if not isinstance(node, list):
+        return part
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(
+            f"{label}: {part!r} is not an item of a list of {len(node)} (give 0 to {len(node) - 1})"
+        )
+    return int(part)
 
 
 def _dotted(overrides: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -47,6 +47,7 @@ from abm.config import (
     shipped_sweeps,
 )
 from abm.experiments.metrics import METRICS
+from abm.experiments.sensitivity import SampleSpec, sample_points
 from abm.world.prices import replay_start
 
 POINT = "point"
@@ -72,6 +73,9 @@ class SweepFile(StrictModel):
     metrics: list[str] | None = Field(default=None, description="metric names (default all)")
     outputs: Literal["metrics", "full"] = Field(default="metrics", description="what runs write")
     reference: dict[str, Any] | None = Field(default=None, description="point to compare with")
+    sample: SampleSpec | None = Field(
+        default=None, description="a sensitivity sample whose rows are the points"
+    )
 
     @field_validator("grid")
     @classmethod
@@ -91,6 +95,19 @@ class SweepFile(StrictModel):
             if unknown:
                 raise ValueError(f"unknown metric(s) {unknown}; allowed: {', '.join(METRICS)}")
         return names
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sampled_points(cls, data: Any) -> Any:
+        """A sampled sweep's points are its sample's rows (:mod:`abm.experiments.sensitivity`);
+        points given beside a sample must be those rows (as in a store's ``sweep.yaml``)."""
+        if not isinstance(data, dict) or data.get("sample") is None:
+            return data
+        rows = sample_points(SampleSpec.model_validate(data["sample"]))
+        given = data.get("points")
+        if given and [NamedPoint.model_validate(p).model_dump() for p in given] != rows:
+            raise ValueError("points: a sweep with a sample takes its points from the sample")
+        return {**data, "points": rows}
 
     @model_validator(mode="after")
     def _unique_points(self) -> SweepFile:
@@ -187,14 +204,24 @@ def base_config_path(base: str, sweep_path: Path) -> Path:
     return beside if beside.is_file() else config_path(base)
 
 
-SWEEP_KEYS = ("grid", "points", "replications", "seed", "metrics", "outputs", "reference")
+SWEEP_KEYS = (
+    "grid",
+    "points",
+    "replications",
+    "seed",
+    "metrics",
+    "outputs",
+    "reference",
+    "sample",
+)
 """Keys of the sweep itself that ``--set`` may change; every other key is a model config key."""
 
 
 def apply_sweep_overrides(raw: dict, overrides: Sequence[str]) -> dict:
     """A sweep file's data with ``--set`` overrides: a key of the sweep itself
     (``replications=2``, ``grid.exchange.max_leverage=[125, 2]``, ``outputs=full``) changes the
-    sweep; any other key (``run.hours=1``) is added to ``set``, for every run.
+    sweep (``sample.size=4`` a key of its sample section); any other key (``run.hours=1``) is
+    added to ``set``, for every run.
 
     >>> apply_sweep_overrides({"replications": 20, "grid": {"a.b": [1, 2]}},
     ...                       ["replications=2", "grid.a.b=[1]", "run.hours=1"])
@@ -206,11 +233,28 @@ def apply_sweep_overrides(raw: dict, overrides: Sequence[str]) -> dict:
         if parts[0] in SWEEP_KEYS:
             if len(parts) == 1:
                 data[parts[0]] = value
+            elif parts[0] == "sample":
+                data["sample"] = nested_set(data.get("sample") or {}, parts[1:], value)
             else:
                 data[parts[0]] = {**(data.get(parts[0]) or {}), ".".join(parts[1:]): value}
         else:
             data["set"] = {**(data.get("set") or {}), ".".join(parts): value}
     return data
+
+
+def nested_set(section: dict, parts: Sequence[str], value: Any) -> dict:
+    """A copy of ``section`` with the nested key ``parts`` set to ``value``.
+
+    >>> nested_set({"size": 8, "parameters": {"a": {"range": [0, 1]}}}, ["size"], 4)
+    {'size': 4, 'parameters': {'a': {'range': [0, 1]}}}
+    """
+    out = dict(section)
+    if len(parts) == 1:
+        out[parts[0]] = value
+    else:
+        inner = out.get(parts[0])
+        out[parts[0]] = nested_set(inner if isinstance(inner, dict) else {}, parts[1:], value)
+    return out
 
 
 def sweep_path(sweep: str | Path) -> Path:
