@@ -26,13 +26,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from abm.analysis.validation import load_bands, pool, run_measures
+from abm.analysis.validation import load_bands, mean_interval, pool, run_measures
 from abm.cli.sweep import SweepProgress
 from abm.experiments.compare import interval_narrowing, summarize_sweep
 from abm.experiments.executors import sweep_executor
 from abm.experiments.plan import POINT, Sweep, load_sweep
+from abm.experiments.sensitivity import sensitivity_indices
+from abm.experiments.status import COMPLETE
 from abm.experiments.sweep import run_folder, run_sweeps
-from abm.figures.paper import COLUMN_IN, interval_bars, response_panels
+from abm.figures.paper import COLUMN_IN, interval_bars, response_panels, sensitivity_heatmap
 from abm.files import write_atomic
 
 PAPER = Path(__file__).resolve().parent
@@ -45,6 +47,8 @@ STUDIES = (
     "stop_loss",
     "mark_price",
     "link_matching",
+    "venue_rules",
+    "sensitivity_morris",
     "validation",
 )
 SMOKE = [
@@ -60,6 +64,11 @@ SMOKE = [
 """Overrides of every study for the smoke build: a tiny market with a drop that liquidates."""
 SMOKE_VALIDATION = ["run.hours=0.2"]
 """The validation runs of the smoke build last a little longer, for returns to measure."""
+SMOKE_STUDY = {
+    "validation": SMOKE_VALIDATION,
+    "sensitivity_morris": ["sample.size=2", "replications=1"],
+}
+"""Further overrides of some studies in the smoke build (the sensitivity ones: a tiny sample)."""
 TIMESTAMP = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 """The PDF's creation date: fixed, so that the same results give the same PDF."""
 
@@ -138,7 +147,7 @@ def run_studies(smoke: bool, build: Path, workers: int) -> dict[str, tuple[Sweep
     counts them all. SystemExit naming each study whose runs did not all complete."""
     studies = {}
     for name in STUDIES:
-        overrides = SMOKE + (SMOKE_VALIDATION if name == "validation" else []) if smoke else []
+        overrides = SMOKE + SMOKE_STUDY.get(name, []) if smoke else []
         sweep = load_sweep(name, overrides)
         store = build / "stores" / name if smoke else ROOT / "results" / "sweeps" / name
         print(f"study {name}: {len(sweep.runs)} runs -> {store}", flush=True)
@@ -649,6 +658,7 @@ def backstops_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> N
             f"liq_{point}",
             mean_ci(cell(summary, "liquidations.count", **{POINT: point, FUND: funds[-1]}), count),
         )
+    full_cost_table(out, summary, points, funds)
     shown = summary.copy()
     shown[FUND] = shown[FUND].map(fund_label)
     order = {fund_label(f): i for i, f in enumerate(funds)}
@@ -664,6 +674,47 @@ def backstops_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> N
         labels={"deficit_paid_by.total": "deficit (USDT)"}
         | {m: f"{label} (USDT)" for m, label in DEFICIT_PARTS.items()},
     )
+
+
+COST = "backstop_cost"
+WALK_RECEIVERS = ("market_maker", "fundamental", "arbitrageur", "retail", "whale")
+
+
+def full_cost_table(
+    out: Inserts, summary: pd.DataFrame, points: list[str], funds: list[str]
+) -> None:
+    """The full cost of the backstops (:func:`abm.experiments.metrics.backstop_cost`) by order
+    and fund size, and the book walk with who received it."""
+    rows = []
+    for point in points:
+        for fund in (funds[0], funds[-1]):
+            where = {POINT: point, FUND: fund}
+            tag = f"{point}_{fund_label(fund)}"
+            walk = cell(summary, f"{COST}.book_walk", **where)
+            row = {
+                "Backstops": point.replace("_", " + "),
+                "Fund (USDT)": fund_label(fund),
+                "Full cost (USDT)": mean_ci(cell(summary, f"{COST}.total", **where), usdt),
+                "Vault's loss": usdt(cell(summary, f"{COST}.vault_loss", **where)["mean"]),
+                "Book walk (USDT)": mean_ci(walk, usdt),
+            }
+            for party in WALK_RECEIVERS:
+                amount = cell(summary, f"{COST}.book_walk_to_{party}", **where)["mean"]
+                row[f"to {PARTY[party]}"] = percent(
+                    amount / walk["mean"] if walk["mean"] else float("nan")
+                )
+            rows.append(row)
+            out.number(f"full_cost_{tag}", mean_ci(cell(summary, f"{COST}.total", **where), usdt))
+            out.number(
+                f"vault_loss_{tag}", mean_ci(cell(summary, f"{COST}.vault_loss", **where), usdt)
+            )
+            out.number(f"book_walk_{tag}", mean_ci(walk, usdt))
+            maker = cell(summary, f"{COST}.book_walk_to_market_maker", **where)["mean"]
+            out.number(
+                f"book_walk_mm_{tag}",
+                percent(maker / walk["mean"] if walk["mean"] else float("nan")),
+            )
+    out.table("backstop_cost", pd.DataFrame(rows))
 
 
 STOP = "retail.stop_loss_share"
@@ -723,6 +774,131 @@ def mark_price_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> 
         row = cell(summary, "liquidations.count", point=mode)
         out.number(f"mark_{mode}_count", mean_ci(row, count))
         out.number(f"mark_{mode}_count_diff", diff_ci(row, count))
+
+
+VENUE_RULE_MEASURES = {
+    "liquidations.count": ("Liquidations", count),
+    "drawdown.crash": ("Crash drawdown", percent),
+    "backstop_cost.total": ("Backstop cost (USDT)", usdt),
+}
+"""What the venues-by-rule table splits: each a paired difference to Binance's rules."""
+RULE_NAMES = {
+    "cap": "leverage cap",
+    "tiers": "tiers and maintenance margin",
+    "mark": "mark price",
+    "funding": "funding",
+    "liquidation": "liquidation order",
+    "backstops": "backstops",
+    "fees": "fees",
+    "instrument": "tick, lot and price filter",
+}
+
+
+def paired(values: pd.Series, fmt) -> str:
+    """Mean and 95% t-interval of per-replication values (paired differences)."""
+    mean, low, high = mean_interval(values.dropna().to_numpy(float))
+    return f"{fmt(mean)} [{interval(low, high, fmt)}]"
+
+
+def venue_rules_study(out: Inserts, sweep: Sweep, store: Path) -> None:
+    """Each venue's difference to Binance's rules split by rule group: per group, the paired
+    difference of taking that group alone from the venue; the whole preset's difference; the
+    sum of the single groups' and what is left (the rules acting together)."""
+    catalog = pd.read_parquet(store / "catalog.parquet")
+    done = catalog[catalog["status"] == COMPLETE]
+    reference = sweep.data.reference[POINT]
+    names = [p.name for p in sweep.data.points]
+    venues = [n for n in names if n != reference and "_" not in n]
+    out.number("venue_rules_runs", count(sweep.data.replications))
+    rows = []
+    for venue in venues:
+        groups = [n for n in names if n.startswith(f"{venue}_")]
+        diffs = {}
+        for metric in VENUE_RULE_MEASURES:
+            by = done.pivot_table(index="replication", columns=POINT, values=metric)
+            diffs[metric] = {n: by[n] - by[reference] for n in [*groups, venue] if n in by.columns}
+        for name in [*groups, venue, "sum", "rest"]:
+            label = {
+                venue: "whole preset",
+                "sum": "sum of the single rules",
+                "rest": "rules together (whole - sum)",
+            }.get(name, RULE_NAMES.get(name.removeprefix(f"{venue}_"), name))
+            row = {"Venue": venue, "Rules from the venue": label}
+            for metric, (title, fmt) in VENUE_RULE_MEASURES.items():
+                single = [diffs[metric][g] for g in groups if g in diffs[metric]]
+                total = sum(single) if single else pd.Series(dtype=float)
+                series = {"sum": total, "rest": diffs[metric].get(venue, total) - total}.get(
+                    name, diffs[metric].get(name, pd.Series(dtype=float))
+                )
+                row[title] = paired(series, fmt)
+                if metric == "liquidations.count" and name in (venue, f"{venue}_cap", "rest"):
+                    key = {venue: "whole", f"{venue}_cap": "cap", "rest": "rest"}[name]
+                    out.number(f"vr_{venue}_{key}", paired(series, count))
+            rows.append(row)
+    out.table("venue_rules", pd.DataFrame(rows))
+
+
+SENSITIVITY_OUTPUTS = {
+    "liquidated_oi_125": "liquidated / OI, 125x",
+    "liquidated_oi_20": "liquidated / OI, 20x",
+    "cap_effect": "cap effect on liquidated / OI",
+    "excess_drawdown_125": "excess drawdown, 125x",
+    "excess_drawdown_cap_effect": "cap effect on excess drawdown",
+    "fundamental_share_125": "fundamental traders' share",
+    "market_maker_share_125": "market makers' share",
+    "backstop_cost_125": "backstop cost, 125x",
+}
+
+
+def parameter_label(key: str) -> str:
+    """``retail.margin_fraction.high`` -> ``retail margin fraction high``."""
+    return key.replace("world.shocks.0.", "shock ").replace(".", " ").replace("_", " ")
+
+
+def sensitivity_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) -> None:
+    """Morris screening: each parameter's mean absolute elementary effect over the output's
+    spread across the sample (mu*/sd), as a grid, a table with intervals, and per output the
+    parameter that matters most."""
+    spec = sweep.data.sample
+    table = sensitivity_indices(spec, pd.read_parquet(store / "catalog.parquet"))
+    analysed = table.dropna(subset=["parameter"]) if "parameter" in table else table.iloc[0:0]
+    parameters = {key: parameter_label(key) for key in spec.parameters}
+    out.number("morris_runs", count(len(sweep.runs)))
+    out.number("morris_rows", count(len(sweep.data.points)))
+    out.number("morris_trajectories", count(spec.size))
+    out.number("morris_parameters", count(len(spec.parameters)))
+    caps = sweep.data.grid.get("exchange.max_leverage", [])
+    out.number("morris_caps", " and ".join(f"{cap:g}x" for cap in caps))
+    sensitivity_heatmap(
+        analysed,
+        figures,
+        "morris",
+        value="mu_star_norm",
+        outputs=SENSITIVITY_OUTPUTS,
+        parameters=parameters,
+        label="mu* / sd of the output",
+    )
+    rows = []
+    for key, label in parameters.items():
+        row = {
+            "Parameter": label,
+            "Range": " to ".join(f"{v:g}" for v in spec.parameters[key].range),
+        }
+        for output in ("liquidated_oi_125", "cap_effect", "excess_drawdown_125"):
+            cells = analysed[(analysed["output"] == output) & (analysed["parameter"] == key)]
+            row[SENSITIVITY_OUTPUTS[output]] = (
+                ratio(cells["mu_star_norm"].iloc[0]) if len(cells) else "n/a"
+            )
+        rows.append(row)
+    out.table("morris", pd.DataFrame(rows))
+    for output in SENSITIVITY_OUTPUTS:
+        rows_of = analysed[analysed["output"] == output].sort_values(
+            "mu_star_norm", ascending=False
+        )
+        top = parameter_label(rows_of["parameter"].iloc[0]) if len(rows_of) else "n/a"
+        out.number(f"morris_top_{output}", top)
+        second = parameter_label(rows_of["parameter"].iloc[1]) if len(rows_of) > 1 else "n/a"
+        out.number(f"morris_second_{output}", second)
 
 
 WINDOW = "liquidation_window_pnl"
@@ -872,6 +1048,8 @@ def build_paper(smoke: bool, workers: int, out: Path | None = None) -> Path:
     stop_loss_study(out, *studies["stop_loss"], figures)
     mark_price_study(out, *studies["mark_price"], figures)
     conventions_study(out, *studies["link_matching"])
+    venue_rules_study(out, *studies["venue_rules"])
+    sensitivity_study(out, *studies["sensitivity_morris"], figures)
     validation_study(out, *studies["validation"])
     out.write()
     if MISSING and not smoke:

@@ -110,6 +110,27 @@ class SweepFile(StrictModel):
         return {**data, "points": rows}
 
     @model_validator(mode="after")
+    def _sampled_outputs(self) -> SweepFile:
+        if self.sample is None:
+            return self
+        kept = self.metrics if self.metrics is not None else list(METRICS)
+        for name, output in self.sample.outputs.items():
+            metric = output.metric.split(".", 1)[0]
+            if metric not in kept:
+                raise ValueError(
+                    f"sample.outputs.{name}: metric {metric!r} is not among the sweep's metrics "
+                    f"({', '.join(kept)})"
+                )
+            for where in (output.at, output.minus or {}):
+                unknown = [key for key in where if key not in self.grid]
+                if unknown:
+                    raise ValueError(
+                        f"sample.outputs.{name}: {unknown} not among the grid's keys "
+                        f"({', '.join(self.grid) or 'none'})"
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _unique_points(self) -> SweepFile:
         names = [p.name for p in self.points]
         if len(set(names)) != len(names):
@@ -154,7 +175,7 @@ class Sweep:
         another sweep has another hash."""
         text = json.dumps(
             {
-                "sweep": self.data.model_dump(mode="json"),
+                "sweep": self.data_dump(),
                 "runs": [[r.run_id, r.config_hash] for r in self.runs],
             },
             sort_keys=True,
@@ -170,11 +191,16 @@ class Sweep:
                 counts[warning] = counts.get(warning, 0) + 1
         return [f"{n:,} of {len(self.runs):,} runs: {w}" for w, n in counts.items()]
 
+    def data_dump(self) -> dict:
+        """The sweep file's data as plain values; without ``sample`` when it has none, so that
+        a sweep without one keeps the hash (and store) it had before samples existed."""
+        return self.data.model_dump(mode="json", exclude=None if self.data.sample else {"sample"})
+
     def resolved(self) -> dict:
         """What ``sweep.yaml`` holds in the store: the sweep as run, the base config's path
         and the hash."""
         return {
-            **self.data.model_dump(mode="json"),
+            **self.data_dump(),
             "base_path": str(self.base_path),
             "sweep_file": str(self.path),
             "sweep_hash": self.sweep_hash,

@@ -31,6 +31,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from abm.config import StrictModel
+from abm.experiments.metrics import absent_value
 
 SAMPLE_POINT = "s{:04d}"
 """The name of the sample's row ``i`` as a sweep point."""
@@ -125,7 +126,9 @@ def output_values(spec: SampleSpec, name: str, catalog: pd.DataFrame) -> np.ndar
     its value at ``minus`` in the same replication). NaN where a row has no finite value."""
     output = spec.outputs[name]
     if output.metric not in catalog.columns:
-        raise KeyError(f"output {name}: the catalogue has no column {output.metric!r}")
+        # No run returned this key (a party paid nothing in any run): the metric's value for
+        # a key left out (:func:`abm.experiments.metrics.absent_value`).
+        catalog = catalog.assign(**{output.metric: absent_value(output.metric)})
 
     def at(where: dict[str, Any]) -> pd.Series:
         rows = catalog

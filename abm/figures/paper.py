@@ -146,3 +146,40 @@ def interval_bars(
             ax.legend(fontsize=6, frameon=False, loc="best")
         figure.tight_layout()
         return save_figure(figure, folder, name)
+
+
+def sensitivity_heatmap(
+    table: pd.DataFrame,
+    folder: Path,
+    name: str,
+    *,
+    value: str,
+    outputs: Mapping[str, str],
+    parameters: Mapping[str, str],
+    label: str,
+    width: float = PAGE_IN,
+) -> list[Path]:
+    """A grid of sensitivity indices: one row per parameter (labelled by ``parameters``), one
+    column per output (``outputs``), each cell ``value`` (e.g. ``mu_star_norm`` or ``ST``)
+    shaded and written in it; outputs the table does not analyse are left out."""
+    shown = [o for o in outputs if o in set(table["output"]) and value in table]
+    grid = (
+        table[table["output"].isin(shown)]
+        .pivot_table(index="parameter", columns="output", values=value)
+        .reindex(index=list(parameters), columns=shown)
+    )
+    with styled():
+        figure = new_figure(width, 0.8 + 0.22 * len(grid))
+        ax = figure.subplots()
+        data = grid.to_numpy(dtype=float)
+        image = ax.imshow(data, aspect="auto", cmap="Blues", vmin=0)
+        ax.grid(False)
+        top = np.nanmax(data) if np.isfinite(data).any() else 1.0
+        for (i, j), cell in np.ndenumerate(data):
+            if np.isfinite(cell):
+                shade = "white" if cell > 0.6 * top else "black"
+                ax.text(j, i, f"{cell:.2f}", ha="center", va="center", fontsize=6, color=shade)
+        ax.set_xticks(range(len(shown)), [outputs[o] for o in shown], rotation=30, ha="right")
+        ax.set_yticks(range(len(grid)), [parameters[p] for p in grid.index])
+        figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+        return save_figure(figure, folder, name)
