@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_LOCAL))
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 
-.PHONY: setup compile test test-all lint run bench demo validate paper paper-smoke clean
+.PHONY: setup compile test test-all lint run bench demo validate paper paper-smoke archive clean
 
 $(UV_LOCAL):
 	python3 -m venv $(TOOLS)
@@ -91,6 +91,12 @@ paper: compile
 
 paper-smoke: compile
 	$(UV) run --locked python paper/build.py --smoke --workers $(PAPER_WORKERS)
+
+# A citable bundle of the built paper for a data repository (the PDF, numbers, tables, figures,
+# each study's sweep, catalogue and summary, the configs, versions and SHA-256 checksums):
+# paper/build/archive/abm-paper-VERSION-COMMIT{,.zip}. Run make paper first.
+archive:
+	$(UV) run --locked python paper/archive.py
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache .ruff_cache .hypothesis build paper/build paper/build-smoke \

@@ -20,8 +20,10 @@ import argparse
 import datetime as dt
 import json
 import re
+import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +32,7 @@ from abm.analysis.validation import load_bands, mean_interval, pool, run_measure
 from abm.cli.sweep import SweepProgress
 from abm.experiments.compare import interval_narrowing, summarize_sweep
 from abm.experiments.executors import sweep_executor
+from abm.experiments.feedback import cap_effect_through_price, feedback_table, regime_table
 from abm.experiments.plan import POINT, Sweep, load_sweep
 from abm.experiments.sensitivity import sensitivity_indices
 from abm.experiments.status import COMPLETE
@@ -41,6 +44,8 @@ PAPER = Path(__file__).resolve().parent
 ROOT = PAPER.parent
 STUDIES = (
     "where_money_goes",
+    "feedback",
+    "regime",
     "venues",
     "leverage_caps",
     "backstops",
@@ -277,6 +282,24 @@ def table_of(
 # ------------------------------------------------------------------------------ the studies
 
 
+def git_commit() -> str:
+    """The commit the paper is built from (``-dirty`` with uncommitted changes), else
+    ``unknown``."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=7", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (commit or "unknown") + ("-dirty" if dirty else "")
+
+
 def model_numbers(out: Inserts, sweep: Sweep) -> None:
     """The baseline market the text describes, from the resolved config of the baseline study."""
     config = sweep.runs[0].config
@@ -289,6 +312,8 @@ def model_numbers(out: Inserts, sweep: Sweep) -> None:
     out.number("max_leverage", f"{config['exchange']['max_leverage']:g}x")
     out.number("fund_start_usdt", usdt(config["exchange"]["insurance_fund_seed"]))
     out.number("confidence", "95%")
+    out.number("model_version", f"{metadata.version('abm')}")
+    out.number("model_commit", git_commit())
     shock = (config["world"].get("shocks") or [{}])[0]
     if shock:
         out.number("shock_move", percent(abs(shock["move"]), 0))
@@ -901,6 +926,99 @@ def sensitivity_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) ->
         out.number(f"morris_second_{output}", second)
 
 
+def signed_bps(value: float) -> str:
+    """A share as signed basis points: ``+19.4``."""
+    return "n/a" if pd.isna(value) else f"{value * 1e4:+.1f}"
+
+
+def feedback_study(out: Inserts, sweep: Sweep, store: Path) -> None:
+    """How much of a crash forced orders make: the mark's excess drawdown over the information
+    with liquidations in the book and closed off it (the knockout), paired, by shock and cap.
+    A shock and cap the catalogue cannot answer (no crash window) reads n/a and is noted in
+    :data:`MISSING`."""
+    catalog = pd.read_parquet(store / "catalog.parquet")
+    table = feedback_table(catalog, [POINT, CAP])
+    found = {(r[POINT], float(r[CAP])): r for r in table.to_dict("records")}
+    out.number("feedback_runs", count(sweep.data.replications))
+    nothing = dict.fromkeys(("book", "off_book", "feedback", "feedback_low", "feedback_high"))
+    rows = []
+    for point in (p.name for p in sweep.data.points):
+        for cap in sweep.data.grid[CAP]:
+            row = found.get((point, float(cap)))
+            if row is None:
+                MISSING.append(f"feedback at {point}, cap {cap}")
+                row = {**nothing, "feedback_share": float("nan")}
+            row = {k: float("nan") if v is None else v for k, v in row.items()}
+            tag = f"{point}_{cap:g}"
+            interval_bps = (
+                f"{signed_bps(row['feedback_low'])} to {signed_bps(row['feedback_high'])}"
+            )
+            rows.append(
+                {
+                    "Shock": point.removeprefix("shock_").replace("_", ".").replace("pct", "%"),
+                    "Cap": f"{cap:g}x",
+                    "Excess fall, book (bps)": signed_bps(row["book"]),
+                    "Off the book (bps)": signed_bps(row["off_book"]),
+                    "Feedback (bps)": f"{signed_bps(row['feedback'])} [{interval_bps}]",
+                    "Share of the fall": percent(row["feedback_share"], 0),
+                }
+            )
+            out.number(f"feedback_{tag}", signed_bps(row["feedback"]))
+            out.number(f"feedback_{tag}_ci", interval_bps)
+            out.number(f"feedback_{tag}_book", signed_bps(row["book"]))
+            out.number(f"feedback_{tag}_share", percent(row["feedback_share"], 0))
+    out.table("feedback", pd.DataFrame(rows))
+    effect = cap_effect_through_price(catalog, POINT, 125)
+    effects = {(r[POINT], float(r[CAP])): r for r in effect.to_dict("records")}
+    for point in (p.name for p in sweep.data.points):
+        for cap in sweep.data.grid[CAP]:
+            if cap == 125:
+                continue
+            row = effects.get((point, float(cap)))
+            tag = f"{point}_{cap:g}"
+            if row is None:
+                MISSING.append(f"cap effect at {point}, cap {cap}")
+                out.number(f"cap_effect_{tag}_total", "n/a")
+                out.number(f"cap_effect_{tag}_through_price", "n/a")
+                continue
+            out.number(
+                f"cap_effect_{tag}_total",
+                f"{signed_bps(row['total'])} [{signed_bps(row['total_low'])} to "
+                f"{signed_bps(row['total_high'])}]",
+            )
+            out.number(
+                f"cap_effect_{tag}_through_price",
+                f"{signed_bps(row['through_price'])} [{signed_bps(row['low'])} to "
+                f"{signed_bps(row['high'])}]",
+            )
+
+
+def regime_study(out: Inserts, sweep: Sweep, store: Path) -> None:
+    """Where leverage deepens crashes: cap 125 against cap 5 across retail capital and
+    liquidity, against depth within 1% over open interest."""
+    table = regime_table(pd.read_parquet(store / "catalog.parquet"), 125, 5)
+    out.number("regime_runs", count(sweep.data.replications))
+    table = table.sort_values("depth_1pct_per_oi", ascending=False)
+    rows = [
+        {
+            "Point": str(r.point).replace("_x", " x").replace("_", "."),
+            "Depth within 1% / OI": percent(r.depth_1pct_per_oi, 1),
+            "Deeper at 125x (bps)": f"{signed_bps(r.deeper)} "
+            f"[{signed_bps(r.deeper_low)} to {signed_bps(r.deeper_high)}]",
+            "Liquidated / OI at 125x": percent(r.liquidated_high_cap, 1),
+        }
+        for r in table.itertuples(index=False)
+    ]
+    out.table("regime", pd.DataFrame(rows))
+    found = {r.point: r for r in table.itertuples(index=False)}
+    for point in (p.name for p in sweep.data.points):
+        r = found.get(point)
+        if r is None:
+            MISSING.append(f"regime at {point}")
+        out.number(f"regime_{point}", "n/a" if r is None else signed_bps(r.deeper))
+        out.number(f"regime_{point}_depth", "n/a" if r is None else percent(r.depth_1pct_per_oi, 1))
+
+
 WINDOW = "liquidation_window_pnl"
 
 
@@ -1041,7 +1159,10 @@ def build_paper(smoke: bool, workers: int, out: Path | None = None) -> Path:
     out = Inserts(build)
     figures = build / "figures"
     model_numbers(out, studies["where_money_goes"][0])
+    out.number("seed_roots", ", ".join(sorted({str(s.data.seed) for s, _ in studies.values()})))
     where_money_goes_study(out, *studies["where_money_goes"], figures)
+    feedback_study(out, *studies["feedback"])
+    regime_study(out, *studies["regime"])
     venues_study(out, *studies["venues"], figures)
     leverage_study(out, *studies["leverage_caps"], figures)
     backstops_study(out, *studies["backstops"], figures)

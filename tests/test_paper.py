@@ -121,3 +121,41 @@ def test_a_rerun_reuses_every_complete_study_run(smoke):
     )
     after = {p: p.stat().st_mtime_ns for p in smoke.glob("stores/*/runs/*/metrics.json")}
     assert after == before
+
+
+def load_archive():
+    spec = importlib.util.spec_from_file_location("paper_archive", PAPER / "archive.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+archive = load_archive()
+
+
+def test_archive_refuses_a_build_that_is_not_there(tmp_path):
+    with pytest.raises(archive.ArchiveError, match="run make paper-smoke first"):
+        archive.build_archive(tmp_path / "build-smoke", tmp_path / "out", smoke=True)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_archive_bundles_the_build_and_every_study_with_checksums(smoke, tmp_path):
+    import hashlib
+    import zipfile
+
+    first = archive.build_archive(smoke, tmp_path / "one", smoke=True)
+    second = archive.build_archive(smoke, tmp_path / "two", smoke=True)
+    assert first.read_bytes() == second.read_bytes()
+    bundle = first.with_suffix("")
+    for study in build.STUDIES:
+        assert (bundle / "studies" / study / "catalog.parquet").is_file()
+    assert (bundle / "paper.pdf").read_bytes() == (smoke / "paper.pdf").read_bytes()
+    sums = (bundle / "SHA256SUMS").read_text().splitlines()
+    listed = {line.split("  ", 1)[1]: line.split("  ", 1)[0] for line in sums}
+    files = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    assert set(listed) == files - {"SHA256SUMS"}
+    for name, digest in listed.items():
+        assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == digest
+    names = zipfile.ZipFile(first).namelist()
+    assert names == sorted(names) and f"{bundle.name}/versions.json" in names
