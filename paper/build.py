@@ -37,6 +37,7 @@ from abm.experiments.plan import POINT, Sweep, load_sweep
 from abm.experiments.sensitivity import sensitivity_indices
 from abm.experiments.status import COMPLETE
 from abm.experiments.sweep import run_folder, run_sweeps
+from abm.experiments.variance import variance_table
 from abm.figures.paper import COLUMN_IN, interval_bars, response_panels, sensitivity_heatmap
 from abm.files import write_atomic
 
@@ -54,6 +55,7 @@ STUDIES = (
     "link_matching",
     "venue_rules",
     "sensitivity_morris",
+    "variance",
     "validation",
 )
 SMOKE = [
@@ -1019,6 +1021,46 @@ def regime_study(out: Inserts, sweep: Sweep, store: Path) -> None:
         out.number(f"regime_{point}_depth", "n/a" if r is None else percent(r.depth_1pct_per_oi, 1))
 
 
+VARIANCE_METRICS = {
+    "liquidations.count": "liquidations",
+    "liquidated_share_of_oi.per_day": "liquidated share of OI a day",
+    "drawdown.crash": "crash drawdown of the mark",
+    "drawdown.crash_excess": "excess drawdown over the information",
+    "where_money_goes.received_fundamental": "fundamental traders' share",
+    "population_pnl.retail": "retail PnL",
+}
+
+
+def variance_study(out: Inserts, sweep: Sweep, store: Path) -> None:
+    """How much of each headline metric's spread is the information path's, the agents' and
+    the two together (:func:`abm.experiments.variance.variance_table`)."""
+    table = variance_table(pd.read_parquet(store / "catalog.parquet")).set_index("metric")
+    paths = sweep.data.grid["world.seed"]
+    out.number("variance_paths", count(len(paths)))
+    out.number("variance_seeds", count(sweep.data.replications))
+    rows = []
+    for metric, label in VARIANCE_METRICS.items():
+        row = table.loc[metric] if metric in table.index else None
+        if row is None:
+            MISSING.append(f"variance of {metric}")
+        shares = {
+            part: percent(row[f"{part}_share"], 0) if row is not None else "n/a"
+            for part in ("path", "agents", "interaction")
+        }
+        rows.append(
+            {
+                "Measure": label,
+                "Information path": shares["path"],
+                "Agents": shares["agents"],
+                "Together": shares["interaction"],
+            }
+        )
+        key = safe(metric.split(".", 1)[1] if metric.startswith("drawdown") else metric)
+        out.number(f"variance_path_{key}", shares["path"])
+        out.number(f"variance_agents_{key}", shares["agents"])
+    out.table("variance", pd.DataFrame(rows))
+
+
 WINDOW = "liquidation_window_pnl"
 
 
@@ -1171,6 +1213,7 @@ def build_paper(smoke: bool, workers: int, out: Path | None = None) -> Path:
     conventions_study(out, *studies["link_matching"])
     venue_rules_study(out, *studies["venue_rules"])
     sensitivity_study(out, *studies["sensitivity_morris"], figures)
+    variance_study(out, *studies["variance"])
     validation_study(out, *studies["validation"])
     out.write()
     if MISSING and not smoke:

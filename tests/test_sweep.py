@@ -53,6 +53,7 @@ from abm.experiments.sweep import (
     run_sweeps,
     store_lock,
 )
+from abm.experiments.variance import variance_table
 from abm.experiments.venue_rules import RULE_GROUPS, rule_differences, write_venue_rules
 from tests.conftest import LIQUIDATABLE_RETAIL
 
@@ -798,3 +799,34 @@ def test_a_sample_section_is_checked_before_anything_runs(tmp_path):
     unreasoned = {**SAMPLE, "parameters": {"retail.count": {"range": [1, 5]}}}
     with pytest.raises(ConfigError, match="reason"):
         load_sweep(write_sweep(tmp_path, sample=unreasoned))
+
+
+def test_variance_splits_a_metric_into_path_agents_and_their_interaction(tmp_path, capsys):
+    """Three paths x four agent seeds built as path effect + seed effect (+ nothing else): the
+    split gives the path's and the seeds' variances exactly and no interaction."""
+    path_effect = {1: -2.0, 2: 0.0, 3: 2.0}
+    seed_effect = [-1.0, 0.0, 1.0, 0.0]
+    rows = [
+        {
+            "run_id": f"p{p}-r{k}",
+            "point_id": f"p{p}",
+            "replication": k,
+            "status": "complete",
+            "world.seed": p,
+            "m.x": 10 + path_effect[p] + seed_effect[k],
+        }
+        for p in path_effect
+        for k in range(4)
+    ]
+    catalog = pd.DataFrame(rows)
+    table = variance_table(catalog).set_index("metric")
+    assert table.loc["m.x", "path"] == pytest.approx(np.var(list(path_effect.values()), ddof=1))
+    assert table.loc["m.x", "agents"] == pytest.approx(np.var(seed_effect, ddof=1))
+    assert table.loc["m.x", "interaction"] == pytest.approx(0)
+    store = tmp_path / "store"
+    store.mkdir()
+    catalog.to_parquet(store / "catalog.parquet")
+    assert main(["sweep", "variance", str(store)]) == 0
+    assert "m.x" in capsys.readouterr().out and (store / "variance.csv").is_file()
+    assert main(["sweep", "variance", str(store), "--path-key", "exchange.max_leverage"]) == 2
+    assert "no 'exchange.max_leverage' column" in capsys.readouterr().err

@@ -24,7 +24,16 @@ from tqdm import tqdm
 from abm.cli.errors import fail
 from abm.config import ConfigError, parse_override
 
-SUBCOMMANDS = ("run", "summarize", "figures", "feedback", "decompose", "regime", "sensitivity")
+SUBCOMMANDS = (
+    "run",
+    "summarize",
+    "figures",
+    "feedback",
+    "decompose",
+    "regime",
+    "sensitivity",
+    "variance",
+)
 SUMMARY_FILE = "summary.parquet"
 
 
@@ -139,6 +148,16 @@ def add_channel_parsers(actions: argparse._SubParsersAction) -> None:
         "Writes sensitivity.csv in the store.",
     )
     sensitivity.add_argument("store", type=Path, help="a sampled sweep's store")
+    variance = actions.add_parser(
+        "variance",
+        help="each metric's variance split into the information path's and the agents'",
+        description="From the store of a sweep that crosses fixed information paths "
+        "(world.seed, a grid key) with replications (configs/sweeps/variance.yaml): per metric, "
+        "the crossed random-effects split of its variance into path, agents and their "
+        "interaction. Writes variance.csv in the store.",
+    )
+    variance.add_argument("store", type=Path, help="the variance sweep's store")
+    variance.add_argument("--path-key", default="world.seed", help="the grid key of the paths")
 
 
 def sensitivity_store(store: Path) -> pd.DataFrame:
@@ -158,6 +177,24 @@ def sensitivity_store(store: Path) -> pd.DataFrame:
     write_atomic(store / "sensitivity.csv", lambda tmp: table.to_csv(tmp, index=False))
     print(format_indices(table, data.sample))
     print(f"table: {store / 'sensitivity.csv'}")
+    return table
+
+
+def variance_store(store: Path, path_key: str) -> pd.DataFrame:
+    """Print and write the variance split of a store (see ``abm sweep variance``)."""
+    from abm.experiments.variance import variance_table
+    from abm.files import write_atomic
+
+    table = variance_table(_catalog(store), path_key)
+    write_atomic(store / "variance.csv", lambda tmp: table.to_csv(tmp, index=False))
+    print(f"variance by metric: information path ({path_key}), agents (run seed), together")
+    print(f"{'metric':<52} {'path':>6} {'agents':>7} {'together':>9}")
+    for r in table.itertuples(index=False):
+        print(
+            f"{r.metric:<52} {r.path_share:>6.0%} {r.agents_share:>7.0%} "
+            f"{r.interaction_share:>9.0%}"
+        )
+    print(f"table: {store / 'variance.csv'}")
     return table
 
 
@@ -398,6 +435,9 @@ def sweep_command(args: argparse.Namespace) -> int:
             return 0
         if args.sweep_command == "regime":
             regime_store(args.store, args.high_cap, args.low_cap)
+            return 0
+        if args.sweep_command == "variance":
+            variance_store(args.store, args.path_key)
             return 0
         if args.sweep_command == "sensitivity":
             sensitivity_store(args.store)
