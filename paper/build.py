@@ -56,6 +56,7 @@ STUDIES = (
     "venue_rules",
     "sensitivity_morris",
     "variance",
+    "event_money",
     "validation",
 )
 SMOKE = [
@@ -1061,6 +1062,60 @@ def variance_study(out: Inserts, sweep: Sweep, store: Path) -> None:
     out.table("variance", pd.DataFrame(rows))
 
 
+CRASH_REFERENCE = {POINT: "fund_adl", "exchange.insurance_fund_seed": "1000000.0"}
+"""The backstop study's point whose flash crash the crash comparison shows (Binance's order,
+the largest fund)."""
+
+
+def crash_money_study(
+    out: Inserts, backstops: tuple[Sweep, Path], event: tuple[Sweep, Path]
+) -> None:
+    """Where the liquidated money went in the flash crash (the backstop study's reference
+    point) and in the 19 May 2021 replay: receivers' shares, and the full backstop cost with
+    the book walk, side by side."""
+    crash = summary_of(*backstops)
+    replay = summary_of(*event)
+    where = {k: str(v) for k, v in CRASH_REFERENCE.items()}
+    out.number("event_runs", count(event[0].data.replications))
+    out.number("event_name", "19 May 2021")
+    parties = sorted(
+        set(present(crash, f"{MONEY}.received_")) | set(present(replay, f"{MONEY}.received_"))
+    )
+    rows = []
+    for metric in parties:
+        rows.append(
+            {
+                "Receiver": party_label(metric),
+                "Flash crash": mean_ci(cell(crash, metric, **where), percent),
+                "Replay of 19 May 2021": mean_ci(cell(replay, metric), percent),
+            }
+        )
+    for metric, label, fmt in (
+        ("liquidated_loss_by_population.all", "liquidated total (USDT)", usdt),
+        ("backstop_cost.total", "full backstop cost (USDT)", usdt),
+        ("backstop_cost.book_walk", "book walk against the mark (USDT)", usdt),
+    ):
+        rows.append(
+            {
+                "Receiver": label,
+                "Flash crash": mean_ci(cell(crash, metric, **where), fmt),
+                "Replay of 19 May 2021": mean_ci(cell(replay, metric), fmt),
+            }
+        )
+    out.table("crash_money", pd.DataFrame(rows))
+    for party in ("fundamental", "market_maker", "retail", "insurance_fund"):
+        out.number(
+            f"event_received_{party}", mean_ci(cell(replay, f"{MONEY}.received_{party}"), percent)
+        )
+        out.number(
+            f"crash_received_{party}",
+            mean_ci(cell(crash, f"{MONEY}.received_{party}", **where), percent),
+        )
+    out.number("event_total_usdt", mean_ci(cell(replay, "liquidated_loss_by_population.all"), usdt))
+    out.number("event_full_cost", mean_ci(cell(replay, "backstop_cost.total"), usdt))
+    out.number("event_book_walk", mean_ci(cell(replay, "backstop_cost.book_walk"), usdt))
+
+
 WINDOW = "liquidation_window_pnl"
 
 
@@ -1214,6 +1269,7 @@ def build_paper(smoke: bool, workers: int, out: Path | None = None) -> Path:
     venue_rules_study(out, *studies["venue_rules"])
     sensitivity_study(out, *studies["sensitivity_morris"], figures)
     variance_study(out, *studies["variance"])
+    crash_money_study(out, studies["backstops"], studies["event_money"])
     validation_study(out, *studies["validation"])
     out.write()
     if MISSING and not smoke:
