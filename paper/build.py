@@ -26,6 +26,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from abm.analysis.validation import load_bands, mean_interval, pool, run_measures
@@ -34,7 +35,7 @@ from abm.experiments.compare import interval_narrowing, summarize_sweep
 from abm.experiments.executors import sweep_executor
 from abm.experiments.feedback import cap_effect_through_price, feedback_table, regime_table
 from abm.experiments.plan import POINT, Sweep, load_sweep
-from abm.experiments.sensitivity import sensitivity_indices
+from abm.experiments.sensitivity import output_values, sensitivity_indices
 from abm.experiments.status import COMPLETE
 from abm.experiments.sweep import run_folder, run_sweeps
 from abm.experiments.variance import variance_table
@@ -55,6 +56,7 @@ STUDIES = (
     "link_matching",
     "venue_rules",
     "sensitivity_morris",
+    "sensitivity_sobol",
     "variance",
     "event_money",
     "validation",
@@ -75,6 +77,7 @@ SMOKE_VALIDATION = ["run.hours=0.2"]
 SMOKE_STUDY = {
     "validation": SMOKE_VALIDATION,
     "sensitivity_morris": ["sample.size=2", "replications=1"],
+    "sensitivity_sobol": ["sample.size=2", "replications=1"],
 }
 """Further overrides of some studies in the smoke build (the sensitivity ones: a tiny sample)."""
 TIMESTAMP = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -919,6 +922,15 @@ def sensitivity_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) ->
             )
         rows.append(row)
     out.table("morris", pd.DataFrame(rows))
+    catalog = pd.read_parquet(store / "catalog.parquet")
+    for output in ("cap_effect", "excess_drawdown_cap_effect"):
+        values = output_values(spec, output, catalog)
+        finite = values[np.isfinite(values)]
+        share = float((finite > 0).mean()) if len(finite) else float("nan")
+        out.number(f"morris_{output}_positive", percent(share, 0))
+        low, high = (finite.min(), finite.max()) if len(finite) else (np.nan, np.nan)
+        fmt = percent if output == "cap_effect" else signed_bps
+        out.number(f"morris_{output}_range", f"{fmt(low)} to {fmt(high)}")
     for output in SENSITIVITY_OUTPUTS:
         rows_of = analysed[analysed["output"] == output].sort_values(
             "mu_star_norm", ascending=False
@@ -1116,6 +1128,45 @@ def crash_money_study(
     out.number("event_book_walk", mean_ci(cell(replay, "backstop_cost.book_walk"), usdt))
 
 
+SOBOL_OUTPUTS = ("liquidated_oi_125", "cap_effect", "excess_drawdown_125")
+
+
+def sobol_study(out: Inserts, sweep: Sweep, store: Path) -> None:
+    """Sobol indices of the parameters the screening ranked first: first-order (S1) and total
+    (ST) with their 95% intervals for the headline outputs."""
+    spec = sweep.data.sample
+    table = sensitivity_indices(spec, pd.read_parquet(store / "catalog.parquet"))
+    analysed = table.dropna(subset=["parameter"]) if "parameter" in table else table.iloc[0:0]
+    out.number("sobol_runs", count(len(sweep.runs)))
+    out.number("sobol_base", count(spec.size))
+    out.number("sobol_parameters", ", ".join(parameter_label(k) for k in spec.parameters))
+    rows = []
+    for key in spec.parameters:
+        row = {"Parameter": parameter_label(key)}
+        for output in SOBOL_OUTPUTS:
+            cells = analysed[(analysed["output"] == output) & (analysed["parameter"] == key)]
+            if len(cells):
+                c = cells.iloc[0]
+                row[f"{SENSITIVITY_OUTPUTS[output]}: S1"] = f"{c.S1:.2f} ± {c.S1_conf:.2f}"
+                row[f"{SENSITIVITY_OUTPUTS[output]}: ST"] = f"{c.ST:.2f} ± {c.ST_conf:.2f}"
+            else:
+                row[f"{SENSITIVITY_OUTPUTS[output]}: S1"] = row[
+                    f"{SENSITIVITY_OUTPUTS[output]}: ST"
+                ] = "n/a"
+        rows.append(row)
+    out.table("sobol", pd.DataFrame(rows))
+    for output in SOBOL_OUTPUTS:
+        rows_of = analysed[analysed["output"] == output].sort_values("ST", ascending=False)
+        if len(rows_of):
+            top = rows_of.iloc[0]
+            out.number(f"sobol_top_{output}", parameter_label(top.parameter))
+            out.number(f"sobol_top_{output}_st", f"{top.ST:.2f} ± {top.ST_conf:.2f}")
+        else:
+            MISSING.append(f"Sobol indices of {output}")
+            out.number(f"sobol_top_{output}", "n/a")
+            out.number(f"sobol_top_{output}_st", "n/a")
+
+
 WINDOW = "liquidation_window_pnl"
 
 
@@ -1268,6 +1319,7 @@ def build_paper(smoke: bool, workers: int, out: Path | None = None) -> Path:
     conventions_study(out, *studies["link_matching"])
     venue_rules_study(out, *studies["venue_rules"])
     sensitivity_study(out, *studies["sensitivity_morris"], figures)
+    sobol_study(out, *studies["sensitivity_sobol"])
     variance_study(out, *studies["variance"])
     crash_money_study(out, studies["backstops"], studies["event_money"])
     validation_study(out, *studies["validation"])
