@@ -2,9 +2,9 @@
 
 A side that closes leaves its oldest links first (``exchange.link_matching: fifo``), its newest
 first (``lifo``) or every link in proportion to its size (``pro_rata``). Each piece it leaves is
-settled at the fill price (the piece's loser pays the winner ``qty x (fill - ref)``), and the exposure it held passes,
-at ``ref = fill``, to whoever takes it over: the opener on the other side, or, when both sides
-close, the two remaining partners are joined. Settlement moves balance and cost basis by the same
+settled at the fill price (the piece's loser pays the winner ``qty x (fill - ref)``), and the
+exposure it held passes, at ``ref = fill``, to whoever takes it over: the opener on the other
+side, or, when both sides close, the two remaining partners are joined. Settlement moves balance and cost basis by the same
 amount, so no equity changes hands; only the holder of each piece of exposure does.
 """
 
