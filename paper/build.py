@@ -862,8 +862,10 @@ def venue_rules_study(out: Inserts, sweep: Sweep, store: Path) -> None:
                     name, diffs[metric].get(name, pd.Series(dtype=float))
                 )
                 row[title] = paired(series, fmt)
-                if metric == "liquidations.count" and name in (venue, f"{venue}_cap", "rest"):
-                    key = {venue: "whole", f"{venue}_cap": "cap", "rest": "rest"}[name]
+                keys = {venue: "whole", f"{venue}_cap": "cap", f"{venue}_tiers": "tiers"}
+                keys["rest"] = "rest"
+                if metric == "liquidations.count" and name in keys:
+                    key = keys[name]
                     out.number(f"vr_{venue}_{key}", paired(series, count))
             rows.append(row)
     out.table("venue_rules", pd.DataFrame(rows))

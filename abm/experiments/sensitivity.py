@@ -69,8 +69,12 @@ class SampleSpec(StrictModel):
     size: int = Field(ge=2, le=4096, description="morris: trajectories; sobol: base samples")
     levels: int = Field(default=4, ge=2, le=20, description="morris: grid levels per parameter")
     seed: int = Field(default=0, ge=0, description="the sample's seed")
-    parameters: dict[str, SampledParameter] = Field(min_length=2)
-    outputs: dict[str, SampledOutput] = Field(min_length=1)
+    parameters: dict[str, SampledParameter] = Field(
+        min_length=2, description="dotted config key: its range, whether whole, and why"
+    )
+    outputs: dict[str, SampledOutput] = Field(
+        min_length=1, description="name: a metric at a grid value, or a paired difference"
+    )
 
     @model_validator(mode="after")
     def _sobol_size(self) -> SampleSpec:
