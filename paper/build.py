@@ -933,6 +933,20 @@ def sensitivity_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) ->
         low, high = (finite.min(), finite.max()) if len(finite) else (np.nan, np.nan)
         fmt = percent if output == "cap_effect" else signed_bps
         out.number(f"morris_{output}_range", f"{fmt(low)} to {fmt(high)}")
+    notes = table.dropna(subset=["note"]) if "note" in table else table.iloc[0:0]
+    for output in ("fundamental_share_125", "backstop_cost_125"):
+        noted = notes[notes["output"] == output]
+        rows_of = analysed[analysed["output"] == output].sort_values(
+            "mu_star_norm", ascending=False
+        )
+        out.number(
+            f"morris_sentence_{output}",
+            f"is not screened ({noted['note'].iloc[0]}: a share of nothing)"
+            if len(noted)
+            else f"moves most with the {parameter_label(rows_of['parameter'].iloc[0])}"
+            if len(rows_of)
+            else "is not screened",
+        )
     for output in SENSITIVITY_OUTPUTS:
         rows_of = analysed[analysed["output"] == output].sort_values(
             "mu_star_norm", ascending=False
