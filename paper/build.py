@@ -466,6 +466,7 @@ def where_money_goes_study(out: Inserts, sweep: Sweep, store: Path, figures: Pat
     out.number(
         "money_total_usdt", mean_ci(cell(summary, "liquidated_loss_by_population.all"), usdt)
     )
+    out.number("money_total_oi", mean_ci(cell(summary, "liquidated_share_of_oi.total"), percent))
     out.table("money_received", money_table(summary, "received"))
     out.table("money_base_rates", base_rate_table(summary))
     for prefix, group in (
@@ -939,11 +940,17 @@ def sensitivity_study(out: Inserts, sweep: Sweep, store: Path, figures: Path) ->
         rows_of = analysed[analysed["output"] == output].sort_values(
             "mu_star_norm", ascending=False
         )
+        left = int(rows_of["left_out"].max()) if len(rows_of) else 0
         out.number(
             f"morris_sentence_{output}",
             f"is not screened ({noted['note'].iloc[0]}: a share of nothing)"
             if len(noted)
             else f"moves most with the {parameter_label(rows_of['parameter'].iloc[0])}"
+            + (
+                f" ({left} of {spec.size} trajectories left out: no liquidation to share)"
+                if left
+                else ""
+            )
             if len(rows_of)
             else "is not screened",
         )
@@ -1140,6 +1147,10 @@ def crash_money_study(
             mean_ci(cell(crash, f"{MONEY}.received_{party}", **where), percent),
         )
     out.number("event_total_usdt", mean_ci(cell(replay, "liquidated_loss_by_population.all"), usdt))
+    out.number("event_total_oi", mean_ci(cell(replay, "liquidated_share_of_oi.total"), percent))
+    fund = event[0].runs[0].config["exchange"]["insurance_fund_seed"]
+    cost = cell(replay, "backstop_cost.total")
+    out.number("event_cost_of_fund", percent(cost["mean"] / fund if fund else float("nan")))
     out.number("event_full_cost", mean_ci(cell(replay, "backstop_cost.total"), usdt))
     out.number("event_book_walk", mean_ci(cell(replay, "backstop_cost.book_walk"), usdt))
 

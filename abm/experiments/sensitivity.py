@@ -148,24 +148,54 @@ def output_values(spec: SampleSpec, name: str, catalog: pd.DataFrame) -> np.ndar
     return means.reindex([SAMPLE_POINT.format(i) for i in range(rows)]).to_numpy(float)
 
 
+UNIT = {"morris": "trajectories", "sobol": "base samples"}
+
+
+def unit_rows(spec: SampleSpec) -> int:
+    """Rows of one trajectory (Morris: parameters + 1) or one base sample's block (Sobol without
+    second order: parameters + 2); the sample is made of such units, one after another."""
+    return len(spec.parameters) + (1 if spec.method == "morris" else 2)
+
+
+def complete_units(
+    spec: SampleSpec, X: np.ndarray, Y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``X`` and ``Y`` without the trajectories (Morris) or base-sample blocks (Sobol) that hold
+    an undefined output (a share of nothing), and how many were left out: each unit's effects
+    are computed within it, so the rest stay a valid, smaller sample.
+
+    >>> spec = SampleSpec.model_validate({"method": "morris", "size": 2, "parameters": {
+    ...     "a": {"range": [0, 1], "reason": "r"}, "b": {"range": [0, 1], "reason": "r"}},
+    ...     "outputs": {"y": {"metric": "m"}}})
+    >>> X, Y, dropped = complete_units(spec, np.zeros((6, 2)), np.array([1, 2, 3, 4, np.nan, 6]))
+    >>> Y.tolist(), dropped
+    ([1.0, 2.0, 3.0], 1)
+    """
+    size = unit_rows(spec)
+    keep = np.isfinite(Y).reshape(-1, size).all(axis=1)
+    rows = np.repeat(keep, size)
+    return X[rows], Y[rows], int((~keep).sum())
+
+
 def sensitivity_indices(spec: SampleSpec, catalog: pd.DataFrame) -> pd.DataFrame:
     """Per output and parameter: Morris ``mu_star`` (mean absolute elementary effect) with its
     95% bootstrap interval's half-width ``mu_star_conf`` and ``sigma``; or Sobol ``S1`` and
     ``ST`` with ``S1_conf`` and ``ST_conf``. ``mu_star_norm``: ``mu_star`` over the output's
-    standard deviation across the sample, comparable across outputs. An output with undefined
-    values (a share of nothing) in some rows is left out, with a note in ``note``."""
+    standard deviation across the sample, comparable across outputs. Trajectories or base
+    samples holding an undefined value (a share of nothing) are left out (``left_out``: how
+    many, :func:`complete_units`); an output with fewer than two units left gets a ``note``
+    instead."""
     from SALib.analyze import morris as morris_analyze
     from SALib.analyze import sobol as sobol_analyze
 
-    X = sample_matrix(spec)
+    sample = sample_matrix(spec)
     frames = []
     for name in spec.outputs:
-        Y = output_values(spec, name, catalog)
-        missing = int((~np.isfinite(Y)).sum())
-        if missing:
-            frames.append(
-                pd.DataFrame({"output": [name], "note": [f"{missing} of {len(Y)} rows undefined"]})
-            )
+        X, Y, dropped = complete_units(spec, sample, output_values(spec, name, catalog))
+        units = len(sample) // unit_rows(spec)
+        if len(Y) < 2 * unit_rows(spec):
+            note = f"{dropped} of {units} {UNIT[spec.method]} hold an undefined row"
+            frames.append(pd.DataFrame({"output": [name], "note": [note]}))
             continue
         if spec.method == "morris":
             result = morris_analyze.analyze(
@@ -206,6 +236,7 @@ def sensitivity_indices(spec: SampleSpec, catalog: pd.DataFrame) -> pd.DataFrame
                 }
             )
         frame.insert(0, "output", name)
+        frame["left_out"] = dropped
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
