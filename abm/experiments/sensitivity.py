@@ -249,7 +249,11 @@ def format_indices(table: pd.DataFrame, spec: SampleSpec) -> str:
         if "note" in rows and rows["note"].notna().any():
             lines.append(f"{output}: not analysed ({rows['note'].dropna().iloc[0]})")
             continue
-        lines.append(f"{output}:")
+        left = int(rows["left_out"].max())
+        units = UNIT[spec.method]
+        lines.append(
+            f"{output}:" + (f" ({left} {units} with an undefined row left out)" if left else "")
+        )
         for row in rows.sort_values(key, ascending=False).itertuples(index=False):
             if spec.method == "morris":
                 lines.append(
